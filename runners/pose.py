@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import bentoml
+import numpy as np
+
+
+@bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 60})
+class PoseRunner:
+    """Body landmarks. Concurrent jobs' canvases are merged into one batch."""
+
+    def __init__(self) -> None:
+        from tryon.vision.mediapipe_models import PoseEstimator
+
+        self.model = PoseEstimator()
+
+    @bentoml.api(batchable=True, max_batch_size=16, max_latency_ms=30_000)
+    def estimate(self, canvases: np.ndarray) -> np.ndarray:
+        """``(N, S, S, 3)`` uint8 RGB canvases -> ``(N, 33, 3)`` float32 ``(x, y, visibility)``."""
+        return self.model.estimate_batch(canvases)

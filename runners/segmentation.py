@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import bentoml
+import numpy as np
+
+
+@bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 60})
+class SegmentationRunner:
+    """Person segmentation. Concurrent jobs' canvases are merged into one batch."""
+
+    def __init__(self) -> None:
+        from tryon.vision.mediapipe_models import SelfieSegmenter
+
+        self.model = SelfieSegmenter()
+
+    @bentoml.api(batchable=True, max_batch_size=16, max_latency_ms=30_000)
+    def segment(self, canvases: np.ndarray) -> np.ndarray:
+        """``(N, S, S, 3)`` uint8 RGB canvases -> ``(N, S, S)`` float32 person probability."""
+        return self.model.segment_batch(canvases)

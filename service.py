@@ -1,0 +1,139 @@
+"""The try-on service: the documented HTTP API, a BentoML task endpoint, and the job workers.
+
+The learned models run in the runner services (``runners/``); this service queues jobs in its own
+store and runs the pipeline in worker threads that call the runners, so concurrent jobs batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import anyio.from_thread
+import anyio.lowlevel
+import bentoml
+import numpy as np
+from _bentoml_impl.client import RemoteProxy
+from bentoml.exceptions import InvalidArgument
+from PIL import Image
+
+from runners import PoseRunner, SegmentationRunner
+from tryon.api import ServiceState, create_app
+from tryon.api.app import attach_state
+from tryon.api.health import build_health
+from tryon.engine import ENGINES, TryOnEngine
+from tryon.errors import InvalidImage
+from tryon.images import ImageLimits
+from tryon.jobs import JobInputs, JobStatus, SQLiteJobStore, WorkerPool
+from tryon.jobs.workers import ProgressReport
+from tryon.settings import Settings
+from tryon.vision.analyzer import CanvasPersonAnalyzer
+
+log = logging.getLogger("tryon")
+app = create_app()
+
+
+def callable_from_threads(runner: object, api_name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A runner API that the worker threads can call.
+
+    A remote runner's sync client only works in AnyIO's own threads, so plain threads hand the
+    async call to the server's event loop (this runs in ``__init__``, on that loop). In-process
+    (tests), the dependency is the runner object itself.
+    """
+    if not isinstance(runner, RemoteProxy):
+        return getattr(runner, api_name)
+    token = anyio.lowlevel.current_token()
+    method = getattr(runner.to_async, api_name)
+    return lambda batch: anyio.from_thread.run(method, batch, token=token)
+
+
+@bentoml.asgi_app(app, path="/")
+@bentoml.service(workers=1, traffic={"timeout": 300})
+class TryOnService:
+    segmentation = bentoml.depends(SegmentationRunner)
+    pose = bentoml.depends(PoseRunner)
+
+    def __init__(self) -> None:
+        settings = Settings()
+        analyzer = CanvasPersonAnalyzer(
+            segment_batch=callable_from_threads(self.segmentation, "segment"),
+            estimate_batch=callable_from_threads(self.pose, "estimate"),
+        )
+        limits = ImageLimits(
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=int(settings.max_megapixels * 1_000_000),
+            max_side=settings.max_side_px,
+            min_side=settings.min_side_px,
+        )
+        self.engine = TryOnEngine(analyzer, limits=limits, png_compress_level=settings.png_compress_level)
+        store = SQLiteJobStore(
+            settings.database_path,
+            lease_seconds=settings.job_lease_seconds,
+            max_attempts=settings.max_attempts,
+        )
+        self.workers = WorkerPool(
+            store, self._run_job, concurrency=settings.workers, lease_seconds=settings.job_lease_seconds
+        )
+        self.models_loaded = False
+        self.state = ServiceState(store=store, workers=self.workers, limits=limits, health=self._health)
+        attach_state(app, self.state)
+        log.info("job store: %s; %d workers", settings.database_path, settings.workers)
+        threading.Thread(target=self._start_when_models_answer, daemon=True).start()
+
+    @bentoml.task
+    async def tryon(self, person_image: Path, clothing_image: Path, ctx: bentoml.Context) -> Image.Image:
+        """The same try-on as POST /api/tryon; the task id can also be polled at GET /api/tryon/{id}."""
+        try:
+            job_id = await asyncio.to_thread(
+                self.state.submit,
+                person_image.read_bytes(),
+                clothing_image.read_bytes(),
+                job_id=ctx.request.state.task_id,
+            )
+        except InvalidImage as error:
+            raise InvalidArgument(str(error)) from None
+        record = await self.state.wait(job_id)
+        if record.status is JobStatus.FAILED:
+            raise bentoml.exceptions.BentoMLException(record.error or "The try-on failed.")
+        return Image.open(io.BytesIO(record.result))
+
+    def __is_ready__(self) -> bool:
+        return self.models_loaded
+
+    @bentoml.on_shutdown
+    def stop_workers(self) -> None:
+        self.workers.stop()
+
+    def _run_job(self, inputs: JobInputs, report: ProgressReport) -> bytes:
+        return self.engine.run(
+            inputs.person_image,
+            inputs.clothing_image,
+            on_step=lambda step: report(step.value, step.progress),
+        )
+
+    def _start_when_models_answer(self) -> None:
+        """Queued jobs wait (they are not failed) until both runners have answered once."""
+        delay = 0.5
+        while not self.models_loaded:
+            try:
+                self.engine.warm_up()
+                self.models_loaded = True
+            except Exception as error:
+                log.info("models not answering yet (%s); retrying in %.1fs", error, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+        self.workers.start()
+
+    def _health(self):
+        return build_health(
+            models_loaded=self.models_loaded,
+            engines=ENGINES,
+            job_counts=self.state.store.counts(),
+            running_here=self.workers.running,
+            workers=self.workers.concurrency,
+        )

@@ -1,0 +1,27 @@
+"""Shared fixtures: the team's photos (../shared/data beside the repo) and small image factories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("TRYON_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    assert DATA_DIR.is_dir(), f"test photos not found at {DATA_DIR} (set TRYON_TEST_DATA)"
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def person_bytes(data_dir: Path) -> bytes:
+    return (data_dir / "persons" / "studio_man_hoodie.png").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def garment_bytes(data_dir: Path) -> bytes:
+    return (data_dir / "garments" / "shirt_oxford_blue.jpg").read_bytes()

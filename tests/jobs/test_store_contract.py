@@ -1,0 +1,151 @@
+"""The behaviour every job store must have (SQLite now; Redis runs the same tests later)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tryon.jobs import JobInputs, JobStatus
+
+INPUTS = JobInputs(person_image=b"person-bytes", clothing_image=b"clothing-bytes")
+
+
+def test_new_job_is_queued_and_readable(make_store) -> None:
+    store = make_store()
+    store.create("job-1", INPUTS)
+    record = store.get("job-1")
+    assert record.status is JobStatus.QUEUED and record.progress == 0 and record.step is None
+    assert store.get("unknown") is None
+
+
+def test_claim_hands_out_inputs_oldest_first_and_only_once(make_store) -> None:
+    store = make_store()
+    store.create("first", INPUTS)
+    store.create("second", JobInputs(b"p2", b"c2"))
+    record, inputs = store.claim("worker-a")
+    assert record.job_id == "first" and inputs == INPUTS
+    assert record.status is JobStatus.PROCESSING and record.attempts == 1
+    record, inputs = store.claim("worker-b")
+    assert record.job_id == "second" and inputs == JobInputs(b"p2", b"c2")
+    assert store.claim("worker-c") is None
+
+
+def test_concurrent_claims_never_share_a_job(make_store) -> None:
+    stores = [make_store() for _ in range(4)]  # separate connections, like separate processes
+    for index in range(40):
+        stores[0].create(f"job-{index:02d}", INPUTS)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def drain(store, worker_id: str) -> None:
+        while (claim := store.claim(worker_id)) is not None:
+            with lock:
+                claimed.append(claim[0].job_id)
+
+    threads = [threading.Thread(target=drain, args=(s, f"w{i}")) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == [f"job-{index:02d}" for index in range(40)]
+
+
+def test_advance_records_step_and_progress(make_store) -> None:
+    store = make_store()
+    store.create("job", INPUTS)
+    store.claim("w")
+    assert store.advance("job", "w", step="pose", progress=25)
+    record = store.get("job")
+    assert (record.status, record.step, record.progress) == (JobStatus.PROCESSING, "pose", 25)
+
+
+def test_complete_keeps_result_and_drops_inputs(make_store) -> None:
+    store = make_store()
+    store.create("job", INPUTS)
+    store.claim("w")
+    assert store.complete("job", "w", b"png-bytes")
+    record = store.get("job")
+    assert record.status is JobStatus.COMPLETED and record.progress == 100
+    assert record.result == b"png-bytes"
+    assert store.claim("w") is None
+
+
+def test_fail_keeps_the_reason(make_store) -> None:
+    store = make_store()
+    store.create("job", INPUTS)
+    store.claim("w")
+    assert store.fail("job", "w", "No person was found in the person photo.")
+    record = store.get("job")
+    assert record.status is JobStatus.FAILED
+    assert record.error == "No person was found in the person photo."
+
+
+def test_expired_lease_lets_another_worker_take_over(make_store) -> None:
+    store = make_store(lease_seconds=0.2)
+    store.create("job", INPUTS)
+    store.claim("dead-worker")
+    store.advance("job", "dead-worker", step="warp", progress=40)
+    assert store.claim("live-worker") is None  # lease still valid
+    time.sleep(0.3)
+    record, inputs = store.claim("live-worker")
+    assert record.job_id == "job" and record.attempts == 2 and inputs == INPUTS
+    # The dead worker's late updates are refused: the record never goes backwards.
+    assert not store.advance("job", "dead-worker", step="blend", progress=85)
+    assert not store.complete("job", "dead-worker", b"stale")
+    assert store.complete("job", "live-worker", b"fresh")
+    assert store.get("job").result == b"fresh"
+
+
+def test_rerun_does_not_move_progress_backwards(make_store) -> None:
+    store = make_store(lease_seconds=0.1)
+    store.create("job", INPUTS)
+    store.claim("first")
+    store.advance("job", "first", step="inpainting", progress=55)
+    time.sleep(0.2)
+    store.claim("second")
+    assert store.advance("job", "second", step="segmentation", progress=10)
+    assert store.get("job").progress == 55
+    store.advance("job", "second", step="blend", progress=85)
+    assert (store.get("job").step, store.get("job").progress) == ("blend", 85)
+
+
+def test_renew_keeps_a_long_job_with_its_worker(make_store) -> None:
+    store = make_store(lease_seconds=0.3)
+    store.create("job", INPUTS)
+    store.claim("w")
+    for _ in range(4):
+        time.sleep(0.15)
+        store.renew(["job"], "w")
+    assert store.claim("other") is None
+
+
+def test_job_that_keeps_dying_is_failed_with_a_reason(make_store) -> None:
+    store = make_store(lease_seconds=0.05, max_attempts=2)
+    store.create("job", INPUTS)
+    for worker in ("w1", "w2"):
+        store.claim(worker)
+        store.advance("job", worker, step="warp", progress=40)
+        time.sleep(0.1)
+    assert store.claim("w3") is None
+    record = store.get("job")
+    assert record.status is JobStatus.FAILED
+    assert "Gave up after 2 attempts" in record.error and "warp" in record.error
+
+
+def test_records_survive_reopening(make_store) -> None:
+    store = make_store()
+    store.create("queued", INPUTS)
+    store.create("done", INPUTS)
+    store.claim("w")  # takes "queued" (oldest)
+    store.close()
+    reopened = make_store()
+    assert reopened.get("queued").status is JobStatus.PROCESSING
+    assert reopened.get("done").status is JobStatus.QUEUED
+
+
+def test_counts_cover_every_status(make_store) -> None:
+    store = make_store()
+    for index in range(3):
+        store.create(f"j{index}", INPUTS)
+    store.claim("w")
+    assert store.counts() == {"queued": 2, "processing": 1, "completed": 0, "failed": 0}

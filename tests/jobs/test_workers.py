@@ -1,0 +1,133 @@
+"""The worker pool over a real SQLite store, with job functions standing in for the pipeline."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tryon.errors import NoPersonFound
+from tryon.jobs import JobInputs, JobStatus, WorkerPool
+
+INPUTS = JobInputs(b"p", b"c")
+
+
+def wait_until_finished(store, job_ids, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = [store.get(job_id) for job_id in job_ids]
+        if all(record.status.finished for record in records):
+            return records
+        time.sleep(0.02)
+    raise AssertionError(f"jobs did not finish: {[store.get(j) for j in job_ids]}")
+
+
+@pytest.fixture
+def pool_factory(make_store):
+    pools = []
+
+    def make(run_job, concurrency=2, lease_seconds=5.0, poll_seconds=0.5):
+        store = make_store(lease_seconds=lease_seconds)
+        pool = WorkerPool(
+            store, run_job, concurrency=concurrency, lease_seconds=lease_seconds, poll_seconds=poll_seconds
+        )
+        pools.append(pool)
+        return store, pool
+
+    yield make
+    for pool in pools:
+        pool.stop()
+
+
+def test_jobs_run_report_steps_and_complete(pool_factory) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def run_job(inputs, report):
+        for step, progress in [("segmentation", 10), ("pose", 25), ("blend", 85)]:
+            report(step, progress)
+            seen.append((step, progress))
+        return inputs.person_image + b"-done"
+
+    store, pool = pool_factory(run_job)
+    store.create("a", INPUTS)
+    pool.start()
+    (record,) = wait_until_finished(store, ["a"])
+    assert record.status is JobStatus.COMPLETED and record.result == b"p-done"
+    assert seen == [("segmentation", 10), ("pose", 25), ("blend", 85)]
+
+
+def test_domain_error_fails_the_job_with_its_message(pool_factory) -> None:
+    def run_job(inputs, report):
+        raise NoPersonFound("No person was found in the person photo.")
+
+    store, pool = pool_factory(run_job)
+    store.create("a", INPUTS)
+    pool.start()
+    (record,) = wait_until_finished(store, ["a"])
+    assert record.status is JobStatus.FAILED
+    assert record.error == "No person was found in the person photo."
+
+
+def test_unexpected_error_is_readable_and_hides_internals(pool_factory) -> None:
+    def run_job(inputs, report):
+        report("warp", 40)
+        raise RuntimeError("/secret/path/model.bin exploded")
+
+    store, pool = pool_factory(run_job)
+    store.create("a", INPUTS)
+    pool.start()
+    (record,) = wait_until_finished(store, ["a"])
+    assert record.status is JobStatus.FAILED
+    assert "warp step failed unexpectedly (RuntimeError)" in record.error
+    assert "/secret" not in record.error
+
+
+def test_concurrency_runs_jobs_side_by_side(pool_factory) -> None:
+    active, peak = 0, 0
+    lock = threading.Lock()
+
+    def run_job(inputs, report):
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.2)
+        with lock:
+            active -= 1
+        return b"ok"
+
+    store, pool = pool_factory(run_job, concurrency=3)
+    job_ids = [f"j{index}" for index in range(6)]
+    for job_id in job_ids:
+        store.create(job_id, INPUTS)
+    pool.start()
+    records = wait_until_finished(store, job_ids)
+    assert all(record.status is JobStatus.COMPLETED for record in records)
+    assert peak == 3
+
+
+def test_lease_is_renewed_while_a_job_runs_long(pool_factory, make_store) -> None:
+    def run_job(inputs, report):
+        time.sleep(1.0)  # four times the lease
+        return b"ok"
+
+    store, pool = pool_factory(run_job, concurrency=1, lease_seconds=0.25)
+    store.create("long", INPUTS)
+    pool.start()
+    time.sleep(0.6)
+    assert make_store(lease_seconds=0.25).claim("thief") is None
+    (record,) = wait_until_finished(store, ["long"])
+    assert record.status is JobStatus.COMPLETED and record.attempts == 1
+
+
+def test_wake_starts_a_new_job_without_waiting_for_the_poll(pool_factory) -> None:
+    # With a 30 s poll, only a wake-up can start the job quickly.
+    store, pool = pool_factory(lambda inputs, report: b"ok", concurrency=1, poll_seconds=30)
+    pool.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    store.create("a", INPUTS)
+    pool.wake()
+    wait_until_finished(store, ["a"], timeout=5)
+    assert time.monotonic() - started < 2

@@ -1,0 +1,124 @@
+"""Upload validation and decoding: every refusal is an InvalidImage with a readable reason."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.factories import image_bytes
+from tryon.errors import InvalidImage
+from tryon.images import ImageLimits, decode_image, encode_png, sniff_image_type
+
+LIMITS = ImageLimits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000, max_side=4000, min_side=16)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type"),
+    [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"), ("GIF", "image/gif"),
+     ("BMP", "image/bmp"), ("TIFF", "image/tiff")],
+)
+def test_type_is_judged_from_the_bytes(fmt: str, media_type: str) -> None:
+    assert sniff_image_type(image_bytes(fmt)) == media_type
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_accepted_formats_decode_to_rgb(fmt: str) -> None:
+    decoded = decode_image("person_image", image_bytes(fmt, size=(96, 128)), LIMITS)
+    assert decoded.shape == (128, 96, 3) and decoded.dtype == np.uint8
+
+
+def test_gif_is_refused_with_the_documented_message() -> None:
+    with pytest.raises(InvalidImage, match=r"^Unsupported image type: image/gif$"):
+        decode_image("person_image", image_bytes("GIF"), LIMITS)
+
+
+def test_a_gif_named_jpg_is_still_a_gif() -> None:
+    with pytest.raises(InvalidImage, match="image/gif"):
+        decode_image("clothing_image", image_bytes("GIF"), LIMITS)
+
+
+def test_empty_file_names_the_field() -> None:
+    with pytest.raises(InvalidImage, match="clothing_image is empty"):
+        decode_image("clothing_image", b"", LIMITS)
+
+
+def test_text_is_not_an_image() -> None:
+    with pytest.raises(InvalidImage, match="person_image is not an image"):
+        decode_image("person_image", b"hello, I am a text file" * 10, LIMITS)
+
+
+def test_oversized_file_names_field_and_limit() -> None:
+    data = image_bytes("PNG") + b"\0" * (3 * 1024 * 1024)
+    with pytest.raises(InvalidImage, match=r"person_image is 3\.\d MB; the limit is 2\.0 MB"):
+        decode_image("person_image", data, LIMITS)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_truncated_file_is_refused(fmt: str) -> None:
+    data = image_bytes(fmt, size=(400, 300))
+    with pytest.raises(InvalidImage, match="truncated or corrupt"):
+        decode_image("person_image", data[: len(data) // 2], LIMITS)
+
+
+def test_too_many_pixels_is_refused_before_decoding() -> None:
+    # A PNG header declaring 30000x30000 pixels: a decompression bomb must not be decoded.
+    data = _png_with_declared_size(30_000, 30_000)
+    with pytest.raises(InvalidImage, match=r"^person_image .*the limit .*4 megapixels"):
+        decode_image("person_image", data, LIMITS)
+
+
+def test_absurd_aspect_is_refused() -> None:
+    with pytest.raises(InvalidImage, match=r"5000x20 pixels"):
+        decode_image("person_image", _png_with_declared_size(5000, 20), LIMITS)
+
+
+def test_tiny_image_is_refused() -> None:
+    with pytest.raises(InvalidImage, match="at least 16 pixels"):
+        decode_image("person_image", image_bytes("PNG", size=(8, 8)), LIMITS)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "LA", "CMYK", "I;16"])
+def test_other_colour_modes_are_converted(mode: str) -> None:
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    decoded = decode_image("person_image", image_bytes(fmt, mode=mode), LIMITS)
+    assert decoded.shape == (128, 96, 3) and decoded.dtype == np.uint8
+    assert decoded.std() > 5  # the picture survived the conversion
+
+
+def test_transparent_pixels_become_white() -> None:
+    rgba = Image.new("RGBA", (32, 32), (255, 0, 0, 0))
+    buffer = io.BytesIO()
+    rgba.save(buffer, format="PNG")
+    decoded = decode_image("clothing_image", buffer.getvalue(), LIMITS)
+    assert (decoded == 255).all()
+
+
+def test_exif_orientation_is_applied() -> None:
+    image = Image.fromarray(np.zeros((40, 80, 3), np.uint8))  # 80 wide, 40 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise for display
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    decoded = decode_image("person_image", buffer.getvalue(), LIMITS)
+    assert decoded.shape[:2] == (80, 40)
+
+
+def test_png_round_trip_is_lossless() -> None:
+    image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    decoded = decode_image("result", encode_png(image), LIMITS)
+    assert np.array_equal(decoded, image)
+
+
+def _png_with_declared_size(width: int, height: int) -> bytes:
+    """A valid PNG signature and header that declares ``width`` x ``height``, with no real pixels."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")

@@ -1,0 +1,44 @@
+"""The figures behind GET /health."""
+
+from __future__ import annotations
+
+from .. import __version__
+from .schemas import GpuInfo, HealthResponse, QueueInfo
+
+_GB = 1024**3
+
+
+def gpu_info() -> GpuInfo | None:
+    """The first CUDA device as torch sees it, or None without one."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    free, total = torch.cuda.mem_get_info(0)
+    return GpuInfo(
+        gpu_name=torch.cuda.get_device_name(0),
+        memory_allocated_gb=round(torch.cuda.memory_allocated(0) / _GB, 2),
+        memory_reserved_gb=round(torch.cuda.memory_reserved(0) / _GB, 2),
+        total_memory_gb=round(total / _GB, 2),
+        memory_used_gb=round((total - free) / _GB, 2),
+    )
+
+
+def build_health(
+    *,
+    models_loaded: bool,
+    engines: dict[str, str],
+    job_counts: dict[str, int],
+    running_here: int,
+    workers: int,
+) -> HealthResponse:
+    gpu = gpu_info()
+    return HealthResponse(
+        status="ok" if models_loaded else "starting",
+        models_loaded=models_loaded,
+        cuda_available=gpu is not None,
+        gpu=gpu,
+        version=__version__,
+        engines=engines,
+        queue=QueueInfo(**job_counts, running_here=running_here, workers=workers),
+    )

@@ -1,0 +1,104 @@
+"""The documented routes. Each turns HTTP into one call on the service state and back."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Request, UploadFile
+from fastapi.responses import JSONResponse
+
+from ..images import check_upload_size
+from ..jobs import JobRecord, JobStatus
+from .schemas import (
+    ErrorResponse,
+    FailedJobResponse,
+    HealthResponse,
+    JobErrorDetail,
+    JobStatusResponse,
+    SubmitResponse,
+)
+from .state import ServiceState
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.tryon
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+tryon_router = APIRouter(prefix="/api", tags=["try-on"])
+health_router = APIRouter(tags=["operations"])
+
+
+@tryon_router.post(
+    "/tryon",
+    status_code=202,
+    summary="Submit a virtual try-on job",
+    responses={400: {"model": ErrorResponse, "description": "Invalid file type, size or content"}},
+)
+def submit_tryon(
+    state: StateDep,
+    person_image: Annotated[
+        UploadFile, File(description="Full-body photo of the person (JPG/PNG/WEBP, max 20MB)")
+    ],
+    clothing_image: Annotated[
+        UploadFile, File(description="Photo of the clothing item (JPG/PNG/WEBP, max 20MB)")
+    ],
+) -> SubmitResponse:
+    job_id = state.submit(
+        read_upload("person_image", person_image, state.limits.max_bytes),
+        read_upload("clothing_image", clothing_image, state.limits.max_bytes),
+    )
+    return SubmitResponse(job_id=job_id)
+
+
+@tryon_router.get(
+    "/tryon/{job_id}",
+    summary="Poll a job's status and retrieve its result",
+    response_model_exclude_none=True,
+    responses={
+        404: {"model": ErrorResponse, "description": "No job with this id"},
+        500: {"model": FailedJobResponse, "description": "The job failed"},
+    },
+)
+def get_tryon(
+    state: StateDep,
+    job_id: Annotated[str, Path(max_length=64, description="Job ID returned by POST /api/tryon")],
+) -> JobStatusResponse:
+    record = state.store.get(job_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"No try-on job with id {job_id}.")
+    if record.status is JobStatus.FAILED:
+        failed = FailedJobResponse(
+            detail=JobErrorDetail(error=record.error or "The job failed.", job_id=job_id), job_id=job_id
+        )
+        return JSONResponse(status_code=500, content=failed.model_dump())
+    return job_status(record)
+
+
+@health_router.get("/health", summary="Service health and GPU memory status")
+def health(state: StateDep) -> HealthResponse:
+    return state.health()
+
+
+def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:
+    """The upload's bytes; an oversized file is refused before it is read into memory."""
+    if upload.size is not None:
+        check_upload_size(field, upload.size, max_bytes)
+    return upload.file.read(max_bytes + 1)
+
+
+def job_status(record: JobRecord) -> JobStatusResponse:
+    if record.status is JobStatus.QUEUED:
+        return JobStatusResponse(job_id=record.job_id, status="pending", progress=0)
+    if record.status is JobStatus.PROCESSING:
+        return JobStatusResponse(
+            job_id=record.job_id, status="processing", step=record.step, progress=record.progress
+        )
+    return JobStatusResponse(
+        job_id=record.job_id,
+        status="completed",
+        progress=100,
+        result_b64=base64.b64encode(record.result or b"").decode("ascii"),
+    )

@@ -1,0 +1,78 @@
+"""Request and response shapes of the HTTP API, as documented in the API contract."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+JobState = Literal["pending", "processing", "completed", "failed"]
+StepName = Literal["segmentation", "pose", "warp", "inpainting", "blend", "done"]
+
+
+class SubmitResponse(BaseModel):
+    job_id: str = Field(description="Unguessable job id (UUID4) to poll at GET /api/tryon/{job_id}.")
+    status: Literal["queued"] = "queued"
+
+
+class JobStatusResponse(BaseModel):
+    """A job as a poll sees it. Keys that do not apply to the job's state are left out."""
+
+    job_id: str
+    status: JobState = Field(
+        description="pending (queued), processing, completed or failed.",
+    )
+    progress: int = Field(ge=0, le=100, description="Percent; each step sets its documented value.")
+    step: StepName | None = Field(
+        default=None, description="The step running now (processing only)."
+    )
+    result_url: str | None = Field(
+        default=None, description="Presigned URL of the result PNG (completed, S3 configured)."
+    )
+    result_b64: str | None = Field(
+        default=None, description="The result PNG, base64-encoded (completed, no S3)."
+    )
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What was wrong with the request, for a person to read.")
+
+
+class JobErrorDetail(BaseModel):
+    error: str = Field(description="Why the job failed, for a person to read.")
+    job_id: str
+
+
+class FailedJobResponse(BaseModel):
+    """HTTP 500 for a failed job: the documented ``detail``, plus ``status`` for polling clients."""
+
+    detail: JobErrorDetail
+    job_id: str
+    status: Literal["failed"] = "failed"
+
+
+class GpuInfo(BaseModel):
+    gpu_name: str
+    memory_allocated_gb: float = Field(description="Allocated by this process through torch.")
+    memory_reserved_gb: float = Field(description="Reserved by this process's torch allocator.")
+    total_memory_gb: float
+    memory_used_gb: float = Field(description="In use on the device by all processes.")
+
+
+class QueueInfo(BaseModel):
+    queued: int
+    processing: int
+    completed: int
+    failed: int
+    running_here: int = Field(description="Jobs running in this API process now.")
+    workers: int = Field(description="Jobs this API process runs at once (TRYON_WORKERS).")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "starting"] = Field(description="ok once the models answer.")
+    models_loaded: bool
+    cuda_available: bool
+    gpu: GpuInfo | None = Field(description="The first CUDA device, or null without one.")
+    version: str
+    engines: dict[str, str] = Field(description="What performs each pipeline step.")
+    queue: QueueInfo

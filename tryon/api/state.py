@@ -1,0 +1,37 @@
+"""What the routes need from the running service, handed to them through ``app.state``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from ..images import ImageLimits, decode_image
+from ..jobs import JobInputs, JobRecord, JobStore, WorkerPool
+from .schemas import HealthResponse
+
+
+@dataclass
+class ServiceState:
+    store: JobStore
+    workers: WorkerPool
+    limits: ImageLimits
+    health: Callable[[], HealthResponse]
+
+    def submit(self, person_image: bytes, clothing_image: bytes, *, job_id: str | None = None) -> str:
+        """Validate both photos and queue a job; raises ``InvalidImage`` before anything is queued."""
+        decode_image("person_image", person_image, self.limits)
+        decode_image("clothing_image", clothing_image, self.limits)
+        job_id = job_id or str(uuid.uuid4())
+        self.store.create(job_id, JobInputs(person_image, clothing_image))
+        self.workers.wake()
+        return job_id
+
+    async def wait(self, job_id: str, poll_seconds: float = 0.1) -> JobRecord:
+        """The job's record once it has completed or failed."""
+        while True:
+            record = await asyncio.to_thread(self.store.get, job_id)
+            if record is not None and record.status.finished:
+                return record
+            await asyncio.sleep(poll_seconds)

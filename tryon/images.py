@@ -1,0 +1,140 @@
+"""Turning uploaded bytes into pipeline images, and results back into PNG bytes.
+
+The type of an upload is judged from its bytes: names and declared content types lie.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import InvalidImage
+
+ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+# Leading bytes of the formats people actually upload, so a refusal can name what was sent.
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"BM", 0, "image/bmp"),
+    (b"II*\x00", 0, "image/tiff"),
+    (b"MM\x00*", 0, "image/tiff"),
+    (b"\x00\x00\x01\x00", 0, "image/x-icon"),
+    (b"%PDF", 0, "application/pdf"),
+    (b"<svg", 0, "image/svg+xml"),
+    (b"ftypavif", 4, "image/avif"),
+    (b"ftypheic", 4, "image/heic"),
+    (b"PK\x03\x04", 0, "application/zip"),
+)
+
+_PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What the service accepts; every refusal message quotes the limit it hit."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    max_side: int = 12_000
+    min_side: int = 64
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The media type that ``data`` starts with, or None when it is none we know."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for signature, offset, media_type in _SIGNATURES:
+        if data[offset : offset + len(signature)] == signature:
+            return media_type
+    return None
+
+
+def check_upload_size(field: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise InvalidImage(f"{field} is {_megabytes(size)}; the limit is {_megabytes(max_bytes)} per file.")
+
+
+def check_upload(field: str, data: bytes, limits: ImageLimits) -> None:
+    """Refuse, before decoding anything, an upload that is empty, too large or of the wrong type."""
+    if not data:
+        raise InvalidImage(f"{field} is empty: send a JPEG, PNG or WEBP photo.")
+    check_upload_size(field, len(data), limits.max_bytes)
+    media_type = sniff_image_type(data)
+    if media_type is None:
+        raise InvalidImage(f"{field} is not an image: its bytes are not JPEG, PNG or WEBP.")
+    if media_type not in ACCEPTED_TYPES:
+        raise InvalidImage(f"Unsupported image type: {media_type}")
+
+
+def decode_image(field: str, data: bytes, limits: ImageLimits) -> np.ndarray:
+    """Validate and decode an upload into an ``HxWx3`` uint8 RGB array, upright as it was shot.
+
+    EXIF orientation is applied; grayscale, palette, CMYK and alpha images are converted (alpha is
+    composited over white, as product shots are). Raises ``InvalidImage`` with a readable reason.
+    """
+    check_upload(field, data, limits)
+    media_type = sniff_image_type(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[media_type]])
+            _check_dimensions(field, image.size, limits)
+            image.load()
+    except InvalidImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImage(
+            f"{field} declares more pixels than the limit of {limits.max_pixels / 1e6:g} megapixels."
+        ) from None
+    except Exception as error:  # Pillow raises many types for damaged files
+        raise InvalidImage(
+            f"{field} could not be decoded as {media_type}: the file is truncated or corrupt ({error})."
+        ) from None
+    return _to_rgb(ImageOps.exif_transpose(image))
+
+
+def encode_png(image: np.ndarray, compress_level: int = 1) -> bytes:
+    """``HxWx3`` uint8 RGB -> PNG bytes. Level 1 is ~6x faster than Pillow's default and ~10% larger."""
+    ok, encoded = cv2.imencode(
+        ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, compress_level]
+    )
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return encoded.tobytes()
+
+
+def _check_dimensions(field: str, size: tuple[int, int], limits: ImageLimits) -> None:
+    width, height = size
+    if width * height > limits.max_pixels or max(width, height) > limits.max_side:
+        raise InvalidImage(
+            f"{field} is {width}x{height} pixels; the limit is {limits.max_pixels / 1e6:g} megapixels "
+            f"and {limits.max_side} pixels per side."
+        )
+    if min(width, height) < limits.min_side:
+        raise InvalidImage(
+            f"{field} is {width}x{height} pixels; each side must be at least {limits.min_side} pixels."
+        )
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float grayscale PNG
+        wide = np.asarray(image, np.float32)
+        scale = 255.0 / 65535.0 if wide.max() > 255 else 1.0
+        image = Image.fromarray(np.clip(wide * scale, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.asarray(image.convert("RGB"))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"

@@ -1,0 +1,11 @@
+"""Job bookkeeping: durable records, a store interface, and the workers that run queued jobs.
+
+Nothing here knows about HTTP or about image science: a job's work is a function handed in.
+"""
+
+from .records import JobInputs, JobRecord, JobStatus
+from .store import JobStore
+from .sqlite_store import SQLiteJobStore
+from .workers import WorkerPool
+
+__all__ = ["JobInputs", "JobRecord", "JobStatus", "JobStore", "SQLiteJobStore", "WorkerPool"]

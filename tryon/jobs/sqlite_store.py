@@ -1,0 +1,203 @@
+"""The embedded job store: one SQLite file, safe for several threads and processes on one machine."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .records import JobInputs, JobRecord, JobStatus
+from .store import JobStore
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id         TEXT PRIMARY KEY,
+    status         TEXT NOT NULL,
+    step           TEXT,
+    progress       INTEGER NOT NULL DEFAULT 0,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    error          TEXT,
+    created_at     REAL NOT NULL,
+    updated_at     REAL NOT NULL,
+    lease_owner    TEXT,
+    lease_expires  REAL,
+    person_image   BLOB,
+    clothing_image BLOB,
+    result         BLOB
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
+"""
+
+_RECORD_COLUMNS = "job_id, status, step, progress, attempts, created_at, updated_at, error, result"
+
+
+class SQLiteJobStore(JobStore):
+    def __init__(self, path: Path, *, lease_seconds: float = 20, max_attempts: int = 3) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lease_seconds = lease_seconds
+        self._max_attempts = max_attempts
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (job_id, status, created_at, updated_at, person_image, clothing_image)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, JobStatus.QUEUED.value, now, now, inputs.person_image, inputs.clothing_image),
+            )
+        return JobRecord(job_id, JobStatus.QUEUED, None, 0, 0, now, now)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def claim(self, worker_id: str) -> tuple[JobRecord, JobInputs] | None:
+        with self._lock, _immediate_transaction(self._db):
+            while True:
+                now = time.time()
+                row = self._db.execute(
+                    "SELECT job_id, attempts, step FROM jobs WHERE status = ?"
+                    " OR (status = ? AND lease_expires < ?) ORDER BY created_at LIMIT 1",
+                    (JobStatus.QUEUED.value, JobStatus.PROCESSING.value, now),
+                ).fetchone()
+                if row is None:
+                    return None
+                job_id, attempts, step = row
+                if attempts >= self._max_attempts:
+                    self._finish(
+                        job_id,
+                        None,
+                        status=JobStatus.FAILED,
+                        error=f"Gave up after {attempts} attempts: the service stopped while running "
+                        f"this job (last step: {step or 'none'}).",
+                    )
+                    continue
+                self._db.execute(
+                    "UPDATE jobs SET status = ?, attempts = attempts + 1, lease_owner = ?,"
+                    " lease_expires = ?, updated_at = ? WHERE job_id = ?",
+                    (JobStatus.PROCESSING.value, worker_id, now + self._lease_seconds, now, job_id),
+                )
+                record = _record(
+                    self._db.execute(
+                        f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
+                    ).fetchone()
+                )
+                person, clothing = self._db.execute(
+                    "SELECT person_image, clothing_image FROM jobs WHERE job_id = ?", (job_id,)
+                ).fetchone()
+                return record, JobInputs(person, clothing)
+
+    def advance(self, job_id: str, worker_id: str, *, step: str, progress: int) -> bool:
+        now = time.time()
+        with self._lock:
+            held = self._db.execute(
+                "UPDATE jobs SET lease_expires = ?, updated_at = ? WHERE job_id = ? AND lease_owner = ?"
+                " AND status = ?",
+                (now + self._lease_seconds, now, job_id, worker_id, JobStatus.PROCESSING.value),
+            ).rowcount
+            # A job that runs again after a restart does not report earlier steps a second time.
+            self._db.execute(
+                "UPDATE jobs SET step = ?, progress = ? WHERE job_id = ? AND lease_owner = ?"
+                " AND status = ? AND progress <= ?",
+                (step, progress, job_id, worker_id, JobStatus.PROCESSING.value, progress),
+            )
+        return held == 1
+
+    def renew(self, job_ids: list[str], worker_id: str) -> None:
+        if not job_ids:
+            return
+        expires = time.time() + self._lease_seconds
+        with self._lock:
+            self._db.executemany(
+                "UPDATE jobs SET lease_expires = ? WHERE job_id = ? AND lease_owner = ? AND status = ?",
+                [(expires, job_id, worker_id, JobStatus.PROCESSING.value) for job_id in job_ids],
+            )
+
+    def complete(self, job_id: str, worker_id: str, result: bytes) -> bool:
+        with self._lock:
+            return self._finish(job_id, worker_id, status=JobStatus.COMPLETED, result=result)
+
+    def fail(self, job_id: str, worker_id: str, error: str) -> bool:
+        with self._lock:
+            return self._finish(job_id, worker_id, status=JobStatus.FAILED, error=error)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = dict(self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+        return {status.value: rows.get(status.value, 0) for status in JobStatus}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _finish(
+        self,
+        job_id: str,
+        worker_id: str | None,
+        *,
+        status: JobStatus,
+        result: bytes | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """End a job; ``worker_id`` None ends it whoever holds it (the store gives up on it)."""
+        progress_done = 100 if status is JobStatus.COMPLETED else None
+        owner_clause = "" if worker_id is None else " AND lease_owner = ?"
+        owner_args = () if worker_id is None else (worker_id,)
+        return (
+            self._db.execute(
+                "UPDATE jobs SET status = ?, result = ?, error = ?, step = COALESCE(?, step),"
+                " progress = COALESCE(?, progress), updated_at = ?, lease_owner = NULL,"
+                " lease_expires = NULL, person_image = NULL, clothing_image = NULL"
+                f" WHERE job_id = ? AND status = ?{owner_clause}",
+                (
+                    status.value,
+                    result,
+                    error,
+                    "done" if progress_done else None,
+                    progress_done,
+                    time.time(),
+                    job_id,
+                    JobStatus.PROCESSING.value,
+                    *owner_args,
+                ),
+            ).rowcount
+            == 1
+        )
+
+
+@contextmanager
+def _immediate_transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` takes the write lock first, so two processes never claim the same job."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _record(row: tuple) -> JobRecord:
+    job_id, status, step, progress, attempts, created_at, updated_at, error, result = row
+    return JobRecord(
+        job_id=job_id,
+        status=JobStatus(status),
+        step=step,
+        progress=progress,
+        attempts=attempts,
+        created_at=created_at,
+        updated_at=updated_at,
+        error=error,
+        result=result,
+    )

@@ -1,0 +1,52 @@
+"""The job store interface. Every implementation passes ``tests/jobs/test_store_contract.py``."""
+
+from __future__ import annotations
+
+import abc
+
+from .records import JobInputs, JobRecord
+
+
+class JobStore(abc.ABC):
+    """Durable job records plus a queue with leases.
+
+    A worker ``claim``s a queued job and holds a lease on it, renewed as the job advances. When a
+    lease runs out (the worker's process died), the job is queued work again for any worker; after
+    ``max_attempts`` claims it is failed with a reason instead, so no job runs or waits forever.
+    Updates from a worker that lost its lease are refused, so a record never goes backwards.
+    """
+
+    @abc.abstractmethod
+    def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
+        """Record a new queued job."""
+
+    @abc.abstractmethod
+    def get(self, job_id: str) -> JobRecord | None:
+        """The job's current record, or None for an unknown id."""
+
+    @abc.abstractmethod
+    def claim(self, worker_id: str) -> tuple[JobRecord, JobInputs] | None:
+        """Take the oldest runnable job (queued, or whose lease expired) for ``worker_id``."""
+
+    @abc.abstractmethod
+    def advance(self, job_id: str, worker_id: str, *, step: str, progress: int) -> bool:
+        """Record the step a running job started and renew its lease; False if the lease was lost."""
+
+    @abc.abstractmethod
+    def renew(self, job_ids: list[str], worker_id: str) -> None:
+        """Extend the leases ``worker_id`` holds on these running jobs."""
+
+    @abc.abstractmethod
+    def complete(self, job_id: str, worker_id: str, result: bytes) -> bool:
+        """Store the result of a job the worker holds; its inputs are dropped. False if not held."""
+
+    @abc.abstractmethod
+    def fail(self, job_id: str, worker_id: str, error: str) -> bool:
+        """Fail a job the worker holds with a readable reason; its inputs are dropped."""
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each status (every ``JobStatus`` value is a key)."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,136 @@
+"""Threads that take queued jobs from the store and run them, holding a lease on each."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from typing import Callable
+
+from ..errors import TryOnError
+from .records import JobInputs
+from .store import JobStore
+
+log = logging.getLogger(__name__)
+
+ProgressReport = Callable[[str, int], None]
+"""``report(step, progress)``: called by a job as each step starts."""
+
+JobFunction = Callable[[JobInputs, ProgressReport], bytes]
+"""Runs one job's work and returns its result bytes; raises ``TryOnError`` for a readable failure."""
+
+
+class LeaseLost(Exception):
+    """Another worker took this job over (this one stalled past its lease); stop working on it."""
+
+
+class WorkerPool:
+    """``concurrency`` threads that claim and run jobs, plus one that renews their leases."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        run_job: JobFunction,
+        *,
+        concurrency: int,
+        lease_seconds: float,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._store = store
+        self._run_job = run_job
+        self.concurrency = concurrency
+        self._renew_every = lease_seconds / 4
+        self._poll_seconds = poll_seconds
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.concurrency):
+            self._spawn(self._work, f"tryon-worker-{index}")
+        self._spawn(self._renew_leases, "tryon-lease-renewal")
+
+    def wake(self) -> None:
+        """Tell idle workers a job was just queued, so they need not wait for the next poll."""
+        self._wakeup.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    @property
+    def running(self) -> int:
+        with self._running_lock:
+            return len(self._running)
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = self._store.claim(self.worker_id)
+            except Exception:
+                log.exception("Could not claim a job; retrying")
+                claimed = None
+            if claimed is None:
+                self._wakeup.wait(self._poll_seconds)
+                self._wakeup.clear()
+                continue
+            record, inputs = claimed
+            try:
+                self._run(record.job_id, inputs)
+            except Exception:  # the store failed mid-job: the lease will expire and it runs again
+                log.exception("job %s: could not record its outcome", record.job_id)
+
+    def _run(self, job_id: str, inputs: JobInputs) -> None:
+        with self._running_lock:
+            self._running.add(job_id)
+        current_step = "start"
+
+        def report(step: str, progress: int) -> None:
+            nonlocal current_step
+            current_step = step
+            if not self._store.advance(job_id, self.worker_id, step=step, progress=progress):
+                raise LeaseLost(job_id)
+
+        log.info("job %s: started", job_id)
+        try:
+            result = self._run_job(inputs, report)
+        except LeaseLost:
+            log.warning("job %s: lease lost to another worker; abandoning this run", job_id)
+        except TryOnError as error:
+            log.info("job %s: failed: %s", job_id, error)
+            self._store.fail(job_id, self.worker_id, str(error))
+        except Exception as error:
+            log.exception("job %s: unexpected error in step %s", job_id, current_step)
+            self._store.fail(
+                job_id,
+                self.worker_id,
+                f"The {current_step} step failed unexpectedly ({type(error).__name__}); "
+                f"the server log has the details for job {job_id}.",
+            )
+        else:
+            if self._store.complete(job_id, self.worker_id, result):
+                log.info("job %s: completed", job_id)
+        finally:
+            with self._running_lock:
+                self._running.discard(job_id)
+
+    def _renew_leases(self) -> None:
+        while not self._stopping.wait(self._renew_every):
+            with self._running_lock:
+                running = list(self._running)
+            try:
+                self._store.renew(running, self.worker_id)
+            except Exception:
+                log.exception("Could not renew job leases")

@@ -1,0 +1,48 @@
+"""The service's configuration: one object, read from ``TRYON_*`` environment variables at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn. Invalid values stop the service at start-up with a message."""
+
+    model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where the embedded job store (SQLite) keeps jobs, inputs and results.",
+    )
+    workers: int = Field(default=2, ge=1, le=64, description="Jobs that run at once in each API process.")
+    max_upload_mb: float = Field(default=20, gt=0, le=200, description="Largest accepted upload per file.")
+    max_megapixels: float = Field(
+        default=40, gt=0, le=500, description="Largest accepted image area (decompression-bomb guard)."
+    )
+    max_side_px: int = Field(default=12_000, ge=64, description="Longest accepted image side.")
+    min_side_px: int = Field(default=64, ge=1, description="Shortest accepted image side.")
+    max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Runs of one job (restarts included) before it is failed."
+    )
+    job_lease_seconds: float = Field(
+        default=20,
+        ge=2,
+        description="A running job not renewed for this long is taken over (its process died).",
+    )
+    png_compress_level: int = Field(default=1, ge=0, le=9, description="zlib level of the result PNG.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
