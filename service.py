@@ -48,8 +48,7 @@ def callable_from_threads(runner: object, api_name: str) -> Callable[[np.ndarray
     if not isinstance(runner, RemoteProxy):
         return getattr(runner, api_name)
     token = anyio.lowlevel.current_token()
-    method = getattr(runner.to_async, api_name)
-    return lambda batch: anyio.from_thread.run(method, batch, token=token)
+    return lambda batch: anyio.from_thread.run(runner.to_async.call, api_name, batch, token=token)
 
 
 @bentoml.asgi_app(app, path="/")

@@ -165,6 +165,19 @@ def _full_resolution_cutout(
     full = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR)[top:bottom, left:right]
     # ``full`` rises by about ``scale`` per full-resolution pixel across an edge.
     alpha = np.clip((full - 0.5) / (scale * feather_px) + 0.5, 0.0, 1.0).astype(np.float32)
-    return GarmentCutout(
-        rgb=np.ascontiguousarray(garment[top:bottom, left:right]), alpha=alpha, mask=alpha > 0.5
-    )
+    rgb = _bleed_colours(garment[top:bottom, left:right], alpha)
+    return GarmentCutout(rgb=rgb, alpha=alpha, mask=alpha > 0.5)
+
+
+def _bleed_colours(rgb: RGBImage, alpha: Alpha, *, sigma: float = 6.0) -> RGBImage:
+    """``rgb`` with the garment's edge colours spread over the backdrop beside it.
+
+    Resampling the cut-out later mixes each edge pixel with its neighbours; with backdrop colours there,
+    the garment would get a light halo. Normalised blurring of the garment's own colours replaces them.
+    """
+    weights = cv2.GaussianBlur(alpha, (0, 0), sigma)
+    spread = cv2.GaussianBlur(rgb.astype(np.float32) * alpha[..., None], (0, 0), sigma)
+    spread /= np.maximum(weights, 1e-4)[..., None]
+    mix = np.clip(alpha, 0.0, 1.0)[..., None]
+    bled = rgb.astype(np.float32) * mix + spread * (1.0 - mix)
+    return np.clip(bled, 0, 255).astype(np.uint8)

@@ -1,0 +1,78 @@
+"""Run ``bentoml serve`` of the service on a free loopback port (tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+BENTOML = Path(sys.executable).with_name("bentoml")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServedService:
+    """``bentoml serve service:TryOnService`` in its own process group, so it can be killed whole."""
+
+    def __init__(self, workdir: Path, **settings: str) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "BENTOML_HOME": str(workdir / "bentoml"),
+            "TRYON_DATA_DIR": str(workdir / "data"),
+            **settings,
+        }
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120) -> "ServedService":
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [str(BENTOML), "serve", "service:TryOnService", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/health", timeout=2).json().get("models_loaded"):
+                    return self
+            except (requests.ConnectionError, requests.Timeout, ValueError):
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL every process of the server at once, as a crash or an OOM kill would."""
+        os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        os.killpg(self._process.pid, signal.SIGTERM)
+        try:
+            self._process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]

@@ -1,0 +1,49 @@
+"""/health, the generated docs, and jobs surviving a crash of the whole server."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from .served import ServedService
+from .helpers import poll_until_finished, submit
+
+
+def test_health_reports_the_documented_keys_and_more(service) -> None:
+    body = requests.get(f"{service.url}/health", timeout=10).json()
+    assert body["status"] == "ok" and body["models_loaded"] is True
+    assert body["cuda_available"] is False and body["gpu"] is None  # these machines have no GPU
+    assert set(body["engines"]) == {"segmentation", "pose", "warp", "inpainting", "blend"}
+    assert body["queue"]["workers"] >= 1 and body["version"]
+
+
+def test_swagger_redoc_and_schema_document_every_shape(service) -> None:
+    assert "swagger-ui" in requests.get(f"{service.url}/docs", timeout=10).text
+    assert "redoc" in requests.get(f"{service.url}/redoc", timeout=10).text
+    schema = requests.get(f"{service.url}/openapi.json", timeout=10).json()
+    components = schema["components"]["schemas"]
+    for shape in ("SubmitResponse", "JobStatusResponse", "ErrorResponse", "FailedJobResponse", "HealthResponse"):
+        assert shape in components
+    submit_op = schema["paths"]["/api/tryon"]["post"]
+    assert set(submit_op["responses"]) >= {"202", "400"}
+    poll_op = schema["paths"]["/api/tryon/{job_id}"]["get"]
+    assert set(poll_op["responses"]) >= {"200", "404", "500"}
+
+
+def test_jobs_survive_a_crash_and_restart(tmp_path, person_bytes, garment_bytes) -> None:
+    """kill -9 with jobs queued and one mid-pipeline: after a restart every job completes."""
+    server = ServedService(tmp_path, TRYON_WORKERS="1", TRYON_JOB_LEASE_SECONDS="3").start()
+    try:
+        job_ids = [submit(server.url, person_bytes, garment_bytes).json()["job_id"] for _ in range(5)]
+        deadline = time.monotonic() + 30
+        while requests.get(f"{server.url}/api/tryon/{job_ids[0]}", timeout=10).json()["status"] == "pending":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        server.kill()
+
+        server.start()
+        finals = [poll_until_finished(server.url, job_id).final for job_id in job_ids]
+        assert [final["status"] for final in finals] == ["completed"] * 5
+    finally:
+        server.stop()
