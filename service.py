@@ -28,10 +28,10 @@ from tryon.api.app import attach_state
 from tryon.api.health import build_health
 from tryon.engine import ENGINES, TryOnEngine
 from tryon.errors import InvalidImage
-from tryon.images import ImageLimits
-from tryon.jobs import JobInputs, JobStatus, SQLiteJobStore, WorkerPool
+from tryon.jobs import JobInputs, JobResult, JobStatus, WorkerPool
 from tryon.jobs.workers import ProgressReport
 from tryon.settings import Settings
+from tryon.wiring import build_job_store, build_result_publisher
 from tryon.vision.analyzer import CanvasPersonAnalyzer
 
 log = logging.getLogger("tryon")
@@ -63,26 +63,30 @@ class TryOnService:
             segment_batch=callable_from_threads(self.segmentation, "segment"),
             estimate_batch=callable_from_threads(self.pose, "estimate"),
         )
-        limits = ImageLimits(
-            max_bytes=settings.max_upload_bytes,
-            max_pixels=int(settings.max_megapixels * 1_000_000),
-            max_side=settings.max_side_px,
-            min_side=settings.min_side_px,
+        self.engine = TryOnEngine(
+            analyzer, limits=settings.image_limits, png_compress_level=settings.png_compress_level
         )
-        self.engine = TryOnEngine(analyzer, limits=limits, png_compress_level=settings.png_compress_level)
-        store = SQLiteJobStore(
-            settings.database_path,
-            lease_seconds=settings.job_lease_seconds,
-            max_attempts=settings.max_attempts,
-        )
+        self.results = build_result_publisher(settings)
+        store = build_job_store(settings)
         self.workers = WorkerPool(
-            store, self._run_job, concurrency=settings.workers, lease_seconds=settings.job_lease_seconds
+            store,
+            self._run_job,
+            concurrency=settings.workers,
+            lease_seconds=settings.job_lease_seconds,
+            retention_seconds=settings.result_retention_hours * 3600,
         )
+        self.job_store_kind = "redis" if settings.redis_url else "sqlite"
         self.models_loaded = False
-        self.state = ServiceState(store=store, workers=self.workers, limits=limits, health=self._health)
+        self.state = ServiceState(
+            store=store,
+            workers=self.workers,
+            limits=settings.image_limits,
+            results=self.results,
+            health=self._health,
+        )
         attach_state(app, self.state)
-        log.info("job store: %s; %d workers", settings.database_path, settings.workers)
-        threading.Thread(target=self._start_when_models_answer, daemon=True).start()
+        log.info("job store: %s; %d workers", self.job_store_kind, settings.workers)
+        threading.Thread(target=self._start_when_ready, daemon=True).start()
 
     @bentoml.task
     async def tryon(self, person_image: Path, clothing_image: Path, ctx: bentoml.Context) -> Image.Image:
@@ -99,7 +103,8 @@ class TryOnService:
         record = await self.state.wait(job_id)
         if record.status is JobStatus.FAILED:
             raise bentoml.exceptions.BentoMLException(record.error or "The try-on failed.")
-        return Image.open(io.BytesIO(record.result))
+        png = await asyncio.to_thread(self.results.png_of, record)
+        return Image.open(io.BytesIO(png))
 
     def __is_ready__(self) -> bool:
         return self.models_loaded
@@ -108,15 +113,17 @@ class TryOnService:
     def stop_workers(self) -> None:
         self.workers.stop()
 
-    def _run_job(self, inputs: JobInputs, report: ProgressReport) -> bytes:
-        return self.engine.run(
+    def _run_job(self, job_id: str, inputs: JobInputs, report: ProgressReport) -> JobResult:
+        png = self.engine.run(
             inputs.person_image,
             inputs.clothing_image,
             on_step=lambda step: report(step.value, step.progress),
         )
+        return self.results.publish(job_id, png)
 
-    def _start_when_models_answer(self) -> None:
+    def _start_when_ready(self) -> None:
         """Queued jobs wait (they are not failed) until both runners have answered once."""
+        self.results.check()
         delay = 0.5
         while not self.models_loaded:
             try:
@@ -135,4 +142,6 @@ class TryOnService:
             job_counts=self.state.store.counts(),
             running_here=self.workers.running,
             workers=self.workers.concurrency,
+            job_store=self.job_store_kind,
+            storage=self.results.status,
         )

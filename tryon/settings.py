@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .images import ImageLimits
+
 
 class Settings(BaseSettings):
     """Every knob an operator can turn. Invalid values stop the service at start-up with a message."""
@@ -33,6 +35,20 @@ class Settings(BaseSettings):
         description="A running job not renewed for this long is taken over (its process died).",
     )
     png_compress_level: int = Field(default=1, ge=0, le=9, description="zlib level of the result PNG.")
+    result_retention_hours: float = Field(
+        default=168, gt=0, description="Finished jobs (and results kept in the store) are deleted after this."
+    )
+
+    redis_url: str | None = Field(
+        default=None, description="Share jobs between replicas through this Redis (else SQLite)."
+    )
+
+    s3_bucket: str | None = Field(default=None, description="Upload results here (turns S3 on).")
+    s3_prefix: str = Field(default="results/", description="Key prefix of result objects.")
+    s3_endpoint_url: str | None = Field(default=None, description="For S3-compatible stores; unset is AWS.")
+    s3_url_expires: int = Field(
+        default=3600, ge=1, le=7 * 24 * 3600, description="Lifetime of presigned result URLs (seconds)."
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -40,8 +56,13 @@ class Settings(BaseSettings):
         return value.expanduser().resolve()
 
     @property
-    def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1024 * 1024)
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(
+            max_bytes=int(self.max_upload_mb * 1024 * 1024),
+            max_pixels=int(self.max_megapixels * 1_000_000),
+            max_side=self.max_side_px,
+            min_side=self.min_side_px,
+        )
 
     @property
     def database_path(self) -> Path:

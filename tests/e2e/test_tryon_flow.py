@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,7 @@ from tryon.vision.analyzer import local_person_analyzer
 
 from .helpers import decode_result, poll_until_finished, submit
 
-STEP_PROGRESS = {"segmentation": 10, "pose": 25, "warp": 40, "inpainting": 55, "blend": 85}
+STEP_PROGRESS = {"segmentation": 10, "pose": 25, "warp": 40, "inpainting": 55, "blend": 85, "done": 100}
 PAIRS = [
     ("studio_man_hoodie.png", "shirt_oxford_blue.jpg"),
     ("indoor_man_sweater.jpg", "tshirt_white.jpg"),
@@ -91,8 +92,9 @@ def test_unknown_job_is_404(service) -> None:
 
 def test_pipeline_failure_is_a_500_with_a_readable_reason(service, data_dir: Path) -> None:
     """A product shot has no person in it: the job fails and says so, in the documented shape."""
-    garment = (data_dir / "garments" / "jeans_blue.jpg").read_bytes()
-    job_id = submit(service.url, garment, garment).json()["job_id"]
+    no_person = (data_dir / "garments" / "tshirt_white.jpg").read_bytes()
+    garment = (data_dir / "garments" / "shirt_oxford_blue.jpg").read_bytes()
+    job_id = submit(service.url, no_person, garment).json()["job_id"]
     log = poll_until_finished(service.url, job_id)
     assert log.final_status_code == 500
     assert log.final["status"] == "failed" and log.final["job_id"] == job_id
@@ -109,14 +111,26 @@ def test_bentoml_task_endpoint_runs_the_same_pipeline(service, person_bytes, gar
     )
     assert submitted.status_code == 200, submitted.text
     task_id = submitted.json()["task_id"]
+    # BentoML answers before it starts the task; the job exists once the task has started.
+    deadline = time.monotonic() + 10
+    while requests.get(f"{service.url}/api/tryon/{task_id}", timeout=10).status_code == 404:
+        assert time.monotonic() < deadline, "the task never became a job"
+        time.sleep(0.02)
     log = poll_until_finished(service.url, task_id)  # the task id is a job id too
     assert log.final["status"] == "completed"
-    status = requests.get(f"{service.url}/tryon/status", params={"task_id": task_id}, timeout=10).json()
-    assert status["status"] == "success"
+    deadline = time.monotonic() + 10  # the task itself finishes once it has encoded its answer
+    while (status := task_status(service.url, task_id)) == "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status == "completed"
     image = requests.get(f"{service.url}/tryon/get", params={"task_id": task_id}, timeout=30)
     assert image.status_code == 200
     result = Image.open(io.BytesIO(image.content))
     assert result.size == Image.open(io.BytesIO(person_bytes)).size
+
+
+def task_status(url: str, task_id: str) -> str:
+    return requests.get(f"{url}/tryon/status", params={"task_id": task_id}, timeout=10).json()["status"]
 
 
 def body_regions(person: np.ndarray, analyzer) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tryon.jobs import JobInputs, JobStatus
+from tryon.jobs import JobResult, JobInputs, JobStatus
 
 INPUTS = JobInputs(person_image=b"person-bytes", clothing_image=b"clothing-bytes")
 
@@ -63,11 +63,41 @@ def test_complete_keeps_result_and_drops_inputs(make_store) -> None:
     store = make_store()
     store.create("job", INPUTS)
     store.claim("w")
-    assert store.complete("job", "w", b"png-bytes")
+    assert store.complete("job", "w", JobResult(png=b"png-bytes"))
     record = store.get("job")
     assert record.status is JobStatus.COMPLETED and record.progress == 100
-    assert record.result == b"png-bytes"
+    assert record.result == b"png-bytes" and record.result_key is None and record.warning is None
     assert store.claim("w") is None
+
+
+def test_complete_can_keep_an_object_key_or_a_warning(make_store) -> None:
+    store = make_store()
+    store.create("uploaded", INPUTS)
+    store.create("fallback", INPUTS)
+    store.claim("w")
+    store.claim("w")
+    store.complete("uploaded", "w", JobResult(object_key="results/uploaded.png"))
+    store.complete("fallback", "w", JobResult(png=b"png", warning="S3 upload failed"))
+    uploaded, fallback = store.get("uploaded"), store.get("fallback")
+    assert (uploaded.result, uploaded.result_key) == (None, "results/uploaded.png")
+    assert (fallback.result, fallback.warning) == (b"png", "S3 upload failed")
+
+
+def test_purge_removes_only_old_finished_jobs(make_store) -> None:
+    store = make_store()
+    for job_id in ("done", "failed", "running", "waiting"):
+        store.create(job_id, INPUTS)
+    for _ in range(3):
+        store.claim("w")
+    store.complete("done", "w", JobResult(png=b"png"))
+    store.fail("failed", "w", "reason")
+    assert store.purge_finished(older_than_seconds=60) == 0
+    time.sleep(0.05)
+    assert store.purge_finished(older_than_seconds=0.01) == 2
+    assert store.get("done") is None and store.get("failed") is None
+    assert store.get("running").status is JobStatus.PROCESSING
+    assert store.get("waiting").status is JobStatus.QUEUED
+    assert store.counts() == {"queued": 1, "processing": 1, "completed": 0, "failed": 0}
 
 
 def test_fail_keeps_the_reason(make_store) -> None:
@@ -91,8 +121,8 @@ def test_expired_lease_lets_another_worker_take_over(make_store) -> None:
     assert record.job_id == "job" and record.attempts == 2 and inputs == INPUTS
     # The dead worker's late updates are refused: the record never goes backwards.
     assert not store.advance("job", "dead-worker", step="blend", progress=85)
-    assert not store.complete("job", "dead-worker", b"stale")
-    assert store.complete("job", "live-worker", b"fresh")
+    assert not store.complete("job", "dead-worker", JobResult(png=b"stale"))
+    assert store.complete("job", "live-worker", JobResult(png=b"fresh"))
     assert store.get("job").result == b"fresh"
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tryon.errors import NoPersonFound
-from tryon.jobs import JobInputs, JobStatus, WorkerPool
+from tryon.jobs import JobInputs, JobResult, JobStatus, WorkerPool
 
 INPUTS = JobInputs(b"p", b"c")
 
@@ -43,11 +43,11 @@ def pool_factory(make_store):
 def test_jobs_run_report_steps_and_complete(pool_factory) -> None:
     seen: list[tuple[str, int]] = []
 
-    def run_job(inputs, report):
+    def run_job(job_id, inputs, report):
         for step, progress in [("segmentation", 10), ("pose", 25), ("blend", 85)]:
             report(step, progress)
             seen.append((step, progress))
-        return inputs.person_image + b"-done"
+        return JobResult(png=inputs.person_image + b"-done")
 
     store, pool = pool_factory(run_job)
     store.create("a", INPUTS)
@@ -58,7 +58,7 @@ def test_jobs_run_report_steps_and_complete(pool_factory) -> None:
 
 
 def test_domain_error_fails_the_job_with_its_message(pool_factory) -> None:
-    def run_job(inputs, report):
+    def run_job(job_id, inputs, report):
         raise NoPersonFound("No person was found in the person photo.")
 
     store, pool = pool_factory(run_job)
@@ -70,7 +70,7 @@ def test_domain_error_fails_the_job_with_its_message(pool_factory) -> None:
 
 
 def test_unexpected_error_is_readable_and_hides_internals(pool_factory) -> None:
-    def run_job(inputs, report):
+    def run_job(job_id, inputs, report):
         report("warp", 40)
         raise RuntimeError("/secret/path/model.bin exploded")
 
@@ -87,7 +87,7 @@ def test_concurrency_runs_jobs_side_by_side(pool_factory) -> None:
     active, peak = 0, 0
     lock = threading.Lock()
 
-    def run_job(inputs, report):
+    def run_job(job_id, inputs, report):
         nonlocal active, peak
         with lock:
             active += 1
@@ -95,7 +95,7 @@ def test_concurrency_runs_jobs_side_by_side(pool_factory) -> None:
         time.sleep(0.2)
         with lock:
             active -= 1
-        return b"ok"
+        return JobResult(png=b"ok")
 
     store, pool = pool_factory(run_job, concurrency=3)
     job_ids = [f"j{index}" for index in range(6)]
@@ -108,9 +108,9 @@ def test_concurrency_runs_jobs_side_by_side(pool_factory) -> None:
 
 
 def test_lease_is_renewed_while_a_job_runs_long(pool_factory, make_store) -> None:
-    def run_job(inputs, report):
+    def run_job(job_id, inputs, report):
         time.sleep(1.0)  # four times the lease
-        return b"ok"
+        return JobResult(png=b"ok")
 
     store, pool = pool_factory(run_job, concurrency=1, lease_seconds=0.25)
     store.create("long", INPUTS)
@@ -123,7 +123,7 @@ def test_lease_is_renewed_while_a_job_runs_long(pool_factory, make_store) -> Non
 
 def test_wake_starts_a_new_job_without_waiting_for_the_poll(pool_factory) -> None:
     # With a 30 s poll, only a wake-up can start the job quickly.
-    store, pool = pool_factory(lambda inputs, report: b"ok", concurrency=1, poll_seconds=30)
+    store, pool = pool_factory(lambda job_id, inputs, report: JobResult(png=b"ok"), concurrency=1, poll_seconds=30)
     pool.start()
     time.sleep(0.1)
     started = time.monotonic()

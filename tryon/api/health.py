@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import __version__
-from .schemas import GpuInfo, HealthResponse, QueueInfo
+from ..results import StorageStatus
+from .schemas import GpuInfo, HealthResponse, QueueInfo, StorageInfo
 
 _GB = 1024**3
 
@@ -31,14 +32,19 @@ def build_health(
     job_counts: dict[str, int],
     running_here: int,
     workers: int,
+    job_store: str,
+    storage: StorageStatus,
 ) -> HealthResponse:
     gpu = gpu_info()
+    status = "starting" if not models_loaded else "degraded" if storage.error else "ok"
     return HealthResponse(
-        status="ok" if models_loaded else "starting",
+        status=status,
         models_loaded=models_loaded,
         cuda_available=gpu is not None,
         gpu=gpu,
         version=__version__,
         engines=engines,
         queue=QueueInfo(**job_counts, running_here=running_here, workers=workers),
+        job_store=job_store,
+        storage=StorageInfo(backend=storage.backend, bucket=storage.bucket, error=storage.error),
     )

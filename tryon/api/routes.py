@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from ..images import check_upload_size
 from ..jobs import JobRecord, JobStatus
+from ..results import ResultPublisher
 from .schemas import (
     ErrorResponse,
     FailedJobResponse,
@@ -74,7 +75,7 @@ def get_tryon(
             detail=JobErrorDetail(error=record.error or "The job failed.", job_id=job_id), job_id=job_id
         )
         return JSONResponse(status_code=500, content=failed.model_dump())
-    return job_status(record)
+    return job_status(record, state.results)
 
 
 @health_router.get("/health", summary="Service health and GPU memory status")
@@ -89,16 +90,25 @@ def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:
     return upload.file.read(max_bytes + 1)
 
 
-def job_status(record: JobRecord) -> JobStatusResponse:
+def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse:
     if record.status is JobStatus.QUEUED:
         return JobStatusResponse(job_id=record.job_id, status="pending", progress=0)
     if record.status is JobStatus.PROCESSING:
         return JobStatusResponse(
             job_id=record.job_id, status="processing", step=record.step, progress=record.progress
         )
+    if record.result_key:
+        return JobStatusResponse(
+            job_id=record.job_id,
+            status="completed",
+            progress=100,
+            result_url=results.url_for(record.result_key),
+            warning=record.warning,
+        )
     return JobStatusResponse(
         job_id=record.job_id,
         status="completed",
         progress=100,
         result_b64=base64.b64encode(record.result or b"").decode("ascii"),
+        warning=record.warning,
     )

@@ -32,6 +32,11 @@ class JobStatusResponse(BaseModel):
     result_b64: str | None = Field(
         default=None, description="The result PNG, base64-encoded (completed, no S3)."
     )
+    warning: str | None = Field(
+        default=None,
+        description="Set when the job completed but something went wrong on the way (e.g. the S3 "
+        "upload failed, so the result comes as result_b64).",
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -68,11 +73,23 @@ class QueueInfo(BaseModel):
     workers: int = Field(description="Jobs this API process runs at once (TRYON_WORKERS).")
 
 
+class StorageInfo(BaseModel):
+    backend: str = Field(description="Where results go: s3, or the job store (result_b64).")
+    bucket: str | None = None
+    error: str | None = Field(
+        default=None, description="Why S3 is not usable now (start-up check or last upload)."
+    )
+
+
 class HealthResponse(BaseModel):
-    status: Literal["ok", "starting"] = Field(description="ok once the models answer.")
+    status: Literal["ok", "starting", "degraded"] = Field(
+        description="ok once the models answer; degraded while result storage is failing."
+    )
     models_loaded: bool
     cuda_available: bool
     gpu: GpuInfo | None = Field(description="The first CUDA device, or null without one.")
     version: str
     engines: dict[str, str] = Field(description="What performs each pipeline step.")
     queue: QueueInfo
+    job_store: str = Field(description="sqlite or redis.")
+    storage: StorageInfo

@@ -9,6 +9,7 @@ from typing import Callable
 
 from ..images import ImageLimits, decode_image
 from ..jobs import JobInputs, JobRecord, JobStore, WorkerPool
+from ..results import ResultPublisher
 from .schemas import HealthResponse
 
 
@@ -17,6 +18,7 @@ class ServiceState:
     store: JobStore
     workers: WorkerPool
     limits: ImageLimits
+    results: ResultPublisher
     health: Callable[[], HealthResponse]
 
     def submit(self, person_image: bytes, clothing_image: bytes, *, job_id: str | None = None) -> str:

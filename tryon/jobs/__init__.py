@@ -3,9 +3,20 @@
 Nothing here knows about HTTP or about image science: a job's work is a function handed in.
 """
 
-from .records import JobInputs, JobRecord, JobStatus
+from .records import JobInputs, JobRecord, JobResult, JobStatus
+from .redis_store import RedisJobStore
 from .store import JobStore
 from .sqlite_store import SQLiteJobStore
 from .workers import WorkerPool
 
-__all__ = ["JobInputs", "JobRecord", "JobStatus", "JobStore", "SQLiteJobStore", "WorkerPool"]
+__all__ = [
+    "JobInputs",
+    "JobRecord",
+    "JobResult",
+    "JobStatus",
+    "JobStore",
+    "RedisJobStore",
+    "SQLiteJobStore",
+    "WorkerPool",
+]
+

@@ -26,8 +26,18 @@ class JobInputs:
 
 
 @dataclass(frozen=True)
+class JobResult:
+    """A completed job's output: the PNG itself, or the key of the object it was uploaded to."""
+
+    png: bytes | None = None
+    object_key: str | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
 class JobRecord:
-    """One job's state. ``result`` (PNG bytes) is set once completed, ``error`` once failed."""
+    """One job's state. Once completed, ``result`` (PNG bytes) or ``result_key`` is set (and
+    ``warning`` when something went wrong on the way); once failed, ``error``."""
 
     job_id: str
     status: JobStatus
@@ -38,3 +48,5 @@ class JobRecord:
     updated_at: float
     error: str | None = None
     result: bytes | None = None
+    result_key: str | None = None
+    warning: str | None = None

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .records import JobInputs, JobRecord, JobStatus
+from .records import JobInputs, JobRecord, JobResult, JobStatus
 from .store import JobStore
 
 _SCHEMA = """
@@ -26,12 +26,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_expires  REAL,
     person_image   BLOB,
     clothing_image BLOB,
-    result         BLOB
+    result         BLOB,
+    result_key     TEXT,
+    warning        TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
+CREATE INDEX IF NOT EXISTS jobs_by_update ON jobs (status, updated_at);
 """
 
-_RECORD_COLUMNS = "job_id, status, step, progress, attempts, created_at, updated_at, error, result"
+_RECORD_COLUMNS = (
+    "job_id, status, step, progress, attempts, created_at, updated_at, error, result, result_key, warning"
+)
 
 
 class SQLiteJobStore(JobStore):
@@ -124,13 +129,20 @@ class SQLiteJobStore(JobStore):
                 [(expires, job_id, worker_id, JobStatus.PROCESSING.value) for job_id in job_ids],
             )
 
-    def complete(self, job_id: str, worker_id: str, result: bytes) -> bool:
+    def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
         with self._lock:
             return self._finish(job_id, worker_id, status=JobStatus.COMPLETED, result=result)
 
     def fail(self, job_id: str, worker_id: str, error: str) -> bool:
         with self._lock:
             return self._finish(job_id, worker_id, status=JobStatus.FAILED, error=error)
+
+    def purge_finished(self, older_than_seconds: float) -> int:
+        with self._lock:
+            return self._db.execute(
+                "DELETE FROM jobs WHERE status IN (?, ?) AND updated_at < ?",
+                (JobStatus.COMPLETED.value, JobStatus.FAILED.value, time.time() - older_than_seconds),
+            ).rowcount
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -147,22 +159,26 @@ class SQLiteJobStore(JobStore):
         worker_id: str | None,
         *,
         status: JobStatus,
-        result: bytes | None = None,
+        result: JobResult | None = None,
         error: str | None = None,
     ) -> bool:
         """End a job; ``worker_id`` None ends it whoever holds it (the store gives up on it)."""
         progress_done = 100 if status is JobStatus.COMPLETED else None
+        result = result or JobResult()
         owner_clause = "" if worker_id is None else " AND lease_owner = ?"
         owner_args = () if worker_id is None else (worker_id,)
         return (
             self._db.execute(
-                "UPDATE jobs SET status = ?, result = ?, error = ?, step = COALESCE(?, step),"
+                "UPDATE jobs SET status = ?, result = ?, result_key = ?, warning = ?, error = ?,"
+                " step = COALESCE(?, step),"
                 " progress = COALESCE(?, progress), updated_at = ?, lease_owner = NULL,"
                 " lease_expires = NULL, person_image = NULL, clothing_image = NULL"
                 f" WHERE job_id = ? AND status = ?{owner_clause}",
                 (
                     status.value,
-                    result,
+                    result.png,
+                    result.object_key,
+                    result.warning,
                     error,
                     "done" if progress_done else None,
                     progress_done,
@@ -189,7 +205,7 @@ def _immediate_transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 
 def _record(row: tuple) -> JobRecord:
-    job_id, status, step, progress, attempts, created_at, updated_at, error, result = row
+    job_id, status, step, progress, attempts, created_at, updated_at, error, result, key, warning = row
     return JobRecord(
         job_id=job_id,
         status=JobStatus(status),
@@ -200,4 +216,6 @@ def _record(row: tuple) -> JobRecord:
         updated_at=updated_at,
         error=error,
         result=result,
+        result_key=key,
+        warning=warning,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 
-from .records import JobInputs, JobRecord
+from .records import JobInputs, JobRecord, JobResult
 
 
 class JobStore(abc.ABC):
@@ -37,12 +37,16 @@ class JobStore(abc.ABC):
         """Extend the leases ``worker_id`` holds on these running jobs."""
 
     @abc.abstractmethod
-    def complete(self, job_id: str, worker_id: str, result: bytes) -> bool:
+    def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
         """Store the result of a job the worker holds; its inputs are dropped. False if not held."""
 
     @abc.abstractmethod
     def fail(self, job_id: str, worker_id: str, error: str) -> bool:
         """Fail a job the worker holds with a readable reason; its inputs are dropped."""
+
+    @abc.abstractmethod
+    def purge_finished(self, older_than_seconds: float) -> int:
+        """Delete completed and failed jobs last updated longer ago than this; returns how many."""
 
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:

@@ -10,7 +10,7 @@ import uuid
 from typing import Callable
 
 from ..errors import TryOnError
-from .records import JobInputs
+from .records import JobInputs, JobResult
 from .store import JobStore
 
 log = logging.getLogger(__name__)
@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 ProgressReport = Callable[[str, int], None]
 """``report(step, progress)``: called by a job as each step starts."""
 
-JobFunction = Callable[[JobInputs, ProgressReport], bytes]
-"""Runs one job's work and returns its result bytes; raises ``TryOnError`` for a readable failure."""
+JobFunction = Callable[[str, JobInputs, ProgressReport], JobResult]
+"""Runs one job's work and returns its result; raises ``TryOnError`` for a readable failure."""
 
 
 class LeaseLost(Exception):
@@ -37,6 +37,7 @@ class WorkerPool:
         concurrency: int,
         lease_seconds: float,
         poll_seconds: float = 0.5,
+        retention_seconds: float | None = None,
     ) -> None:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._store = store
@@ -44,6 +45,7 @@ class WorkerPool:
         self.concurrency = concurrency
         self._renew_every = lease_seconds / 4
         self._poll_seconds = poll_seconds
+        self._retention_seconds = retention_seconds
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._running: set[str] = set()
@@ -54,6 +56,8 @@ class WorkerPool:
         for index in range(self.concurrency):
             self._spawn(self._work, f"tryon-worker-{index}")
         self._spawn(self._renew_leases, "tryon-lease-renewal")
+        if self._retention_seconds is not None:
+            self._spawn(self._purge_old_jobs, "tryon-retention")
 
     def wake(self) -> None:
         """Tell idle workers a job was just queued, so they need not wait for the next poll."""
@@ -105,7 +109,7 @@ class WorkerPool:
 
         log.info("job %s: started", job_id)
         try:
-            result = self._run_job(inputs, report)
+            result = self._run_job(job_id, inputs, report)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; abandoning this run", job_id)
         except TryOnError as error:
@@ -134,3 +138,12 @@ class WorkerPool:
                 self._store.renew(running, self.worker_id)
             except Exception:
                 log.exception("Could not renew job leases")
+
+    def _purge_old_jobs(self) -> None:
+        every = min(self._retention_seconds / 10, 600)
+        while not self._stopping.wait(every):
+            try:
+                if purged := self._store.purge_finished(self._retention_seconds):
+                    log.info("deleted %d finished jobs past their retention", purged)
+            except Exception:
+                log.exception("Could not delete old jobs")

@@ -127,10 +127,10 @@ def _hem_corners(mask: Mask, centre_x: float, below_y: float) -> dict[int, Point
     full = np.flatnonzero(valid & (widths >= 0.9 * typical))
     hem_row = full[-1]
     lower = full[full >= full[0] + 0.6 * (hem_row - full[0])]
-    return {
-        -1: np.array([np.median(lefts[lower]), rows[hem_row]], float),
-        1: np.array([np.median(rights[lower]) - 1, rows[hem_row]], float),
-    }
+    # Keep each corner on the garment in its own row (a row narrower than the median edge).
+    left = np.clip(np.median(lefts[lower]), lefts[hem_row], rights[hem_row] - 1)
+    right = np.clip(np.median(rights[lower]) - 1, lefts[hem_row], rights[hem_row] - 1)
+    return {-1: np.array([left, rows[hem_row]], float), 1: np.array([right, rows[hem_row]], float)}
 
 
 def _runs_through(rows: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray]:

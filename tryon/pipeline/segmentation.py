@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from ..errors import GarmentNotFound
+from .boxes import box_slices, mask_bounds
 from .types import Alpha, GarmentCutout, Mask, RGBImage
 
 
@@ -14,7 +15,7 @@ def cut_out_garment(
     *,
     work_side: int = 256,
     border_fraction: float = 0.03,
-    darker_weight: float = 0.5,
+    shadow_allowance: float = 25.0,
     grabcut_iterations: int = 2,
     feather_px: float = 1.5,
     min_share: float = 0.03,
@@ -24,8 +25,8 @@ def cut_out_garment(
 
     ``garment`` is an ``HxWx3`` uint8 RGB product shot on a plain studio background (white, grey or
     coloured, possibly with a gradient and cast shadows). A smooth background model is fitted to the
-    photo's border; pixels far from it in colour (lightness counting less when darker, so cast shadows
-    stay background) seed a GrabCut, all at ``work_side`` pixels on the long side for speed. Holes
+    photo's border; pixels far from it in colour seed a GrabCut (a pixel darker than the backdrop by up
+    to ``shadow_allowance`` Lab lightness units, with the backdrop's hue, is a shadow, not a garment), all at ``work_side`` pixels on the long side for speed. Holes
     inside the garment (prints, logos) are filled. The returned cut-out is cropped to the garment's
     bounding box at full resolution, with edges feathered over about ``feather_px`` pixels.
 
@@ -35,7 +36,7 @@ def cut_out_garment(
     small, scale = _downscale(garment, work_side)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     border = _border_mask(small.shape[:2], max(2, round(border_fraction * max(small.shape[:2]))))
-    distance = _background_distance(lab, border, darker_weight=darker_weight)
+    distance = _background_distance(lab, border, shadow_allowance=shadow_allowance)
     seed = _largest_filled_component(distance > _seed_threshold(distance[border]))
     _check_plausible(seed, min_share=min_share, max_share=1.0)
     refined = _grabcut(small, seed, border, iterations=grabcut_iterations)
@@ -65,13 +66,14 @@ def _border_mask(shape: tuple[int, int], width: int) -> Mask:
     return border
 
 
-def _background_distance(lab: np.ndarray, border: Mask, *, darker_weight: float) -> np.ndarray:
+def _background_distance(lab: np.ndarray, border: Mask, *, shadow_allowance: float) -> np.ndarray:
     """How far each pixel is from a smooth background model fitted to the border, in Lab units.
 
     The model is a quadratic surface per Lab channel (studio backdrops have gradients and vignetting),
     fitted by least squares and refitted once without outliers, since garments may touch the border.
-    Lightness differences count only ``darker_weight`` when the pixel is darker than the model: shadows
-    darken a backdrop but never change its hue or make it brighter.
+    A pixel darker than the model counts only beyond ``shadow_allowance``: shadows darken a backdrop
+    but never change its hue or make it brighter. Hue and brightening count in full, so a white garment
+    on a light backdrop still stands out by a few units.
     """
     height, width = lab.shape[:2]
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -84,7 +86,7 @@ def _background_distance(lab: np.ndarray, border: Mask, *, darker_weight: float)
         residual = np.linalg.norm(values - samples @ coefficients, axis=1)
         keep = residual <= max(3.0 * float(np.median(residual)) * 1.4826, 2.0)
     difference = lab - design @ coefficients
-    lightness = np.where(difference[..., 0] < 0, darker_weight, 1.0) * difference[..., 0]
+    lightness = np.maximum(difference[..., 0], np.minimum(0.0, difference[..., 0] + shadow_allowance))
     return np.sqrt(lightness**2 + difference[..., 1] ** 2 + difference[..., 2] ** 2)
 
 
@@ -124,6 +126,9 @@ def _grabcut(image: RGBImage, seed: Mask, border: Mask, *, iterations: int) -> M
     labels[border & ~seed] = cv2.GC_BGD
     core = cv2.erode(seed.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     labels[core] = cv2.GC_FGD
+    # GrabCut seeds its colour models with k-means from OpenCV's (thread-local) random generator: a
+    # fixed seed makes the cut-out, and so the cached garment, the same on every call.
+    cv2.setRNGSeed(0)
     background_model = np.zeros((1, 65), np.float64)
     foreground_model = np.zeros((1, 65), np.float64)
     cv2.grabCut(
@@ -165,19 +170,29 @@ def _full_resolution_cutout(
     full = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR)[top:bottom, left:right]
     # ``full`` rises by about ``scale`` per full-resolution pixel across an edge.
     alpha = np.clip((full - 0.5) / (scale * feather_px) + 0.5, 0.0, 1.0).astype(np.float32)
-    rgb = _bleed_colours(garment[top:bottom, left:right], alpha)
+    # Tighten the box from the low-resolution mask's to the full-resolution garment's.
+    inner = box_slices(mask_bounds(alpha > 0.5))
+    top, left = top + inner[0].start, left + inner[1].start
+    alpha = np.ascontiguousarray(alpha[inner])
+    rgb = _bleed_colours(garment[top : top + alpha.shape[0], left : left + alpha.shape[1]], alpha)
     return GarmentCutout(rgb=rgb, alpha=alpha, mask=alpha > 0.5)
 
 
-def _bleed_colours(rgb: RGBImage, alpha: Alpha, *, sigma: float = 6.0) -> RGBImage:
+def _bleed_colours(rgb: RGBImage, alpha: Alpha, *, reach_px: float = 24.0) -> RGBImage:
     """``rgb`` with the garment's edge colours spread over the backdrop beside it.
 
     Resampling the cut-out later mixes each edge pixel with its neighbours; with backdrop colours there,
-    the garment would get a light halo. Normalised blurring of the garment's own colours replaces them.
+    the garment would get a light halo. Normalised blurring of the garment's own colours (at a quarter
+    of the resolution, as only smooth colour is needed) replaces them out to about ``reach_px``.
     """
-    weights = cv2.GaussianBlur(alpha, (0, 0), sigma)
-    spread = cv2.GaussianBlur(rgb.astype(np.float32) * alpha[..., None], (0, 0), sigma)
-    spread /= np.maximum(weights, 1e-4)[..., None]
-    mix = np.clip(alpha, 0.0, 1.0)[..., None]
+    height, width = alpha.shape
+    small = (max(1, width // 4), max(1, height // 4))
+    small_alpha = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
+    small_rgb = cv2.resize(rgb.astype(np.float32) * alpha[..., None], small, interpolation=cv2.INTER_AREA)
+    sigma = reach_px / 8.0
+    weights = cv2.GaussianBlur(small_alpha, (0, 0), sigma)
+    spread = cv2.GaussianBlur(small_rgb, (0, 0), sigma) / np.maximum(weights, 1e-4)[..., None]
+    spread = cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
+    mix = alpha[..., None]
     bled = rgb.astype(np.float32) * mix + spread * (1.0 - mix)
     return np.clip(bled, 0, 255).astype(np.uint8)

@@ -99,7 +99,8 @@ def warp_garment(
     scaled length; a sleeve at least ``long_sleeve`` of the arm's length ends at the wrist.
 
     ``body`` (``HxW`` bool, True on the person), when given, clips the garment to the silhouette widened
-    by ``clip_margin`` shoulder widths: a flat garment is wider than the front of the body it wraps.
+    by ``clip_margin`` shoulder widths: a flat garment is wider than the front of the body it wraps. The
+    torso part is also kept between the arms, which hang in front of it.
     Splines are evaluated every ``grid_step`` pixels and interpolated between.
 
     Returns ``HxW`` layers: the garment's rgb, its alpha, and the sleeves' share of that alpha.
@@ -117,13 +118,17 @@ def warp_garment(
         *((points[f"{side}_{part}"], getattr(targets, f"{part}_{side}"))
           for side in ("left", "right") for part in ("shoulder", "armpit", "hem")),
     ]
-    layers = [_warp_layer(rgb, torso_piece, torso_pairs, size, grid_step)]
+    torso = _warp_layer(torso_piece, torso_pairs, size, grid_step)
+    sleeves = []
     for side in ("left", "right"):
-        pairs = _sleeve_pairs(points, targets, frame, side, scale / shrink, long_sleeve=long_sleeve)
-        layers.append(_warp_layer(rgb, sleeve_pieces[side], pairs, size, grid_step))
+        fit_ = _fit_sleeve(points, targets, frame, side, scale / shrink, long_sleeve=long_sleeve)
+        sleeves.append((_warp_layer(sleeve_pieces[side], fit_.pairs, size, grid_step), fit_.outline))
 
-    clip = _widened(body, clip_margin * frame.shoulder_width) if body is not None else None
-    return _composite(layers, size, clip)
+    # The torso part stays between the arms (arms hang in front of it); everything stays near the body.
+    body_clip = _widened(body, clip_margin * frame.shoulder_width) if body is not None else np.ones(size, np.float32)
+    torso = torso.clipped(body_clip * _torso_band(targets, frame, size))
+    layers = [torso, *(layer.clipped(body_clip) for layer, _ in sleeves)]
+    return _composite(rgb, layers, size, [outline for _, outline in sleeves])
 
 
 @dataclass(frozen=True)
@@ -152,24 +157,41 @@ def _torso_targets(
     similarity = _similarity(
         np.array(landmarks.left_shoulder), np.array(landmarks.right_shoulder), shoulder_l, shoulder_r
     )
+    # Scale by shoulders and by torso width together: where a sleeve is cut into the shoulder (raglan,
+    # dropped shoulders) the outline's shoulder bends sit wide and would make the garment too small.
+    # A flat garment's torso is about as wide as the body's outer shoulders.
+    torso_scale = float(np.linalg.norm(shoulder_r - shoulder_l)) / max(
+        1e-6, landmarks.right_hem[0] - landmarks.left_hem[0]
+    )
+    similarity = _Similarity(
+        float(np.sqrt(similarity.scale * torso_scale)), similarity.rotation, np.zeros(2)
+    ).anchored(np.array(landmarks.left_shoulder) / 2 + np.array(landmarks.right_shoulder) / 2, (shoulder_l + shoulder_r) / 2)
     origin = (shoulder_l + shoulder_r) / 2.0
     # Typical body proportions in shoulder-joint widths (the joints sit inside the visible outline).
-    chest_half = 0.55 * width
+    chest_half = 0.45 * width  # the armpit is a little inside the shoulder joint
     hip_half = max(0.9 * float(np.linalg.norm(frame.hip_r - frame.hip_l)), 0.45 * width)
 
-    def on_torso(point: tuple[float, float], body_half: float, sign: float) -> np.ndarray:
+    def on_torso(
+        point: tuple[float, float], body_half: float, sign: float, depth: tuple[float, float] | None = None
+    ) -> np.ndarray:
         natural = similarity(np.array(point)) - origin
         along = float(natural @ frame.down)
+        if depth is not None:  # limits below the shoulder joints, in shoulder widths
+            joints = float((frame.shoulder_mid - origin) @ frame.down)
+            along = float(np.clip(along, joints + depth[0] * width, joints + depth[1] * width))
         half = abs(float(natural @ frame.across))
         return origin + frame.down * along + frame.across * sign * ((1 - fit) * half + fit * body_half)
+
+    # However deep a flat garment's armhole is cut, on the body it ends near the armpit.
+    armpit_depth = (0.35, 0.6)
 
     return _TorsoTargets(
         scale=similarity.scale,
         neck=similarity(np.array(landmarks.neck)),
         shoulder_left=shoulder_l,
         shoulder_right=shoulder_r,
-        armpit_left=on_torso(landmarks.left_armpit, chest_half, -1.0),
-        armpit_right=on_torso(landmarks.right_armpit, chest_half, 1.0),
+        armpit_left=on_torso(landmarks.left_armpit, chest_half, -1.0, armpit_depth),
+        armpit_right=on_torso(landmarks.right_armpit, chest_half, 1.0, armpit_depth),
         hem_left=on_torso(landmarks.left_hem, hip_half, -1.0),
         hem_right=on_torso(landmarks.right_hem, hip_half, 1.0),
     )
@@ -185,6 +207,10 @@ class _Similarity:
 
     def __call__(self, point: np.ndarray) -> np.ndarray:
         return self.scale * (self.rotation @ point) + self.shift
+
+    def anchored(self, source: np.ndarray, target: np.ndarray) -> "_Similarity":
+        """The same scale and rotation, shifted so that ``source`` goes to ``target``."""
+        return _Similarity(self.scale, self.rotation, target - self.scale * (self.rotation @ source))
 
 
 def _similarity(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> _Similarity:
@@ -229,7 +255,15 @@ def _split_pieces(
     return torso.astype(np.float32), {side: piece.astype(np.float32) for side, piece in sleeves.items()}
 
 
-def _sleeve_pairs(
+@dataclass(frozen=True)
+class _SleeveFit:
+    """Garment-to-body point pairs for one sleeve, and the sleeve's outline on the body (``(N, 2)``)."""
+
+    pairs: list[tuple[np.ndarray, np.ndarray]]
+    outline: np.ndarray
+
+
+def _fit_sleeve(
     points: dict[str, np.ndarray],
     targets: _TorsoTargets,
     frame: BodyFrame,
@@ -237,8 +271,8 @@ def _sleeve_pairs(
     scale: float,
     *,
     long_sleeve: float,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Garment-to-body point pairs for one sleeve: its armhole, then cross-sections along the arm.
+) -> _SleeveFit:
+    """Where one sleeve goes: its armhole, then cross-sections along the arm.
 
     The sleeve's axis runs from the armhole's middle to the opening's middle. Cross-sections at a
     third, two thirds and the end of it go to the same fractions of the sleeve's length along the arm
@@ -255,11 +289,12 @@ def _sleeve_pairs(
         getattr(frame, f"wrist_{suffix}"),
     ])
     pairs = [(shoulder, body_shoulder), (armpit, body_armpit)]
+    outer_edge, inner_edge = [body_shoulder], [body_armpit]
     root = (shoulder + armpit) / 2.0
     axis = end - root
     sleeve_length = float(np.linalg.norm(axis))
     if sleeve_length < 1.0:
-        return pairs
+        return _SleeveFit(pairs, np.array([body_shoulder, body_armpit]))
     garment_across = np.array([-axis[1], axis[0]]) / sleeve_length
     if (outer - end) @ garment_across < 0:
         garment_across = -garment_across
@@ -267,8 +302,10 @@ def _sleeve_pairs(
     body_length = scale * sleeve_length
     if body_length >= long_sleeve * arm_length:
         body_length = arm_length
-    root_half = float(np.linalg.norm(shoulder - armpit)) / 2.0
     end_half = float(np.linalg.norm(outer - inner)) / 2.0
+    # The armhole of a sleeve lying along the torso is parallel to the sleeve, not across it: it only
+    # says the sleeve widens towards the shoulder, so it is capped.
+    root_half = min(float(np.linalg.norm(shoulder - armpit)) / 2.0, 1.5 * end_half)
     width = frame.shoulder_width
     away = frame.across * (-1.0 if side == "left" else 1.0)
     for t in (1 / 3, 2 / 3, 1.0):
@@ -278,17 +315,21 @@ def _sleeve_pairs(
         body_across = np.array([-direction[1], direction[0]])
         if body_across @ away < 0:
             body_across = -body_across
-        # A sleeve is drawn no wider than a loose sleeve on this arm (it narrows from shoulder to wrist).
-        arm_half = width * (0.16 - 0.07 * min(1.0, t * body_length / max(1e-6, arm_length)))
-        body_half = min(scale * garment_half, 1.6 * arm_half)
+        # A sleeve holds the arm (which narrows from shoulder to wrist), loosely but not like a wing.
+        arm_half = width * (0.15 - 0.07 * min(1.0, t * body_length / max(1e-6, arm_length)))
+        body_half = float(np.clip(scale * garment_half, 1.1 * arm_half, 1.35 * arm_half))
+        body_inner, body_outer = body_mid - body_across * body_half, body_mid + body_across * body_half
         if t == 1.0:
-            pairs += [(end, body_mid), (inner, body_mid - body_across * body_half),
-                      (outer, body_mid + body_across * body_half)]
+            pairs += [(end, body_mid), (inner, body_inner), (outer, body_outer)]
         else:
-            pairs += [(garment_mid, body_mid),
-                      (garment_mid - garment_across * garment_half, body_mid - body_across * body_half),
-                      (garment_mid + garment_across * garment_half, body_mid + body_across * body_half)]
-    return pairs
+            pairs += [
+                (garment_mid, body_mid),
+                (garment_mid - garment_across * garment_half, body_inner),
+                (garment_mid + garment_across * garment_half, body_outer),
+            ]
+        outer_edge.append(body_outer)
+        inner_edge.append(body_inner)
+    return _SleeveFit(pairs, np.array(outer_edge + inner_edge[::-1]))
 
 
 def _along_polyline(polyline: np.ndarray, distance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -307,16 +348,25 @@ def _along_polyline(polyline: np.ndarray, distance: float) -> tuple[np.ndarray, 
 
 @dataclass(frozen=True)
 class _Layer:
-    """One warped piece at ``(top, left)``: ``hxwx3`` float32 rgb and ``hxw`` float32 alpha."""
+    """One warped piece, in the photo's window at ``(top, left)``.
+
+    ``maps`` is ``hxwx2`` float32: the garment pixel ``(x, y)`` each photo pixel shows; ``alpha`` is
+    ``hxw`` float32 in [0, 1], the piece's coverage there.
+    """
 
     top: int
     left: int
-    rgb: np.ndarray
+    maps: np.ndarray
     alpha: np.ndarray
+
+    def clipped(self, limit: np.ndarray) -> "_Layer":
+        """This layer with its alpha multiplied by the photo-sized ``limit`` (float32 in [0, 1])."""
+        h, w = self.alpha.shape
+        window = limit[self.top : self.top + h, self.left : self.left + w]
+        return _Layer(self.top, self.left, self.maps, self.alpha * window)
 
 
 def _warp_layer(
-    rgb: np.ndarray,
     piece_alpha: np.ndarray,
     pairs: list[tuple[np.ndarray, np.ndarray]],
     size: tuple[int, int],
@@ -330,18 +380,15 @@ def _warp_layer(
     garment_points = np.array([g for g, _ in pairs], float)
     body_points = np.array([b for _, b in pairs], float)
     spread = float(np.ptp(body_points, axis=0).max())
-    top, left, bottom, right = _box(body_points, 0.25 * spread, size)
+    top, left, bottom, right = _box(body_points, 0.2 * spread, size)
     spline = _ThinPlateSpline.fit(body_points, garment_points)
     ys = np.arange(top, bottom + grid_step, grid_step, dtype=float)
     xs = np.arange(left, right + grid_step, grid_step, dtype=float)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
     coarse = spline(grid).reshape(len(ys), len(xs), 2)
     maps = _upsample(coarse, grid_step, bottom - top, right - left)
-    rgba = np.dstack([rgb, (piece_alpha * 255).astype(np.uint8)])
-    warped = cv2.remap(
-        rgba, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )
-    return _Layer(top, left, warped[..., :3].astype(np.float32), warped[..., 3].astype(np.float32) / 255.0)
+    alpha = cv2.remap(piece_alpha, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderValue=0)
+    return _Layer(top, left, maps, alpha)
 
 
 def _box(points: np.ndarray, margin: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -425,30 +472,59 @@ def _widened(body: Mask, margin: float) -> np.ndarray:
     return cv2.resize(grown, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _composite(layers: list[_Layer], size: tuple[int, int], clip: np.ndarray | None) -> WarpedGarment:
-    """Draw the layers in order (torso, then sleeves) into full-size rgb, alpha and sleeve alpha."""
+def _composite(
+    rgb: np.ndarray, layers: list[_Layer], size: tuple[int, int], sleeve_outlines: list[np.ndarray]
+) -> WarpedGarment:
+    """Draw the layers in order (torso, then sleeves) into full-size rgb, alpha and sleeve alpha.
+
+    Each photo pixel samples the garment once, through the map of the layer that contributes most
+    there; alphas combine as "over". One remap of the colour replaces one per layer. The sleeve alpha
+    also counts garment inside the sleeves' outlines on the body (``(N, 2)`` polygons): where a flat
+    sleeve lay on the torso, the torso layer may fill part of the sleeve.
+    """
     top = min(layer.top for layer in layers)
     left = min(layer.left for layer in layers)
     bottom = max(layer.top + layer.alpha.shape[0] for layer in layers)
     right = max(layer.left + layer.alpha.shape[1] for layer in layers)
     box = (slice(top, bottom), slice(left, right))
-    rgb = np.zeros((bottom - top, right - left, 3), np.float32)
+    maps = np.full((bottom - top, right - left, 2), -1.0, np.float32)
     alpha = np.zeros((bottom - top, right - left), np.float32)
     sleeve_alpha = np.zeros_like(alpha)
     for index, layer in enumerate(layers):
         h, w = layer.alpha.shape
         window = (slice(layer.top - top, layer.top - top + h), slice(layer.left - left, layer.left - left + w))
-        a = layer.alpha
-        if clip is not None:
-            a = a * clip[layer.top : layer.top + h, layer.left : layer.left + w]
-        rgb[window] = layer.rgb * a[..., None] + rgb[window] * (1 - a[..., None])
-        alpha[window] = a + alpha[window] * (1 - a)
+        a, below = layer.alpha, alpha[window]
+        wins = a >= below * (1 - a)
+        maps[window][wins] = layer.maps[wins]
+        alpha[window] = a + below * (1 - a)
         if index > 0:
             sleeve_alpha[window] = a + sleeve_alpha[window] * (1 - a)
+    inside = np.zeros_like(alpha, np.uint8)
+    for outline in sleeve_outlines:
+        cv2.fillPoly(inside, [np.round(outline - (left, top)).astype(np.int32)], 1)
+    sleeve_alpha = np.maximum(sleeve_alpha, alpha * inside)
     full_rgb = np.zeros((*size, 3), np.uint8)
     full_alpha = np.zeros(size, np.float32)
     full_sleeves = np.zeros(size, np.float32)
-    # Un-premultiply, so rgb is the garment's own colour wherever it is visible at all.
-    full_rgb[box] = np.clip(rgb / np.maximum(alpha[..., None], 1e-3), 0, 255).astype(np.uint8)
-    full_alpha[box], full_sleeves[box] = alpha, sleeve_alpha
+    full_rgb[box] = cv2.remap(rgb, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    full_alpha[box], full_sleeves[box] = np.minimum(alpha, 1.0), np.minimum(sleeve_alpha, 1.0)
     return WarpedGarment(rgb=full_rgb, alpha=full_alpha, sleeve_alpha=full_sleeves)
+
+
+def _torso_band(targets: _TorsoTargets, frame: BodyFrame, size: tuple[int, int], *, margin: float = 0.06) -> np.ndarray:
+    """``HxW`` float32 in [0, 1]: the body between the arms, from the shoulders down, soft-edged.
+
+    Its sides run from the outer shoulders to the hem corners, ``margin`` shoulder widths further out.
+    """
+    width = frame.shoulder_width
+    out = frame.across * margin * width
+    reach = frame.down * 2.0 * width  # far past the hem: the band limits the sides only
+    polygon = np.array([
+        targets.shoulder_left - out - frame.down * width,
+        targets.shoulder_right + out - frame.down * width,
+        targets.hem_right + out + reach,
+        targets.hem_left - out + reach,
+    ])
+    band = np.zeros(size, np.float32)
+    cv2.fillConvexPoly(band, np.round(polygon).astype(np.int32), 1.0)
+    return cv2.GaussianBlur(band, (0, 0), max(1.0, 0.02 * width))

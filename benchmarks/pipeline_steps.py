@@ -1,0 +1,88 @@
+"""Time each pipeline step on the shared test photos and draw a contact sheet of the results.
+
+Runs every person x upper-body garment pair in-process ``--repeats`` times (after one warm-up run),
+prints the median seconds per step and in total, and writes rows of person | garment | result.
+
+    python benchmarks/pipeline_steps.py [--data DIR] [--repeats N] [--sheet out/pipeline_sheet.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tryon.pipeline import Step, run_tryon  # noqa: E402
+from tryon.vision.analyzer import local_person_analyzer  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+LOWER_BODY = ("jeans", "trousers", "pants", "shorts", "skirt")
+ROW_HEIGHT = 480
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"cannot read {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def photos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp"})
+
+
+def fit_height(image: np.ndarray, height: int) -> np.ndarray:
+    width = max(1, round(image.shape[1] * height / image.shape[0]))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with persons/ and garments/")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per pair")
+    parser.add_argument("--sheet", type=Path, default=Path("out/pipeline_sheet.png"), help="contact sheet PNG")
+    args = parser.parse_args()
+
+    persons = [(p.stem, load_rgb(p)) for p in photos(args.data / "persons")]
+    garments = [
+        (g.stem, load_rgb(g))
+        for g in photos(args.data / "garments")
+        if not any(word in g.stem.lower() for word in LOWER_BODY)
+    ]
+    analyzer = local_person_analyzer()
+    run_tryon(persons[0][1], garments[0][1], analyzer)  # warm up the models
+
+    steps = [step.value for step in Step if step is not Step.DONE]
+    timings: dict[str, list[float]] = {name: [] for name in [*steps, "total"]}
+    rows = []
+    for person_name, person in persons:
+        for garment_name, garment in garments:
+            for _ in range(args.repeats):
+                result = run_tryon(person, garment, analyzer)
+                for name in steps:
+                    timings[name].append(result.step_seconds[name])
+                timings["total"].append(sum(result.step_seconds.values()))
+            rows.append(
+                np.hstack([fit_height(person, ROW_HEIGHT), fit_height(garment, ROW_HEIGHT), fit_height(result.image, ROW_HEIGHT)])
+            )
+            print(f"{person_name} + {garment_name}: {sum(result.step_seconds.values()):.3f} s")
+
+    print(f"\nmedian seconds over {len(persons) * len(garments)} pairs x {args.repeats} runs")
+    for name, values in timings.items():
+        print(f"  {name:<13} {statistics.median(values):.3f}")
+
+    width = max(row.shape[1] for row in rows)
+    sheet = np.vstack([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows])
+    args.sheet.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    print(f"contact sheet: {args.sheet}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from tryon.errors import InvalidImage, NoPersonFound
+from tryon.pipeline import PreparedGarment, Step, TryOnResult, prepare_garment, run_tryon
+from tryon.pipeline.warp import body_frame
+
+from .conftest import PERSONS, UPPER_GARMENTS
+
+DOCUMENTED_ORDER = [Step.SEGMENTATION, Step.POSE, Step.WARP, Step.INPAINTING, Step.BLEND, Step.DONE]
+
+
+@pytest.fixture(scope="module")
+def prepared(garments):
+    return {name: prepare_garment(photo) for name, photo in garments.items()}
+
+
+def test_run_tryon_reports_steps_in_documented_order(persons, garments, analyzer):
+    seen = []
+    result = run_tryon(
+        persons["studio_woman_jacket.png"], garments["shirt_oxford_blue.jpg"], analyzer, on_step=seen.append
+    )
+    assert seen == DOCUMENTED_ORDER
+    assert isinstance(result, TryOnResult)
+    assert set(result.step_seconds) == {step.value for step in DOCUMENTED_ORDER[:-1]}
+    assert all(seconds >= 0 for seconds in result.step_seconds.values())
+
+
+@pytest.mark.parametrize("person_name", PERSONS)
+@pytest.mark.parametrize("garment_name", UPPER_GARMENTS)
+def test_result_dresses_the_torso_and_keeps_face_and_background(
+    persons, poses, silhouettes, prepared, analyzer, person_name, garment_name
+):
+    person = persons[person_name]
+    result = run_tryon(person, np.zeros((1, 1, 3), np.uint8), analyzer, prepared_garment=prepared[garment_name])
+    image = result.image
+    assert image.shape == person.shape and image.dtype == np.uint8
+
+    pose = poses[person_name]
+    frame = body_frame(pose)
+    # The chest changed substantially and now shows the garment's colours.
+    x, y = np.round(frame.shoulder_mid + 0.35 * (frame.hip_mid - frame.shoulder_mid)).astype(int)
+    half = round(0.2 * frame.shoulder_width)
+    before = person[y - half : y + half, x - half : x + half].astype(float)
+    after = image[y - half : y + half, x - half : x + half].astype(float)
+    assert np.abs(after - before).mean() > 20
+    garment_colour = _median_colour(prepared[garment_name])
+    assert np.abs(np.median(after.reshape(-1, 3), axis=0) - garment_colour).max() < 60
+
+    # The face (eyes to mouth) is untouched.
+    points = pose.points
+    left, right = sorted([points[7][0], points[8][0]])
+    face = (slice(round(points[2][1]) - 10, round(points[10][1])), slice(round(left) + 5, round(right) - 5))
+    assert np.array_equal(image[face], person[face])
+    # Background well away from the person is untouched.
+    far = ~_grown(silhouettes[person_name], round(0.3 * frame.shoulder_width))
+    assert np.array_equal(image[far], person[far])
+
+
+def test_prepared_garment_gives_the_same_result(persons, garments, prepared, analyzer):
+    person, garment = persons["indoor_man_sweater.jpg"], garments["tshirt_white.jpg"]
+    direct = run_tryon(person, garment, analyzer).image
+    cached = run_tryon(person, garment, analyzer, prepared_garment=prepared["tshirt_white.jpg"]).image
+    assert isinstance(prepared["tshirt_white.jpg"], PreparedGarment)
+    assert np.array_equal(direct, cached)
+
+
+@pytest.mark.parametrize("shape", [(400, 300, 3), (300, 600, 3)])
+def test_no_person_raises_no_person_found(garments, analyzer, shape):
+    blank = np.full(shape, 235, np.uint8)
+    with pytest.raises(NoPersonFound, match="person photo"):
+        run_tryon(blank, garments["tshirt_white.jpg"], analyzer)
+
+
+def test_head_shot_without_hips_raises_no_person_found(persons, garments, analyzer, poses):
+    person = persons["studio_woman_jacket.png"]
+    shoulders_y = int(poses["studio_woman_jacket.png"].points[[11, 12], 1].max())
+    head_and_shoulders = np.ascontiguousarray(person[: shoulders_y + 60])
+    with pytest.raises(NoPersonFound, match="hips"):
+        run_tryon(head_and_shoulders, garments["tshirt_white.jpg"], analyzer)
+
+
+def test_non_rgb_input_raises_invalid_image(garments, analyzer):
+    with pytest.raises(InvalidImage, match="person"):
+        run_tryon(np.zeros((300, 200), np.uint8), garments["tshirt_white.jpg"], analyzer)
+
+
+def _median_colour(prepared_garment):
+    return np.median(prepared_garment.cutout.rgb[prepared_garment.cutout.mask].astype(float), axis=0)
+
+
+def _grown(mask, radius):
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
