@@ -43,10 +43,14 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with persons/ and garments/")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per pair")
-    parser.add_argument("--sheet", type=Path, default=Path("out/pipeline_sheet.png"), help="contact sheet PNG")
+    parser.add_argument(
+        "--sheet", type=Path, default=Path("out/pipeline_sheet.png"), help="contact sheet PNG"
+    )
     args = parser.parse_args()
 
     persons = [(p.stem, load_rgb(p)) for p in photos(args.data / "persons")]
@@ -68,9 +72,8 @@ def main() -> None:
                 for name in steps:
                     timings[name].append(result.step_seconds[name])
                 timings["total"].append(sum(result.step_seconds.values()))
-            rows.append(
-                np.hstack([fit_height(person, ROW_HEIGHT), fit_height(garment, ROW_HEIGHT), fit_height(result.image, ROW_HEIGHT)])
-            )
+            row = [fit_height(image, ROW_HEIGHT) for image in (person, garment, result.image)]
+            rows.append(np.hstack(row))
             print(f"{person_name} + {garment_name}: {sum(result.step_seconds.values()):.3f} s")
 
     print(f"\nmedian seconds over {len(persons) * len(garments)} pairs x {args.repeats} runs")
@@ -78,7 +81,8 @@ def main() -> None:
         print(f"  {name:<13} {statistics.median(values):.3f}")
 
     width = max(row.shape[1] for row in rows)
-    sheet = np.vstack([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows])
+    padded = [np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
+    sheet = np.vstack(padded)
     args.sheet.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     print(f"contact sheet: {args.sheet}")

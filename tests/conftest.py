@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.s3_server import SeaweedS3
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("TRYON_TEST_DATA", REPO.parent / "shared" / "data"))
@@ -25,3 +28,15 @@ def person_bytes(data_dir: Path) -> bytes:
 @pytest.fixture(scope="session")
 def garment_bytes(data_dir: Path) -> bytes:
     return (data_dir / "garments" / "shirt_oxford_blue.jpg").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A real S3 server (SeaweedFS) on loopback, with its own credentials."""
+    with SeaweedS3(tmp_path_factory.mktemp("seaweed")) as server:
+        yield server
+
+
+@pytest.fixture()
+def bucket(s3_server: SeaweedS3) -> str:
+    return s3_server.create_bucket()

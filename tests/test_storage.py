@@ -18,17 +18,6 @@ from tryon.storage import S3ResultStorage, StorageError
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8  # a PNG signature and arbitrary bytes
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    with SeaweedS3(tmp_path_factory.mktemp("seaweed")) as server:
-        yield server
-
-
-@pytest.fixture()
-def bucket(s3_server: SeaweedS3) -> str:
-    return s3_server.create_bucket()
-
-
 StorageFactory = Callable[..., S3ResultStorage]
 
 

@@ -74,5 +74,5 @@ class ServedService:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
+    def log(self, last_chars: int = 5000) -> str:
+        return self.log_path.read_text(errors="replace")[-last_chars:]

@@ -12,7 +12,8 @@ import pytest
 from tryon.pipeline.types import BodyPose
 from tryon.vision.analyzer import CanvasPersonAnalyzer, local_person_analyzer
 
-DATA_DIR = Path(os.environ.get("TRYON_TEST_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA_DIR = Path(os.environ.get("TRYON_TEST_DATA", DEFAULT_DATA))
 PERSONS = ("studio_man_hoodie.png", "studio_woman_jacket.png", "indoor_man_sweater.jpg")
 UPPER_GARMENTS = ("shirt_oxford_blue.jpg", "tshirt_white.jpg", "sweatshirt_grey.jpg")
 

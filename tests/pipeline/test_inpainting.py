@@ -32,7 +32,7 @@ def test_skin_tone_is_sampled_from_the_face(persons, poses, name):
 
 
 @pytest.mark.parametrize("name", PERSONS)
-def test_agnostic_mask_covers_the_torso_and_spares_face_and_background(persons, poses, silhouettes, zones, name):
+def test_agnostic_mask_covers_the_torso_and_spares_face_and_background(poses, silhouettes, zones, name):
     pose, body = poses[name], silhouettes[name]
     region = agnostic_mask(body, pose, zones[name][1])
     frame = body_frame(pose)

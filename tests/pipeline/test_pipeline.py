@@ -29,10 +29,10 @@ def test_run_tryon_reports_steps_in_documented_order(persons, garments, analyzer
 @pytest.mark.parametrize("person_name", PERSONS)
 @pytest.mark.parametrize("garment_name", UPPER_GARMENTS)
 def test_result_dresses_the_torso_and_keeps_face_and_background(
-    persons, poses, silhouettes, prepared, analyzer, person_name, garment_name
+    persons, garments, poses, silhouettes, prepared, analyzer, person_name, garment_name
 ):
     person = persons[person_name]
-    result = run_tryon(person, np.zeros((1, 1, 3), np.uint8), analyzer, prepared_garment=prepared[garment_name])
+    result = run_tryon(person, garments[garment_name], analyzer, prepared_garment=prepared[garment_name])
     image = result.image
     assert image.shape == person.shape and image.dtype == np.uint8
 

@@ -15,7 +15,8 @@ def test_product_shots_are_cut_out_with_a_plausible_share(garments, name):
     share = cutout.mask.sum() / (photo.shape[0] * photo.shape[1])
     assert 0.35 < share < 0.8
     # The crop is the garment's box: the garment reaches every side of it, and the photo has margin.
-    assert cutout.mask[0].any() and cutout.mask[-1].any() and cutout.mask[:, 0].any() and cutout.mask[:, -1].any()
+    mask = cutout.mask
+    assert mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any()
     assert cutout.rgb.shape[:2] == cutout.alpha.shape == cutout.mask.shape
     assert cutout.rgb.shape[0] < photo.shape[0] and cutout.rgb.shape[1] < photo.shape[1]
     # Flat-lay tops have background in their bounding box's top corners (beside the collar).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .boxes import box_slices, mask_bounds
+from .masks import box_slices, fill_holes, mask_bounds
 from .types import BodyPose, Mask, RGBImage
 from .warp import BodyFrame, body_frame
 
@@ -76,7 +76,9 @@ def _patch(image: np.ndarray, centre: np.ndarray, radius: int) -> np.ndarray:
     """``(N, C)`` pixels of the square of ``radius`` around ``centre``, clipped to the image."""
     x, y = round(centre[0]), round(centre[1])
     height, width = image.shape[:2]
-    block = image[max(0, y - radius) : min(height, y + radius + 1), max(0, x - radius) : min(width, x + radius + 1)]
+    rows = slice(max(0, y - radius), min(height, y + radius + 1))
+    cols = slice(max(0, x - radius), min(width, x + radius + 1))
+    block = image[rows, cols]
     return block.reshape(-1, image.shape[2])
 
 
@@ -90,7 +92,8 @@ def skin_mask(person: RGBImage, tone: SkinTone, *, chroma_tolerance: float = 5.0
     lab = cv2.cvtColor(person, cv2.COLOR_RGB2LAB).astype(np.float32)
     chroma = np.hypot(lab[..., 1] - tone.lab[1], lab[..., 2] - tone.lab[2])
     lightness = lab[..., 0]
-    return (chroma < chroma_tolerance) & (lightness > 0.35 * tone.lab[0]) & (lightness < min(250.0, tone.lab[0] + 45))
+    lit = (lightness > 0.35 * tone.lab[0]) & (lightness < min(250.0, tone.lab[0] + 45))
+    return (chroma < chroma_tolerance) & lit
 
 
 def body_zones(
@@ -263,7 +266,9 @@ def _hand(
     seeds = [(y, x) for y, x in seeds if 0 <= y < bottom - top and 0 <= x < right - left]
     if not seeds:
         return mask
-    samples = np.concatenate([window[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, 3) for y, x in seeds])
+    samples = np.concatenate(
+        [window[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, 3) for y, x in seeds]
+    )
     hand_colour = np.median(samples, axis=0)
     ys, xs = np.mgrid[top:bottom, left:right]
     start = points[wrist] - forearm * 0.03 * shoulder_width
@@ -275,7 +280,8 @@ def _hand(
     candidate = cv2.morphologyEx(candidate, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     _, labels = cv2.connectedComponents(candidate)
     touched = {labels[y, x] for y, x in seeds} - {0}
-    mask[top:bottom, left:right] = np.isin(labels, list(touched))
+    # Highlights and shadows between the fingers leave holes; a hand has none.
+    mask[top:bottom, left:right] = fill_holes(np.isin(labels, list(touched)))
     return mask
 
 

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from ..errors import GarmentNotFound
+from .masks import largest_component
 from .types import GarmentCutout, GarmentLandmarks, Mask
 
 Point = np.ndarray  # (2,) float (x, y)
@@ -30,6 +31,8 @@ def garment_landmarks(
     - shoulders are the bends of the outline between the collar and each outer cuff corner;
     - an armpit hidden under a lying sleeve is put on the side seam, ``armhole_depth`` of the way from
       the shoulder to the hem.
+
+    Raises ``GarmentNotFound`` when no torso is found below the sleeves (trousers, skirts).
     """
     scale = min(1.0, work_side / max(cutout.mask.shape))
     mask = _resized_mask(cutout.mask, scale)
@@ -155,10 +158,7 @@ def _sleeve_piece(mask: Mask, hem: Point, side: int, *, margin: float = 0.02) ->
     of a slightly flared torso out of the sleeve.
     """
     beyond = side * (np.arange(mask.shape[1]) - hem[0]) > margin * mask.shape[1]
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((mask & beyond).astype(np.uint8))
-    if count <= 1:
-        return np.zeros_like(mask)
-    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return largest_component(mask & beyond)
 
 
 def _sleeve_end(

@@ -121,7 +121,9 @@ def _check_image(image: RGBImage, name: str) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         shape = getattr(image, "shape", None)
         dtype = getattr(image, "dtype", type(image).__name__)
-        raise InvalidImage(f"The {name} photo must be an RGB image (HxWx3 uint8), got shape {shape} of {dtype}.")
+        raise InvalidImage(
+            f"The {name} photo must be an RGB image (HxWx3 uint8), got shape {shape} of {dtype}."
+        )
     if min(image.shape[:2]) < 64:
         raise InvalidImage(f"The {name} photo is too small ({image.shape[1]}x{image.shape[0]} pixels).")
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ..errors import GarmentNotFound
-from .boxes import box_slices, mask_bounds
+from .masks import box_slices, fill_holes, largest_component, mask_bounds
 from .types import Alpha, GarmentCutout, Mask, RGBImage
 
 
@@ -26,9 +26,10 @@ def cut_out_garment(
     ``garment`` is an ``HxWx3`` uint8 RGB product shot on a plain studio background (white, grey or
     coloured, possibly with a gradient and cast shadows). A smooth background model is fitted to the
     photo's border; pixels far from it in colour seed a GrabCut (a pixel darker than the backdrop by up
-    to ``shadow_allowance`` Lab lightness units, with the backdrop's hue, is a shadow, not a garment), all at ``work_side`` pixels on the long side for speed. Holes
-    inside the garment (prints, logos) are filled. The returned cut-out is cropped to the garment's
-    bounding box at full resolution, with edges feathered over about ``feather_px`` pixels.
+    to ``shadow_allowance`` Lab lightness units, with the backdrop's hue, is a shadow, not a garment),
+    all at ``work_side`` pixels on the long side for speed. Holes inside the garment (prints, logos)
+    are filled. The returned cut-out is cropped to the garment's bounding box at full resolution,
+    with edges feathered over about ``feather_px`` pixels.
 
     Raises ``GarmentNotFound`` when the foreground covers less than ``min_share`` or more than
     ``max_share`` of the photo, or touches all four borders (no plain background to separate it from).
@@ -37,10 +38,10 @@ def cut_out_garment(
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     border = _border_mask(small.shape[:2], max(2, round(border_fraction * max(small.shape[:2]))))
     distance = _background_distance(lab, border, shadow_allowance=shadow_allowance)
-    seed = _largest_filled_component(distance > _seed_threshold(distance[border]))
+    seed = _filled_largest(distance > _seed_threshold(distance[border]))
     _check_plausible(seed, min_share=min_share, max_share=1.0)
     refined = _grabcut(small, seed, border, iterations=grabcut_iterations)
-    mask = _largest_filled_component(refined)
+    mask = _filled_largest(refined)
     _check_plausible(mask, min_share=min_share, max_share=max_share)
     return _full_resolution_cutout(garment, mask, scale, feather_px=feather_px)
 
@@ -143,17 +144,9 @@ def _grabcut(image: RGBImage, seed: Mask, border: Mask, *, iterations: int) -> M
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 
 
-def _largest_filled_component(mask: Mask) -> Mask:
-    """The largest connected region of ``mask`` with its holes (prints, logos, zips) filled."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return np.zeros_like(mask)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    component = (labels == largest).astype(np.uint8)
-    contours, _ = cv2.findContours(component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    filled = np.zeros_like(component)
-    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
-    return filled.astype(bool)
+def _filled_largest(mask: Mask) -> Mask:
+    """The largest region of ``mask`` with its holes (prints, logos, zips) filled."""
+    return fill_holes(largest_component(mask))
 
 
 def _full_resolution_cutout(

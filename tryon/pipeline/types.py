@@ -85,8 +85,9 @@ class GarmentCutout:
     """A garment separated from its product photo, cropped to the garment's bounding box.
 
     ``rgb`` is ``hxwx3`` uint8 (outside the garment it holds the garment's edge colours spread
-    outwards, so resampling never blends in the backdrop); ``alpha`` is ``hxw`` float32 in [0, 1] with feathered edges;
-    ``mask`` is ``hxw`` bool, True on the garment (``alpha > 0.5``). Prints and logos are inside the mask.
+    outwards, so resampling never blends in the backdrop); ``alpha`` is ``hxw`` float32 in [0, 1] with
+    feathered edges; ``mask`` is ``hxw`` bool, True on the garment (``alpha > 0.5``). Prints and logos
+    are inside the mask.
     """
 
     rgb: RGBImage

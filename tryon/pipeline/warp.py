@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .masks import box_slices
 from .landmarks import garment_landmarks
 from .types import BodyPose, GarmentCutout, GarmentLandmarks, Mask, WarpedGarment
 
@@ -106,7 +107,9 @@ def warp_garment(
     Returns ``HxW`` layers: the garment's rgb, its alpha, and the sleeves' share of that alpha.
     """
     frame = body_frame(pose)
-    targets = _torso_targets(landmarks, frame, shoulder_out=shoulder_out, shoulder_up=shoulder_up, fit=fit)
+    targets = _torso_targets(
+        landmarks, frame, shoulder_out=shoulder_out, shoulder_up=shoulder_up, fit=fit
+    )
     scale = targets.scale
     # Shrink the garment to about the size it is drawn at: remap samples, it does not average.
     shrink = min(1.0, 1.3 * scale)
@@ -115,17 +118,24 @@ def warp_garment(
 
     torso_pairs = [
         (points["neck"], targets.neck),
-        *((points[f"{side}_{part}"], getattr(targets, f"{part}_{side}"))
-          for side in ("left", "right") for part in ("shoulder", "armpit", "hem")),
+        *(
+            (points[f"{side}_{part}"], getattr(targets, f"{part}_{side}"))
+            for side in ("left", "right")
+            for part in ("shoulder", "armpit", "hem")
+        ),
     ]
     torso = _warp_layer(torso_piece, torso_pairs, size, grid_step)
     sleeves = []
     for side in ("left", "right"):
-        fit_ = _fit_sleeve(points, targets, frame, side, scale / shrink, long_sleeve=long_sleeve)
-        sleeves.append((_warp_layer(sleeve_pieces[side], fit_.pairs, size, grid_step), fit_.outline))
+        sleeve = _fit_sleeve(points, targets, frame, side, scale / shrink, long_sleeve=long_sleeve)
+        sleeves.append((_warp_layer(sleeve_pieces[side], sleeve.pairs, size, grid_step), sleeve.outline))
 
     # The torso part stays between the arms (arms hang in front of it); everything stays near the body.
-    body_clip = _widened(body, clip_margin * frame.shoulder_width) if body is not None else np.ones(size, np.float32)
+    body_clip = (
+        _widened(body, clip_margin * frame.shoulder_width)
+        if body is not None
+        else np.ones(size, np.float32)
+    )
     torso = torso.clipped(body_clip * _torso_band(targets, frame, size))
     layers = [torso, *(layer.clipped(body_clip) for layer, _ in sleeves)]
     return _composite(rgb, layers, size, [outline for _, outline in sleeves])
@@ -163,9 +173,10 @@ def _torso_targets(
     torso_scale = float(np.linalg.norm(shoulder_r - shoulder_l)) / max(
         1e-6, landmarks.right_hem[0] - landmarks.left_hem[0]
     )
+    garment_mid = (np.array(landmarks.left_shoulder) + np.array(landmarks.right_shoulder)) / 2
     similarity = _Similarity(
         float(np.sqrt(similarity.scale * torso_scale)), similarity.rotation, np.zeros(2)
-    ).anchored(np.array(landmarks.left_shoulder) / 2 + np.array(landmarks.right_shoulder) / 2, (shoulder_l + shoulder_r) / 2)
+    ).anchored(garment_mid, (shoulder_l + shoulder_r) / 2)
     origin = (shoulder_l + shoulder_r) / 2.0
     # Typical body proportions in shoulder-joint widths (the joints sit inside the visible outline).
     chest_half = 0.45 * width  # the armpit is a little inside the shoulder joint
@@ -279,7 +290,8 @@ def _fit_sleeve(
     (armhole middle, elbow, wrist), their edges perpendicular to the arm, outer edge away from the body.
     """
     shoulder, armpit = points[f"{side}_shoulder"], points[f"{side}_armpit"]
-    end, inner, outer = points[f"{side}_sleeve_end"], points[f"{side}_cuff_inner"], points[f"{side}_cuff_outer"]
+    end = points[f"{side}_sleeve_end"]
+    inner, outer = points[f"{side}_cuff_inner"], points[f"{side}_cuff_outer"]
     body_shoulder = getattr(targets, f"shoulder_{side}")
     body_armpit = getattr(targets, f"armpit_{side}")
     suffix = "l" if side == "left" else "r"
@@ -465,7 +477,8 @@ def _widened(body: Mask, margin: float) -> np.ndarray:
     Computed at quarter resolution: the result is a soft limit, not an outline to follow exactly.
     """
     height, width = body.shape
-    small = cv2.resize(body.astype(np.uint8), (max(1, width // 4), max(1, height // 4)), interpolation=cv2.INTER_AREA)
+    small_size = (max(1, width // 4), max(1, height // 4))
+    small = cv2.resize(body.astype(np.uint8), small_size, interpolation=cv2.INTER_AREA)
     radius = max(1, round(margin / 4))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     grown = cv2.GaussianBlur(cv2.dilate(small, kernel).astype(np.float32), (0, 0), 1.0)
@@ -492,7 +505,7 @@ def _composite(
     sleeve_alpha = np.zeros_like(alpha)
     for index, layer in enumerate(layers):
         h, w = layer.alpha.shape
-        window = (slice(layer.top - top, layer.top - top + h), slice(layer.left - left, layer.left - left + w))
+        window = box_slices((layer.top - top, layer.left - left, layer.top - top + h, layer.left - left + w))
         a, below = layer.alpha, alpha[window]
         wins = a >= below * (1 - a)
         maps[window][wins] = layer.maps[wins]
@@ -506,12 +519,16 @@ def _composite(
     full_rgb = np.zeros((*size, 3), np.uint8)
     full_alpha = np.zeros(size, np.float32)
     full_sleeves = np.zeros(size, np.float32)
-    full_rgb[box] = cv2.remap(rgb, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    full_rgb[box] = cv2.remap(
+        rgb, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     full_alpha[box], full_sleeves[box] = np.minimum(alpha, 1.0), np.minimum(sleeve_alpha, 1.0)
     return WarpedGarment(rgb=full_rgb, alpha=full_alpha, sleeve_alpha=full_sleeves)
 
 
-def _torso_band(targets: _TorsoTargets, frame: BodyFrame, size: tuple[int, int], *, margin: float = 0.06) -> np.ndarray:
+def _torso_band(
+    targets: _TorsoTargets, frame: BodyFrame, size: tuple[int, int], *, margin: float = 0.06
+) -> np.ndarray:
     """``HxW`` float32 in [0, 1]: the body between the arms, from the shoulders down, soft-edged.
 
     Its sides run from the outer shoulders to the hem corners, ``margin`` shoulder widths further out.
