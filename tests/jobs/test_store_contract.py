@@ -179,3 +179,26 @@ def test_counts_cover_every_status(make_store) -> None:
         store.create(f"j{index}", INPUTS)
     store.claim("w")
     assert store.counts() == {"queued": 2, "processing": 1, "completed": 0, "failed": 0}
+
+
+def test_cancel_ends_queued_and_running_jobs_but_not_finished_ones(make_store) -> None:
+    store = make_store()
+    for job_id in ("running", "queued", "done"):
+        store.create(job_id, INPUTS)
+    store.claim("w")  # running
+    store.cancel("queued", "Cancelled.")  # cancelled while queued: never claimed
+    done = store.claim("w")[0].job_id
+    assert done == "done"
+    store.complete("done", "w", JobResult(png=b"png"))
+
+    assert store.cancel("running", "Cancelled by the client.")
+    assert not store.cancel("done", "too late") and not store.cancel("unknown", "x")
+    running = store.get("running")
+    assert running.status is JobStatus.FAILED and running.error == "Cancelled by the client."
+    assert store.get("queued").status is JobStatus.FAILED
+    assert store.get("done").status is JobStatus.COMPLETED
+    # The worker that was running it is refused from now on.
+    assert not store.advance("running", "w", step="blend", progress=85)
+    assert not store.complete("running", "w", JobResult(png=b"late"))
+    assert store.claim("w") is None
+    assert store.counts() == {"queued": 0, "processing": 0, "completed": 1, "failed": 2}

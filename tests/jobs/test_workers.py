@@ -27,10 +27,15 @@ def wait_until_finished(store, job_ids, timeout: float = 10):
 def pool_factory(make_store):
     pools = []
 
-    def make(run_job, concurrency=2, lease_seconds=5.0, poll_seconds=0.5):
+    def make(run_job, concurrency=2, lease_seconds=5.0, poll_seconds=0.5, **options):
         store = make_store(lease_seconds=lease_seconds)
         pool = WorkerPool(
-            store, run_job, concurrency=concurrency, lease_seconds=lease_seconds, poll_seconds=poll_seconds
+            store,
+            run_job,
+            concurrency=concurrency,
+            lease_seconds=lease_seconds,
+            poll_seconds=poll_seconds,
+            **options,
         )
         pools.append(pool)
         return store, pool
@@ -131,3 +136,47 @@ def test_wake_starts_a_new_job_without_waiting_for_the_poll(pool_factory) -> Non
     pool.wake()
     wait_until_finished(store, ["a"], timeout=5)
     assert time.monotonic() - started < 2
+
+
+def test_stuck_job_is_failed_at_its_time_limit(pool_factory) -> None:
+    release = threading.Event()
+
+    def run_job(job_id, inputs, report):
+        report("warp", 40)
+        release.wait(10)  # stuck until the test lets go
+        report("blend", 85)  # refused: the job is no longer this worker's
+        return JobResult(png=b"too late")
+
+    store, pool = pool_factory(run_job, concurrency=1, lease_seconds=0.4, job_timeout_seconds=0.5)
+    store.create("stuck", INPUTS)
+    pool.start()
+    (record,) = wait_until_finished(store, ["stuck"], timeout=5)
+    release.set()
+    assert record.status is JobStatus.FAILED
+    assert record.error == "The job took longer than the time limit of 0.5 s and was stopped."
+    time.sleep(0.2)
+    assert store.get("stuck").status is JobStatus.FAILED  # the late finish changed nothing
+
+
+def test_cancelled_job_stops_at_the_next_step(pool_factory) -> None:
+    steps: list[str] = []
+    cancelled = threading.Event()
+
+    def run_job(job_id, inputs, report):
+        for step, progress in [("segmentation", 10), ("pose", 25), ("warp", 40)]:
+            report(step, progress)
+            steps.append(step)
+            if step == "pose":
+                cancelled.wait(5)
+        return JobResult(png=b"never")
+
+    store, pool = pool_factory(run_job, concurrency=1)
+    store.create("job", INPUTS)
+    pool.start()
+    while store.get("job").step != "pose":
+        time.sleep(0.01)
+    assert store.cancel("job", "Cancelled by the client.")
+    cancelled.set()
+    time.sleep(0.3)
+    assert steps == ["segmentation", "pose"]  # warp never started
+    assert store.get("job").error == "Cancelled by the client."

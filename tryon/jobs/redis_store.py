@@ -192,6 +192,20 @@ redis.call('ZADD', KEYS[5], now, ARGV[1])
 return 1
 """
 
+_CANCEL = _PRELUDE + """
+-- KEYS: job, queued, leases, finished, ended.  ARGV: id, reason.
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'processing' then return 0 end
+local now = us(now_us())
+redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[2], 'updated', now)
+redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_expires', 'person', 'clothing', 'create_token')
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HINCRBY', KEYS[4], 'failed', 1)
+redis.call('ZADD', KEYS[5], now, ARGV[1])
+return 1
+"""
+
 _PURGE = _PRELUDE + """
 -- KEYS: ended, finished.  ARGV: job key prefix, age_us.  Deletes at most 500 jobs per call.
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. us(now_us() - tonumber(ARGV[2])),
@@ -257,6 +271,7 @@ class RedisJobStore(JobStore):
         self._finish = register(_FINISH)
         self._counts = register(_COUNTS)
         self._purge = register(_PURGE)
+        self._cancel = register(_CANCEL)
 
     def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
         created = self._create(
@@ -303,6 +318,12 @@ class RedisJobStore(JobStore):
 
     def fail(self, job_id: str, worker_id: str, error: str) -> bool:
         return self._end(job_id, worker_id, JobStatus.FAILED, error)
+
+    def cancel(self, job_id: str, reason: str) -> bool:
+        return 1 == self._cancel(
+            keys=[self._job_key(job_id), self._queued, self._leases, self._finished, self._ended],
+            args=[job_id, reason],
+        )
 
     def purge_finished(self, older_than_seconds: float) -> int:
         age_us = round(older_than_seconds * 1_000_000)

@@ -137,6 +137,10 @@ class SQLiteJobStore(JobStore):
         with self._lock:
             return self._finish(job_id, worker_id, status=JobStatus.FAILED, error=error)
 
+    def cancel(self, job_id: str, reason: str) -> bool:
+        with self._lock:
+            return self._finish(job_id, None, status=JobStatus.FAILED, error=reason, from_queue=True)
+
     def purge_finished(self, older_than_seconds: float) -> int:
         with self._lock:
             return self._db.execute(
@@ -161,19 +165,23 @@ class SQLiteJobStore(JobStore):
         status: JobStatus,
         result: JobResult | None = None,
         error: str | None = None,
+        from_queue: bool = False,
     ) -> bool:
-        """End a job; ``worker_id`` None ends it whoever holds it (the store gives up on it)."""
+        """End a running job; ``worker_id`` None ends it whoever holds it (the store gives up on it).
+
+        ``from_queue`` also ends a job that is still queued (a cancellation)."""
         progress_done = 100 if status is JobStatus.COMPLETED else None
         result = result or JobResult()
         owner_clause = "" if worker_id is None else " AND lease_owner = ?"
         owner_args = () if worker_id is None else (worker_id,)
+        endable = (JobStatus.PROCESSING.value, JobStatus.QUEUED.value if from_queue else JobStatus.PROCESSING.value)
         return (
             self._db.execute(
                 "UPDATE jobs SET status = ?, result = ?, result_key = ?, warning = ?, error = ?,"
                 " step = COALESCE(?, step),"
                 " progress = COALESCE(?, progress), updated_at = ?, lease_owner = NULL,"
                 " lease_expires = NULL, person_image = NULL, clothing_image = NULL"
-                f" WHERE job_id = ? AND status = ?{owner_clause}",
+                f" WHERE job_id = ? AND status IN (?, ?){owner_clause}",
                 (
                     status.value,
                     result.png,
@@ -184,7 +192,7 @@ class SQLiteJobStore(JobStore):
                     progress_done,
                     time.time(),
                     job_id,
-                    JobStatus.PROCESSING.value,
+                    *endable,
                     *owner_args,
                 ),
             ).rowcount

@@ -45,6 +45,13 @@ class JobStore(abc.ABC):
         """Fail a job the worker holds with a readable reason; its inputs are dropped."""
 
     @abc.abstractmethod
+    def cancel(self, job_id: str, reason: str) -> bool:
+        """Fail a queued or running job with ``reason``, whoever holds it; False if it has ended.
+
+        A worker running it finds out at its next ``advance`` (refused) and abandons the job.
+        """
+
+    @abc.abstractmethod
     def purge_finished(self, older_than_seconds: float) -> int:
         """Delete completed and failed jobs last updated longer ago than this; returns how many."""
 

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from typing import Callable
 
@@ -22,8 +23,8 @@ JobFunction = Callable[[str, JobInputs, ProgressReport], JobResult]
 """Runs one job's work and returns its result; raises ``TryOnError`` for a readable failure."""
 
 
-class LeaseLost(Exception):
-    """Another worker took this job over (this one stalled past its lease); stop working on it."""
+class JobNoLongerHeld(Exception):
+    """The job was cancelled, timed out, or taken over by another worker; stop working on it."""
 
 
 class WorkerPool:
@@ -38,6 +39,7 @@ class WorkerPool:
         lease_seconds: float,
         poll_seconds: float = 0.5,
         retention_seconds: float | None = None,
+        job_timeout_seconds: float | None = None,
     ) -> None:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._store = store
@@ -46,9 +48,10 @@ class WorkerPool:
         self._renew_every = lease_seconds / 4
         self._poll_seconds = poll_seconds
         self._retention_seconds = retention_seconds
+        self._job_timeout_seconds = job_timeout_seconds
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
-        self._running: set[str] = set()
+        self._running: dict[str, float] = {}  # job id -> when this pool started it (monotonic)
         self._running_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -98,20 +101,20 @@ class WorkerPool:
 
     def _run(self, job_id: str, inputs: JobInputs) -> None:
         with self._running_lock:
-            self._running.add(job_id)
+            self._running[job_id] = time.monotonic()
         current_step = "start"
 
         def report(step: str, progress: int) -> None:
             nonlocal current_step
             current_step = step
             if not self._store.advance(job_id, self.worker_id, step=step, progress=progress):
-                raise LeaseLost(job_id)
+                raise JobNoLongerHeld(job_id)
 
         log.info("job %s: started", job_id)
         try:
             result = self._run_job(job_id, inputs, report)
-        except LeaseLost:
-            log.warning("job %s: lease lost to another worker; abandoning this run", job_id)
+        except JobNoLongerHeld:
+            log.warning("job %s: no longer ours (cancelled, timed out or taken over); abandoned", job_id)
         except TryOnError as error:
             log.info("job %s: failed: %s", job_id, error)
             self._store.fail(job_id, self.worker_id, str(error))
@@ -128,14 +131,24 @@ class WorkerPool:
                 log.info("job %s: completed", job_id)
         finally:
             with self._running_lock:
-                self._running.discard(job_id)
+                self._running.pop(job_id, None)
 
     def _renew_leases(self) -> None:
+        """Keep running jobs ours; end those past the time limit (their thread is told at its next step)."""
         while not self._stopping.wait(self._renew_every):
+            now = time.monotonic()
             with self._running_lock:
-                running = list(self._running)
+                running = dict(self._running)
+            limit = self._job_timeout_seconds
+            overdue = [job_id for job_id, started in running.items() if limit and now - started > limit]
             try:
-                self._store.renew(running, self.worker_id)
+                for job_id in overdue:
+                    log.warning("job %s: past the %gs time limit; failing it", job_id, limit)
+                    self._store.cancel(
+                        job_id,
+                        f"The job took longer than the time limit of {limit:g} s and was stopped.",
+                    )
+                self._store.renew([job_id for job_id in running if job_id not in overdue], self.worker_id)
             except Exception:
                 log.exception("Could not renew job leases")
 
