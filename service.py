@@ -23,8 +23,14 @@ from bentoml.exceptions import InvalidArgument
 from PIL import Image
 
 from runners import PoseRunner, SegmentationRunner
-from tryon.api import ServiceState, create_app
-from tryon.api.app import attach_state
+from tryon.api import (
+    AdmissionControl,
+    AdmissionPolicy,
+    ServiceState,
+    admission_policy,
+    attach_state,
+    create_app,
+)
 from tryon.api.health import build_health
 from tryon.engine import ENGINES, TryOnEngine
 from tryon.errors import InvalidImage
@@ -74,6 +80,7 @@ class TryOnService:
             concurrency=settings.workers,
             lease_seconds=settings.job_lease_seconds,
             retention_seconds=settings.result_retention_hours * 3600,
+            job_timeout_seconds=settings.job_timeout_seconds,
         )
         self.job_store_kind = "redis" if settings.redis_url else "sqlite"
         self.models_loaded = False
@@ -82,6 +89,12 @@ class TryOnService:
             workers=self.workers,
             limits=settings.image_limits,
             results=self.results,
+            admission=AdmissionPolicy(
+                api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+                max_queue=settings.max_queue,
+                queued=lambda: store.counts()["queued"],
+                workers=settings.workers,
+            ),
             health=self._health,
         )
         attach_state(app, self.state)
@@ -145,3 +158,6 @@ class TryOnService:
             job_store=self.job_store_kind,
             storage=self.results.status,
         )
+
+
+TryOnService.add_asgi_middleware(AdmissionControl, policy=admission_policy(app))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.redis_server import RedisServer
 from tests.s3_server import SeaweedS3
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,3 +41,10 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 @pytest.fixture()
 def bucket(s3_server: SeaweedS3) -> str:
     return s3_server.create_bucket()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session; tests keep apart by namespace."""
+    with RedisServer() as server:
+        yield server

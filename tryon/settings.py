@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .images import ImageLimits
@@ -35,6 +35,15 @@ class Settings(BaseSettings):
         description="A running job not renewed for this long is taken over (its process died).",
     )
     png_compress_level: int = Field(default=1, ge=0, le=9, description="zlib level of the result PNG.")
+    job_timeout_seconds: float = Field(
+        default=300, gt=0, description="A job still running after this long is failed with a reason."
+    )
+    max_queue: int = Field(
+        default=1000, ge=1, description="Queued jobs beyond which POST /api/tryon answers 429."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="When set, /api/ and task routes need 'Authorization: Bearer <key>'."
+    )
     result_retention_hours: float = Field(
         default=168, gt=0, description="Finished jobs (and results kept in the store) are deleted after this."
     )

@@ -29,11 +29,13 @@ def submit(url: str, person: bytes, clothing: bytes) -> requests.Response:
     )
 
 
-def poll_until_finished(url: str, job_id: str, timeout: float = 120, interval: float = 0.02) -> PollLog:
+def poll_until_finished(
+    url: str, job_id: str, timeout: float = 120, interval: float = 0.02, headers: dict | None = None
+) -> PollLog:
     log = PollLog()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = requests.get(f"{url}/api/tryon/{job_id}", timeout=30)
+        response = requests.get(f"{url}/api/tryon/{job_id}", headers=headers, timeout=30)
         body = response.json()
         log.states.append((body["status"], body.get("step"), body.get("progress", 0)))
         if body["status"] in ("completed", "failed"):

@@ -27,6 +27,7 @@ class ServedService:
 
     def __init__(self, workdir: Path, **settings: str) -> None:
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"

@@ -12,13 +12,6 @@ from tryon.jobs import JobStore, SQLiteJobStore
 StoreFactory = Callable[..., JobStore]
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One real redis-server for the session; tests keep apart by namespace."""
-    with RedisServer() as server:
-        yield server
-
-
 @pytest.fixture
 def redis_namespace() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"

@@ -1,5 +1,14 @@
 """The documented HTTP API: FastAPI routes over the job store, with pydantic shapes for every answer."""
 
-from .app import ServiceState, create_app
+from .admission import AdmissionControl, AdmissionPolicy
+from .app import admission_policy, attach_state, create_app
+from .state import ServiceState
 
-__all__ = ["ServiceState", "create_app"]
+__all__ = [
+    "AdmissionControl",
+    "AdmissionPolicy",
+    "ServiceState",
+    "admission_policy",
+    "attach_state",
+    "create_app",
+]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..errors import InvalidImage
 from .routes import health_router, tryon_router
+from .admission import AdmissionPolicy
 from .state import ServiceState
 
 DESCRIPTION = """Submit a person photo and a garment photo; poll the job until the result is ready.
@@ -24,11 +28,41 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     app.add_exception_handler(InvalidImage, _invalid_image)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.openapi = lambda: _openapi_with_400_for_invalid_requests(app)
     return app
+
+
+def _openapi_with_400_for_invalid_requests(app: FastAPI) -> dict:
+    """FastAPI documents request validation as 422; this API answers 400 (see ``_invalid_request``)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for path in schema["paths"].values():
+            for operation in path.values():
+                if operation.get("responses", {}).pop("422", None) is not None:
+                    operation["responses"].setdefault(
+                        "400",
+                        {
+                            "description": "Invalid request",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                            },
+                        },
+                    )
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(unused, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def attach_state(app: FastAPI, state: ServiceState) -> None:
     app.state.tryon = state
+
+
+def admission_policy(app: FastAPI) -> Callable[[], AdmissionPolicy | None]:
+    """For the server-wide middleware, which exists before the service (and its state) does."""
+    return lambda: state.admission if (state := getattr(app.state, "tryon", None)) else None
 
 
 async def _invalid_image(request: Request, error: InvalidImage) -> JSONResponse:

@@ -12,6 +12,7 @@ from ..images import check_upload_size
 from ..jobs import JobRecord, JobStatus
 from ..results import ResultPublisher
 from .schemas import (
+    CancelResponse,
     ErrorResponse,
     FailedJobResponse,
     HealthResponse,
@@ -27,6 +28,9 @@ def get_state(request: Request) -> ServiceState:
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
+JobIdPath = Annotated[str, Path(max_length=64, description="Job ID returned by POST /api/tryon")]
+CANCELLED = "Cancelled by the client."
+UNAUTHORIZED = {401: {"model": ErrorResponse, "description": "API key missing or wrong (when TRYON_API_KEY is set)"}}
 
 tryon_router = APIRouter(prefix="/api", tags=["try-on"])
 health_router = APIRouter(tags=["operations"])
@@ -36,7 +40,11 @@ health_router = APIRouter(tags=["operations"])
     "/tryon",
     status_code=202,
     summary="Submit a virtual try-on job",
-    responses={400: {"model": ErrorResponse, "description": "Invalid file type, size or content"}},
+    responses={
+        400: {"model": ErrorResponse, "description": "Invalid file type, size or content"},
+        **UNAUTHORIZED,
+        429: {"model": ErrorResponse, "description": "Queue full; retry after the Retry-After header"},
+    },
 )
 def submit_tryon(
     state: StateDep,
@@ -59,13 +67,14 @@ def submit_tryon(
     summary="Poll a job's status and retrieve its result",
     response_model_exclude_none=True,
     responses={
+        **UNAUTHORIZED,
         404: {"model": ErrorResponse, "description": "No job with this id"},
         500: {"model": FailedJobResponse, "description": "The job failed"},
     },
 )
 def get_tryon(
     state: StateDep,
-    job_id: Annotated[str, Path(max_length=64, description="Job ID returned by POST /api/tryon")],
+    job_id: JobIdPath,
 ) -> JobStatusResponse:
     record = state.store.get(job_id)
     if record is None:
@@ -76,6 +85,33 @@ def get_tryon(
         )
         return JSONResponse(status_code=500, content=failed.model_dump())
     return job_status(record, state.results)
+
+
+@tryon_router.delete(
+    "/tryon/{job_id}",
+    summary="Cancel a job",
+    description="A queued job is cancelled at once; a running one stops at its next step. Polling a "
+    "cancelled job answers like a failed job, with the reason 'Cancelled by the client.'.",
+    responses={
+        **UNAUTHORIZED,
+        404: {"model": ErrorResponse, "description": "No job with this id"},
+        409: {"model": ErrorResponse, "description": "The job has already ended"},
+    },
+)
+def cancel_tryon(state: StateDep, job_id: JobIdPath) -> CancelResponse:
+    if state.store.cancel(job_id, CANCELLED):
+        return CancelResponse(job_id=job_id)
+    record = state.store.get(job_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"No try-on job with id {job_id}.")
+    raise HTTPException(status_code=409, detail=f"Job {job_id} has already {record.status.value}.")
+
+
+@tryon_router.api_route(
+    "/{unknown:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+def unknown_api_route(unknown: str) -> None:
+    raise HTTPException(status_code=404, detail=f"No such endpoint: /api/{unknown}.")
 
 
 @health_router.get("/health", summary="Service health and GPU memory status")

@@ -39,6 +39,11 @@ class JobStatusResponse(BaseModel):
     )
 
 
+class CancelResponse(BaseModel):
+    job_id: str
+    status: Literal["cancelled"] = "cancelled"
+
+
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What was wrong with the request, for a person to read.")
 

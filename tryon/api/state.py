@@ -10,6 +10,7 @@ from typing import Callable
 from ..images import ImageLimits, decode_image
 from ..jobs import JobInputs, JobRecord, JobStore, WorkerPool
 from ..results import ResultPublisher
+from .admission import AdmissionPolicy
 from .schemas import HealthResponse
 
 
@@ -19,6 +20,7 @@ class ServiceState:
     workers: WorkerPool
     limits: ImageLimits
     results: ResultPublisher
+    admission: AdmissionPolicy
     health: Callable[[], HealthResponse]
 
     def submit(self, person_image: bytes, clothing_image: bytes, *, job_id: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Key points of an upper-body garment laid flat, found from the shape of its cut-out mask."""
+"""Key points of a garment laid flat (a top or dress; trousers or a skirt), found from its cut-out mask."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import GarmentNotFound
 from .masks import largest_component
-from .types import GarmentCutout, GarmentLandmarks, Mask
+from .types import GarmentCutout, GarmentLandmarks, LowerBodyLandmarks, Mask
 
 Point = np.ndarray  # (2,) float (x, y)
 
@@ -58,6 +58,60 @@ def garment_landmarks(
     return GarmentLandmarks(
         **{key: (float(p[0] / scale), float(p[1] / scale)) for key, p in points.items()}
     )
+
+
+def lower_body_landmarks(
+    cutout: GarmentCutout, *, work_side: int = 256, waistband: float = 0.03, hem_depth: float = 0.03
+) -> LowerBodyLandmarks:
+    """Find the waist corners, crotch and leg openings of flat trousers (or the hem of a skirt).
+
+    ``cutout.mask`` (``hxw`` bool, True on the garment) is analysed at ``work_side`` pixels on its long
+    side; points are returned in the cut-out's own pixels. The waist corners are the ends of the row
+    ``waistband`` of the height below the top; the crotch is where the garment's axis first leaves the
+    garment going down; each leg opening is the band ``hem_depth`` of the height deep at the bottom of
+    that leg, its ends the opening's corners. Without a gap between legs (a skirt) the crotch is the
+    middle of the hem.
+    """
+    scale = min(1.0, work_side / max(cutout.mask.shape))
+    mask = largest_component(_resized_mask(cutout.mask, scale))
+    height = mask.shape[0]
+    rows = np.flatnonzero(mask.any(axis=1))
+    centre_x = _centre_x(mask)
+    waist_row = rows[0] + round(waistband * height)
+    waist_cols = np.flatnonzero(mask[waist_row])
+    axis = mask[rows[0] :, round(centre_x)]
+    gap = np.flatnonzero(~axis)
+    points: dict[str, Point] = {
+        "waist_left": np.array([waist_cols[0], waist_row], float),
+        "waist_right": np.array([waist_cols[-1], waist_row], float),
+    }
+    if len(gap):
+        crotch = np.array([centre_x, rows[0] + gap[0]], float)
+        for side, name in ((-1, "left"), (1, "right")):
+            leg = largest_component(mask & (side * (np.arange(mask.shape[1]) - centre_x) > 0)[None, :])
+            outer, inner = _opening(leg, centre_x, hem_depth * height)
+            points |= {f"{name}_hem_outer": outer, f"{name}_hem_inner": inner}
+    else:
+        left, right = _opening(mask, centre_x, hem_depth * height, both_ends=True)
+        crotch = np.array([centre_x, max(left[1], right[1])], float)
+        points |= {"left_hem_outer": left, "right_hem_outer": right}
+        points |= {"left_hem_inner": crotch, "right_hem_inner": crotch}
+    points["crotch"] = crotch
+    return LowerBodyLandmarks(
+        **{key: (float(p[0] / scale), float(p[1] / scale)) for key, p in points.items()}
+    )
+
+
+def _opening(piece: Mask, centre_x: float, depth: float, *, both_ends: bool = False) -> tuple[Point, Point]:
+    """The ends of the band ``depth`` px deep at the bottom of ``piece``: (outer, inner) relative to
+    ``centre_x``, or (left, right) when ``both_ends``."""
+    ys, xs = np.nonzero(piece)
+    band = ys >= ys.max() - depth
+    y = float(ys[band].mean())
+    low, high = np.array([xs[band].min(), y], float), np.array([xs[band].max(), y], float)
+    if both_ends:
+        return low, high
+    return (low, high) if high[0] <= centre_x else (high, low)
 
 
 def _resized_mask(mask: Mask, scale: float) -> Mask:

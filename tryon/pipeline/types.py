@@ -46,6 +46,20 @@ STEP_PROGRESS: dict[Step, int] = {
 StepCallback = Callable[[Step], None]
 
 
+class Category(str, Enum):
+    """Which part of the body a garment dresses; ``AUTO`` asks the pipeline to decide from its shape.
+
+    ``UPPER_BODY``: shoulders to hips, arms (shirts, t-shirts, sweatshirts, jackets).
+    ``LOWER_BODY``: waist to ankles (trousers, jeans, shorts, skirts).
+    ``DRESSES``: one piece from the shoulders to a hem well below the hips.
+    """
+
+    UPPER_BODY = "upper_body"
+    LOWER_BODY = "lower_body"
+    DRESSES = "dresses"
+    AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class BodyPose:
     """Body landmarks of one person, in the pixel coordinates of the person photo.
@@ -74,9 +88,16 @@ class PersonAnalyzer(Protocol):
 
 @dataclass(frozen=True)
 class TryOnResult:
-    """What the pipeline returns: the dressed person and what each step cost."""
+    """What the pipeline returns.
+
+    ``image``: the dressed person, ``HxWx3`` uint8 RGB, the size of the person photo. ``category``: the
+    category used (never ``AUTO``). ``notes``: the decisions taken, one readable sentence each, for the
+    job record. ``step_seconds``: what each step cost, by ``Step`` value.
+    """
 
     image: RGBImage
+    category: Category
+    notes: list[str] = field(default_factory=list)
     step_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -120,11 +141,42 @@ class GarmentLandmarks:
 
 
 @dataclass(frozen=True)
+class LowerBodyLandmarks:
+    """Key points of trousers (or a skirt) laid flat, ``(x, y)`` float pixels in its cut-out.
+
+    ``left`` and ``right`` are as seen in the photo. ``waist_*`` are the waistband's outer corners;
+    ``crotch`` is the top of the gap between the legs; ``*_hem_outer`` and ``*_hem_inner`` are the two
+    ends of each leg opening (inner: nearer the garment's axis). A skirt has no gap: its ``crotch`` is
+    the middle of the hem and both inner hem points lie there.
+    """
+
+    waist_left: tuple[float, float]
+    waist_right: tuple[float, float]
+    crotch: tuple[float, float]
+    left_hem_outer: tuple[float, float]
+    left_hem_inner: tuple[float, float]
+    right_hem_outer: tuple[float, float]
+    right_hem_inner: tuple[float, float]
+
+    @property
+    def has_legs(self) -> bool:
+        """True for trousers and shorts (two leg openings), False for a skirt."""
+        return self.left_hem_inner != self.right_hem_inner
+
+
+@dataclass(frozen=True)
 class PreparedGarment:
-    """Everything the pipeline needs from a garment photo; depends on the garment photo alone (cacheable)."""
+    """Everything the pipeline needs from a garment photo; depends on the garment photo alone (cacheable).
+
+    ``category`` is what the garment's shape says it is (never ``AUTO``); ``landmarks`` are
+    ``LowerBodyLandmarks`` for ``LOWER_BODY`` and ``GarmentLandmarks`` otherwise. ``reason`` says in a
+    few words why the shape was classified so (for the job's notes).
+    """
 
     cutout: GarmentCutout
-    landmarks: GarmentLandmarks
+    landmarks: GarmentLandmarks | LowerBodyLandmarks
+    category: Category
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from .types import BodyPose, GarmentCutout, GarmentLandmarks, Mask, WarpedGarmen
 __all__ = ["garment_landmarks", "warp_garment", "BodyFrame", "body_frame"]
 
 # mediapipe Pose indices, the person's own right side first (seen on the image's left when facing us).
-_RIGHT = {"shoulder": 12, "elbow": 14, "wrist": 16, "hip": 24}
-_LEFT = {"shoulder": 11, "elbow": 13, "wrist": 15, "hip": 23}
+_RIGHT = {"shoulder": 12, "elbow": 14, "wrist": 16, "hip": 24, "knee": 26, "ankle": 28}
+_LEFT = {"shoulder": 11, "elbow": 13, "wrist": 15, "hip": 23, "knee": 25, "ankle": 27}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,15 @@ class BodyFrame:
     wrist_r: np.ndarray
     hip_l: np.ndarray
     hip_r: np.ndarray
+    knee_l: np.ndarray
+    knee_r: np.ndarray
+    ankle_l: np.ndarray
+    ankle_r: np.ndarray
+
+    @property
+    def torso_length(self) -> float:
+        """Distance from the shoulders' middle to the hips' middle, the unit of lengths along the body."""
+        return float(np.linalg.norm(self.hip_mid - self.shoulder_mid))
 
     @property
     def shoulder_width(self) -> float:
@@ -66,7 +75,7 @@ class BodyFrame:
 
 
 def body_frame(pose: BodyPose) -> BodyFrame:
-    """The upper-body points of ``pose``, with sides assigned by where they are in the photo."""
+    """The body points of ``pose``, with sides assigned by where the shoulders are in the photo."""
     points = pose.points.astype(float)
     right_is_left = points[_RIGHT["shoulder"], 0] <= points[_LEFT["shoulder"], 0]
     image_left, image_right = (_RIGHT, _LEFT) if right_is_left else (_LEFT, _RIGHT)

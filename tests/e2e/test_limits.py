@@ -1,0 +1,87 @@
+"""API key, a bounded queue (429 + Retry-After) and cancelling jobs, against a real server."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from .helpers import poll_until_finished
+from .served import ServedService
+
+KEY = "s3cret-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    served = ServedService(
+        tmp_path_factory.mktemp("served-limits"),
+        TRYON_API_KEY=KEY,
+        TRYON_MAX_QUEUE="2",
+        TRYON_WORKERS="1",
+    ).start()
+    yield served
+    served.stop()
+
+
+def post_job(url: str, person: bytes, garment: bytes, headers=AUTH) -> requests.Response:
+    return requests.post(
+        f"{url}/api/tryon",
+        files={"person_image": ("p.png", person), "clothing_image": ("c.jpg", garment)},
+        headers=headers,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}])
+def test_api_routes_need_the_key(guarded, person_bytes, garment_bytes, headers) -> None:
+    response = post_job(guarded.url, person_bytes, garment_bytes, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in response.json()["detail"]
+    assert requests.get(f"{guarded.url}/api/tryon/x", headers=headers, timeout=10).status_code == 401
+    task = requests.post(f"{guarded.url}/tryon/submit", headers=headers, timeout=10)
+    assert task.status_code == 401
+
+
+def test_probes_and_docs_stay_open(guarded) -> None:
+    for path in ("/health", "/readyz", "/livez", "/docs", "/openapi.json"):
+        assert requests.get(f"{guarded.url}{path}", timeout=10).status_code == 200, path
+
+
+def test_full_queue_answers_429_and_jobs_can_be_cancelled(guarded, person_bytes, garment_bytes) -> None:
+    accepted, refused = [], None
+    for _ in range(8):
+        response = post_job(guarded.url, person_bytes, garment_bytes)
+        if response.status_code == 429:
+            refused = response
+            break
+        assert response.status_code == 202
+        accepted.append(response.json()["job_id"])
+    assert refused is not None, "the queue never filled"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "queue is full" in refused.json()["detail"]
+
+    # Cancel everything still waiting or running: DELETE answers, and polls then see the reason.
+    cancelled = []
+    for job_id in accepted:
+        response = requests.delete(f"{guarded.url}/api/tryon/{job_id}", headers=AUTH, timeout=10)
+        assert response.status_code in (200, 409), response.text
+        if response.status_code == 200:
+            assert response.json() == {"job_id": job_id, "status": "cancelled"}
+            cancelled.append(job_id)
+        else:
+            assert "has already completed" in response.json()["detail"]
+    assert len(cancelled) >= 2
+    for job_id in cancelled:
+        final = poll_until_finished(guarded.url, job_id, headers=AUTH)
+        assert final.final_status_code == 500
+        assert final.final["detail"]["error"] == "Cancelled by the client."
+
+    # There is room again, and a finished job cannot be cancelled.
+    job_id = post_job(guarded.url, person_bytes, garment_bytes).json()["job_id"]
+    assert poll_until_finished(guarded.url, job_id, headers=AUTH).final["status"] == "completed"
+    again = requests.delete(f"{guarded.url}/api/tryon/{job_id}", headers=AUTH, timeout=10)
+    assert again.status_code == 409
+    unknown = requests.delete(f"{guarded.url}/api/tryon/not-a-job", headers=AUTH, timeout=10)
+    assert unknown.status_code == 404

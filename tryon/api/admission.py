@@ -1,0 +1,93 @@
+"""Checks made before a request's body is read: a sane path, the API key, and room in the queue.
+
+A pure ASGI middleware on the whole server (BentoML's task routes included), so a refused upload
+costs the server a few header bytes, not 40 MB of multipart parsing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+# Probes, metrics, docs and the demo page stay open; the API and BentoML's task routes need the key.
+PROTECTED_PREFIXES = ("/api/", "/tryon/")
+SUBMIT_PATHS = ("/api/tryon", "/tryon/submit")
+
+
+@dataclass(frozen=True)
+class AdmissionPolicy:
+    api_key: str | None
+    max_queue: int
+    queued: Callable[[], int]
+    workers: int
+
+    def retry_after_seconds(self, queued: int) -> int:
+        """A rough wait: about one second of work per queued job, shared by the workers."""
+        return max(1, math.ceil(queued / max(1, self.workers)))
+
+
+class AdmissionControl:
+    def __init__(self, app, *, policy: Callable[[], AdmissionPolicy | None]) -> None:
+        self.app = app
+        self._policy = policy
+
+    async def __call__(self, scope, receive, send) -> None:
+        policy = self._policy() if scope["type"] == "http" else None
+        if policy is not None:
+            refusal = _refusal(scope, policy)
+            if refusal is not None:
+                status, detail, headers = refusal
+                await _respond(send, status, detail, headers)
+                return
+        await self.app(scope, receive, send)
+
+
+def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    path: str = scope["path"]
+    if any(ord(char) < 32 or ord(char) == 127 for char in path):
+        # No route can match these (and the router would answer in plain text): say what is wrong.
+        return 400, "The URL path contains control characters.", []
+    if policy.api_key and path.startswith(PROTECTED_PREFIXES):
+        if not _bearer_matches(scope, policy.api_key):
+            return (
+                401,
+                "Missing or invalid API key: send the header 'Authorization: Bearer <key>'.",
+                [(b"www-authenticate", b"Bearer")],
+            )
+    if scope["method"] == "POST" and path.rstrip("/") in SUBMIT_PATHS:
+        queued = policy.queued()
+        if queued >= policy.max_queue:
+            wait = policy.retry_after_seconds(queued)
+            return (
+                429,
+                f"The queue is full ({queued} jobs waiting); try again in about {wait} s.",
+                [(b"retry-after", str(wait).encode())],
+            )
+    return None
+
+
+def _bearer_matches(scope, api_key: str) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), api_key)
+    return False
+
+
+async def _respond(send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

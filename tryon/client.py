@@ -1,0 +1,227 @@
+"""A small Python client of the try-on HTTP API: submit two photos, follow the job, get the PNG.
+
+    from tryon.client import TryOnClient, TryOnFailed
+
+    client = TryOnClient("http://localhost:3000")
+    job_id = client.submit("person.jpg", "shirt.jpg")
+    final = client.wait(job_id, on_progress=lambda s: print(s["status"], s.get("step"), s["progress"]))
+    Path("out.png").write_bytes(client.result_png(final))
+
+A refused upload (HTTP 4xx) or a failed job raises ``TryOnFailed`` with the server's reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FINISHED = ("completed", "failed")
+
+ProgressCallback = Callable[[dict], None]
+"""Called with the job's status body (``status``, ``progress``, ``step``) each time it changes."""
+
+
+class TryOnFailed(Exception):
+    """The server refused the request or the job failed; ``reason`` is the server's own words."""
+
+    def __init__(self, reason: str, *, job_id: str | None = None, status_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.job_id = job_id
+        self.status_code = status_code
+
+
+class TryOnTimeout(TryOnFailed, TimeoutError):
+    """The job did not finish within the time the caller was prepared to wait."""
+
+
+class TryOnClient:
+    """Talks to one try-on server. ``api_key`` is sent as ``Authorization: Bearer <key>``."""
+
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 30) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = "tryon-client/1"
+        if api_key:
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def submit(
+        self,
+        person_path: str | os.PathLike,
+        garment_path: str | os.PathLike,
+        *,
+        category: str | None = None,
+        webhook_url: str | None = None,
+    ) -> str:
+        """Upload both photos; returns the job id. Raises ``TryOnFailed`` when they are refused."""
+        person_path, garment_path = Path(person_path), Path(garment_path)
+        data = {}
+        if category:
+            data["category"] = category
+        if webhook_url:
+            data["webhook_url"] = webhook_url
+        with person_path.open("rb") as person, garment_path.open("rb") as garment:
+            response = self._session.post(
+                f"{self.base_url}/api/tryon",
+                files={
+                    "person_image": (person_path.name, person),
+                    "clothing_image": (garment_path.name, garment),
+                },
+                data=data,
+                timeout=self.timeout,
+            )
+        if response.status_code != 202:
+            raise TryOnFailed(_reason(response), status_code=response.status_code)
+        return response.json()["job_id"]
+
+    def status(self, job_id: str) -> dict:
+        """The job as a poll sees it: ``pending``, ``processing``, ``completed`` or ``failed``.
+
+        A failed job (HTTP 500 with ``status: failed``) is returned, not raised; an unknown job
+        (404) or any other error answer raises ``TryOnFailed``.
+        """
+        response = self._session.get(f"{self.base_url}/api/tryon/{job_id}", timeout=self.timeout)
+        body = _json(response)
+        if response.status_code == 200 or (isinstance(body, dict) and body.get("status") == "failed"):
+            return body
+        raise TryOnFailed(_reason(response), job_id=job_id, status_code=response.status_code)
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        on_progress: ProgressCallback | None = None,
+        poll_seconds: float = 0.5,
+        timeout: float = 600,
+    ) -> dict:
+        """Poll until the job ends; returns the completed body, raises ``TryOnFailed`` if it failed.
+
+        ``on_progress`` sees every change of status, step or progress. Connection errors while
+        polling are retried until ``timeout``: jobs survive a server restart, so the client does too.
+        """
+        deadline = time.monotonic() + timeout
+        last_seen = None
+        while True:
+            try:
+                body = self.status(job_id)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                if time.monotonic() >= deadline:
+                    raise TryOnTimeout(
+                        f"Lost the server while waiting for job {job_id}: {error}", job_id=job_id
+                    ) from error
+                time.sleep(poll_seconds)
+                continue
+            seen = (body.get("status"), body.get("step"), body.get("progress"))
+            if on_progress is not None and seen != last_seen:
+                on_progress(body)
+            last_seen = seen
+            if body.get("status") == "failed":
+                raise TryOnFailed(_failure_reason(body), job_id=job_id, status_code=500)
+            if body.get("status") == "completed":
+                return body
+            if time.monotonic() >= deadline:
+                raise TryOnTimeout(
+                    f"Job {job_id} did not finish within {timeout:g} s (last: {body.get('status')}).",
+                    job_id=job_id,
+                )
+            time.sleep(poll_seconds)
+
+    def result_png(self, final: dict) -> bytes:
+        """The result PNG of a completed job: downloaded from ``result_url`` or decoded from ``result_b64``."""
+        job_id = final.get("job_id")
+        if final.get("result_url"):
+            # A presigned URL carries its own credentials: send no Authorization header with it.
+            response = requests.get(final["result_url"], timeout=self.timeout)
+            if response.status_code != 200:
+                raise TryOnFailed(
+                    f"Could not download the result (HTTP {response.status_code}); the link may have "
+                    "expired: poll the job again for a fresh one.",
+                    job_id=job_id,
+                    status_code=response.status_code,
+                )
+            png = response.content
+        elif final.get("result_b64"):
+            try:
+                png = base64.b64decode(final["result_b64"], validate=True)
+            except (binascii.Error, ValueError) as error:
+                raise TryOnFailed(f"result_b64 is not valid base64 ({error}).", job_id=job_id) from None
+        else:
+            raise TryOnFailed("The job has no result_url or result_b64.", job_id=job_id)
+        if not png.startswith(PNG_SIGNATURE):
+            raise TryOnFailed("The result is not a PNG image.", job_id=job_id)
+        return png
+
+    def run(
+        self,
+        person_path: str | os.PathLike,
+        garment_path: str | os.PathLike,
+        *,
+        category: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        poll_seconds: float = 0.5,
+        timeout: float = 600,
+    ) -> bytes:
+        """Submit, wait and return the result PNG in one call."""
+        job_id = self.submit(person_path, garment_path, category=category)
+        final = self.wait(job_id, on_progress=on_progress, poll_seconds=poll_seconds, timeout=timeout)
+        return self.result_png(final)
+
+    def health(self) -> dict:
+        response = self._session.get(f"{self.base_url}/health", timeout=self.timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "TryOnClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk."""
+    if not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG image")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def _json(response: requests.Response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _failure_reason(body: dict) -> str:
+    detail = body.get("detail")
+    if isinstance(detail, dict) and detail.get("error"):
+        return str(detail["error"])
+    if isinstance(detail, str) and detail:
+        return detail
+    return body.get("error") or "The job failed (the server gave no reason)."
+
+
+def _reason(response: requests.Response) -> str:
+    """The server's reason from an error answer: ``detail.error``, ``detail``, or the status line."""
+    body = _json(response)
+    if isinstance(body, dict):
+        detail = body.get("detail")
+        if isinstance(detail, dict) and detail.get("error"):
+            return str(detail["error"])
+        if isinstance(detail, str) and detail:
+            return detail
+        if isinstance(detail, list) and detail:  # FastAPI's default validation shape
+            return "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
+    text = response.text.strip()
+    return f"HTTP {response.status_code} {response.reason or ''}".strip() + (f": {text[:300]}" if text else "")

@@ -1,0 +1,158 @@
+"""Garment categories: which one a garment's shape says, and whether the person photo shows that body part."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..errors import NoPersonFound, TryOnError
+from .types import BodyPose, Category, GarmentLandmarks, Mask
+
+# mediapipe Pose indices each category must see: shoulders and hips for tops; hips, knees and ankles
+# for trousers; shoulders, hips and knees for dresses.
+REQUIRED_POINTS: dict[Category, dict[str, tuple[int, ...]]] = {
+    Category.UPPER_BODY: {"shoulders": (11, 12), "hips": (23, 24)},
+    Category.LOWER_BODY: {"hips": (23, 24), "knees": (25, 26), "ankles": (27, 28)},
+    Category.DRESSES: {"shoulders": (11, 12), "hips": (23, 24), "knees": (25, 26)},
+}
+
+
+class BodyPartNotVisible(NoPersonFound):
+    """The person photo shows a person, but not the body part the garment is worn on."""
+
+
+class CategoryMismatch(TryOnError):
+    """The requested category cannot be worn as the garment photo's shape says it must be."""
+
+
+def classify_garment(mask: Mask, landmarks: GarmentLandmarks | None = None, *, dress_length: float = 2.0) -> Category:
+    """The category a garment's shape says, from its cut-out ``mask`` (``hxw`` bool, True on the garment).
+
+    - ``LOWER_BODY``: two legs (the lower part splits at the garment's axis under a solid waistband),
+      or a skirt (a solid waistband as wide as the garment's top, nothing sticking out, not tall);
+    - ``DRESSES``: one piece whose shoulder-to-hem length (from ``landmarks``, the garment's upper-body
+      landmarks) is at least ``dress_length`` times its width at the chest;
+    - ``UPPER_BODY``: everything else. Without ``landmarks`` a one-piece garment is ``UPPER_BODY``.
+    """
+    if has_two_legs(mask) or _is_skirt(mask):
+        return Category.LOWER_BODY
+    if landmarks is not None and garment_length_ratio(landmarks) >= dress_length:
+        return Category.DRESSES
+    return Category.UPPER_BODY
+
+
+def garment_length_ratio(landmarks: GarmentLandmarks) -> float:
+    """Shoulder-to-hem length of a flat top or dress over its width at the chest (the wider of the
+    shoulder span and the armpit span): about 1.2-1.6 for tops, 2 and more for dresses."""
+    shoulders_y = (landmarks.left_shoulder[1] + landmarks.right_shoulder[1]) / 2
+    hem_y = (landmarks.left_hem[1] + landmarks.right_hem[1]) / 2
+    chest = max(
+        landmarks.right_shoulder[0] - landmarks.left_shoulder[0],
+        landmarks.right_armpit[0] - landmarks.left_armpit[0],
+        1.0,
+    )
+    return float((hem_y - shoulders_y) / chest)
+
+
+def has_two_legs(mask: Mask) -> bool:
+    """True when the garment (``hxw`` bool mask) is trousers: solid at the top of its axis, split there
+    in most rows of its lower part."""
+    centre_filled, _, _ = _profile(mask)
+    height = len(centre_filled)
+    top = centre_filled[: max(1, round(0.12 * height))]
+    lower = centre_filled[round(0.6 * height) : max(round(0.6 * height) + 1, round(0.95 * height))]
+    return bool(top.mean() > 0.8 and (~lower).mean() > 0.8)
+
+
+def _is_skirt(mask: Mask) -> bool:
+    """A solid waistband at the top, as wide as the garment's upper part (no shoulders or sleeves
+    sticking out), and not much taller than wide."""
+    centre_filled, widths, aspect = _profile(mask)
+    height = len(widths)
+    top_rows = slice(0, max(1, round(0.05 * height)))
+    upper_max = widths[: max(1, round(0.3 * height))].max()
+    return bool(centre_filled[top_rows].all() and widths[top_rows].min() >= 0.75 * upper_max and 0.5 <= aspect <= 1.6)
+
+
+def _profile(mask: Mask, work_side: int = 128) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per row of the garment's box (at ``work_side`` px on the long side): whether the garment's axis
+    is covered, the row's extent (first to last garment pixel), and the box's height over width."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = work_side / max(box.shape)
+    size = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
+    small = cv2.resize(box.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
+    width = small.shape[1]
+    half = max(1, round(0.03 * width))
+    centre = width // 2
+    centre_filled = small[:, centre - half : centre + half + 1].mean(axis=1) > 0.5
+    any_col = small.any(axis=1)
+    first = np.where(any_col, small.argmax(axis=1), 0)
+    last = np.where(any_col, width - 1 - small[:, ::-1].argmax(axis=1), -1)
+    return centre_filled, (last - first + 1).astype(float), box.shape[0] / box.shape[1]
+
+
+def check_body_visible(
+    pose: BodyPose | None, size: tuple[int, int], category: Category, *, min_visibility: float
+) -> BodyPose:
+    """``pose`` if the person photo (``size`` ``(height, width)``) shows what ``category`` is worn on.
+
+    Raises ``NoPersonFound`` when there is no pose, and ``BodyPartNotVisible`` naming the body parts
+    seen with less than ``min_visibility`` or lying outside the frame (trousers on a photo cut above the
+    knees), or when the person is too small or turned sideways.
+    """
+    if pose is None:
+        raise NoPersonFound(
+            "No person was found in the person photo. Use a photo of one person standing, facing the camera."
+        )
+    height, width = size
+    missing = []
+    for part, indices in REQUIRED_POINTS[category].items():
+        points, visibility = pose.points[list(indices)], pose.visibility[list(indices)]
+        inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
+        if (visibility < min_visibility).any() or not inside.all():
+            missing.append(part)
+    if missing:
+        needed = " and ".join(REQUIRED_POINTS[category])
+        raise BodyPartNotVisible(
+            f"The person's {' and '.join(missing)} are not visible in the person photo, and a "
+            f"{category.value.replace('_', '-')} garment needs the {needed}. "
+            f"Use a photo showing the body from the {_span(category)}."
+        )
+    body_width = max(
+        float(np.linalg.norm(pose.points[11] - pose.points[12])),
+        float(np.linalg.norm(pose.points[23] - pose.points[24])) * 1.4,
+    )
+    if body_width < 0.05 * width:
+        raise BodyPartNotVisible(
+            "The person in the person photo is too small or turned sideways. "
+            "Use a photo where the person faces the camera and fills more of the frame."
+        )
+    return pose
+
+
+def _span(category: Category) -> str:
+    return {
+        Category.UPPER_BODY: "shoulders to below the hips",
+        Category.LOWER_BODY: "waist to the feet",
+        Category.DRESSES: "shoulders to below the knees",
+    }[category]
+
+
+def resolve_category(requested: Category, detected: Category) -> tuple[Category, str]:
+    """The category to dress in, and a note saying why.
+
+    ``AUTO`` takes the ``detected`` one. An explicit request wins, except that trousers cannot be worn
+    as a top or the other way round (their landmarks differ): ``CategoryMismatch``. A top may be worn
+    as a dress and a dress as a top (the hem is then fitted to the requested length).
+    """
+    if requested is Category.AUTO:
+        return detected, f"category auto -> {detected.value}"
+    if (requested is Category.LOWER_BODY) != (detected is Category.LOWER_BODY):
+        raise CategoryMismatch(
+            f"The garment photo looks like a {detected.value.replace('_', '-')} garment, but category "
+            f"{requested.value} was requested. Send category auto, or a matching garment photo."
+        )
+    if requested is detected:
+        return requested, f"category {requested.value} (as requested; the garment's shape agrees)"
+    return requested, f"category {requested.value} (as requested; the garment's shape says {detected.value})"
