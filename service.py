@@ -65,6 +65,7 @@ class TryOnService:
 
     def __init__(self) -> None:
         settings = Settings()
+        logging.getLogger("tryon").setLevel(settings.log_level)  # BentoML's root handler prints them
         analyzer = CanvasPersonAnalyzer(
             segment_batch=callable_from_threads(self.segmentation, "segment"),
             estimate_batch=callable_from_threads(self.pose, "estimate"),

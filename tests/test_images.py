@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.factories import image_bytes
 from tryon.errors import InvalidImage
-from tryon.images import ImageLimits, decode_image, encode_png, sniff_image_type
+from tryon.images import ImageLimits, decode_image, encode_png, sniff_image_type, validate_image
 
 LIMITS = ImageLimits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000, max_side=4000, min_side=16)
 
@@ -106,6 +106,32 @@ def test_exif_orientation_is_applied() -> None:
     image.save(buffer, format="JPEG", exif=exif)
     decoded = decode_image("person_image", buffer.getvalue(), LIMITS)
     assert decoded.shape[:2] == (80, 40)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_validation_accepts_what_decoding_accepts(fmt: str) -> None:
+    validate_image("person_image", image_bytes(fmt, size=(96, 128)), LIMITS)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_validation_refuses_truncated_files(fmt: str) -> None:
+    data = image_bytes(fmt, size=(400, 300))
+    with pytest.raises(InvalidImage, match="truncated or corrupt"):
+        validate_image("person_image", data[: len(data) // 2], LIMITS)
+
+
+def test_validation_refuses_a_png_with_a_corrupted_chunk() -> None:
+    data = bytearray(image_bytes("PNG", size=(400, 300)))
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside the image data: its CRC no longer matches
+    with pytest.raises(InvalidImage, match="person_image could not be decoded"):
+        validate_image("person_image", bytes(data), LIMITS)
+
+
+def test_validation_applies_the_same_limits() -> None:
+    with pytest.raises(InvalidImage, match="Unsupported image type: image/gif"):
+        validate_image("person_image", image_bytes("GIF"), LIMITS)
+    with pytest.raises(InvalidImage, match="30000x30000|megapixels"):
+        validate_image("person_image", _png_with_declared_size(30_000, 30_000), LIMITS)
 
 
 def test_png_round_trip_is_lossless() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,10 @@ class Settings(BaseSettings):
     )
     result_retention_hours: float = Field(
         default=168, gt=0, description="Finished jobs (and results kept in the store) are deleted after this."
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of the service's own log lines (job ids, steps, failures)."
     )
 
     redis_url: str | None = Field(

@@ -167,6 +167,7 @@ class WebhookSender:
         self._pending: set[Future] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._abort = threading.Event()
 
     def check(self, url: str) -> None:
         """``check_webhook_url`` with this sender's policy: call it when a job is submitted."""
@@ -183,7 +184,7 @@ class WebhookSender:
         future.add_done_callback(self._forget)
 
     def close(self, timeout: float | None = 30) -> None:
-        """Stop taking deliveries; wait up to ``timeout`` seconds for those under way."""
+        """Stop taking deliveries; give those under way (retries included) up to ``timeout`` seconds."""
         self._closed.set()
         with self._lock:
             pending = list(self._pending)
@@ -194,6 +195,7 @@ class WebhookSender:
                 future.result(timeout=remaining)
             except Exception:
                 pass
+        self._abort.set()  # deliveries still waiting to retry give up now
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _forget(self, future: Future) -> None:
@@ -236,14 +238,15 @@ class WebhookSender:
                     )
                     return False
                 problem = f"HTTP {response.status_code}"
-            if attempt == self.attempts or self._closed.is_set():
+            if attempt == self.attempts or self._abort.is_set():
                 break
             delay = self.backoff_seconds * 2 ** (attempt - 1)
             log.info(
                 "job %s: webhook to %s failed (%s, attempt %d of %d); retrying in %.1fs",
                 job_id, target, problem, attempt, self.attempts, delay,
             )
-            time.sleep(delay)
+            if self._abort.wait(delay):
+                break
         log.warning(
             "job %s: webhook to %s given up after %d attempts (last: %s)", job_id, target, attempt, problem
         )

@@ -25,7 +25,8 @@ def free_port() -> int:
 class ServedService:
     """``bentoml serve service:TryOnService`` in its own process group, so it can be killed whole."""
 
-    def __init__(self, workdir: Path, **settings: str) -> None:
+    def __init__(self, workdir: Path, *, cpus: str | None = None, **settings: str) -> None:
+        """``cpus`` pins every process of the server to those cores (``taskset -c`` syntax)."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -37,12 +38,13 @@ class ServedService:
             "TRYON_DATA_DIR": str(workdir / "data"),
             **settings,
         }
+        self._pin = ["taskset", "-c", cpus] if cpus else []
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> "ServedService":
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [str(BENTOML), "serve", "service:TryOnService", "--host", "127.0.0.1", "--port", str(self.port)],
+            [*self._pin, str(BENTOML), "serve", "service:TryOnService", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO,
             env=self.env,
             stdout=log,

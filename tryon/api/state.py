@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from ..images import ImageLimits, decode_image
+from ..images import ImageLimits, validate_image
 from ..jobs import JobInputs, JobRecord, JobStore, WorkerPool
 from ..results import ResultPublisher
 from .admission import AdmissionPolicy
@@ -25,8 +25,8 @@ class ServiceState:
 
     def submit(self, person_image: bytes, clothing_image: bytes, *, job_id: str | None = None) -> str:
         """Validate both photos and queue a job; raises ``InvalidImage`` before anything is queued."""
-        decode_image("person_image", person_image, self.limits)
-        decode_image("clothing_image", clothing_image, self.limits)
+        validate_image("person_image", person_image, self.limits)
+        validate_image("clothing_image", clothing_image, self.limits)
         job_id = job_id or str(uuid.uuid4())
         self.store.create(job_id, JobInputs(person_image, clothing_image))
         self.workers.wake()

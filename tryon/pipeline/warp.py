@@ -95,6 +95,7 @@ def warp_garment(
     shoulder_out: float = 0.12,
     shoulder_up: float = 0.06,
     fit: float = 0.5,
+    hem_length: tuple[float, float] = (0.95, 1.2),
     long_sleeve: float = 0.8,
     clip_margin: float = 0.05,
     grid_step: int = 8,
@@ -105,7 +106,9 @@ def warp_garment(
     ``shoulder_out`` and ``shoulder_up`` shoulder widths outwards and up, to the outside of the
     shoulder), and rotated with the shoulder slope. Its armpits and hem corners are pulled ``fit`` of
     the way (0: not at all, 1: fully) towards the person's chest and hip widths and follow the torso's
-    lean. Each sleeve follows its arm from the shoulder through elbow and wrist, for the sleeve's own
+    lean. The hem keeps the garment's own length, bounded to ``hem_length`` (lower, upper) torso lengths
+    below the shoulder joints (a boxy tee would otherwise reach mid-thigh; a dress passes wider bounds).
+    Each sleeve follows its arm from the shoulder through elbow and wrist, for the sleeve's own
     scaled length; a sleeve at least ``long_sleeve`` of the arm's length ends at the wrist.
 
     ``body`` (``HxW`` bool, True on the person), when given, clips the garment to the silhouette widened
@@ -117,7 +120,7 @@ def warp_garment(
     """
     frame = body_frame(pose)
     targets = _torso_targets(
-        landmarks, frame, shoulder_out=shoulder_out, shoulder_up=shoulder_up, fit=fit
+        landmarks, frame, shoulder_out=shoulder_out, shoulder_up=shoulder_up, fit=fit, hem_length=hem_length
     )
     scale = targets.scale
     # Shrink the garment to about the size it is drawn at: remap samples, it does not average.
@@ -165,7 +168,13 @@ class _TorsoTargets:
 
 
 def _torso_targets(
-    landmarks: GarmentLandmarks, frame: BodyFrame, *, shoulder_out: float, shoulder_up: float, fit: float
+    landmarks: GarmentLandmarks,
+    frame: BodyFrame,
+    *,
+    shoulder_out: float,
+    shoulder_up: float,
+    fit: float,
+    hem_length: tuple[float, float],
 ) -> _TorsoTargets:
     """Body positions for the garment's neck, shoulders, armpits and hem corners."""
     width = frame.shoulder_width
@@ -204,6 +213,7 @@ def _torso_targets(
 
     # However deep a flat garment's armhole is cut, on the body it ends near the armpit.
     armpit_depth = (0.35, 0.6)
+    hem_depth = (hem_length[0] * frame.torso_length / width, hem_length[1] * frame.torso_length / width)
 
     return _TorsoTargets(
         scale=similarity.scale,
@@ -212,8 +222,8 @@ def _torso_targets(
         shoulder_right=shoulder_r,
         armpit_left=on_torso(landmarks.left_armpit, chest_half, -1.0, armpit_depth),
         armpit_right=on_torso(landmarks.right_armpit, chest_half, 1.0, armpit_depth),
-        hem_left=on_torso(landmarks.left_hem, hip_half, -1.0),
-        hem_right=on_torso(landmarks.right_hem, hip_half, 1.0),
+        hem_left=on_torso(landmarks.left_hem, hip_half, -1.0, hem_depth),
+        hem_right=on_torso(landmarks.right_hem, hip_half, 1.0, hem_depth),
     )
 
 

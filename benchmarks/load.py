@@ -1,0 +1,153 @@
+"""Load: many clients submit and poll against one replica, then two replicas sharing Redis.
+
+    python benchmarks/load.py [--jobs 200] [--clients 16] [--workers 2]
+
+Each replica (API + runners) is pinned to its own core with taskset, so "two replicas" means
+twice the cores, as it would on two machines. Prints jobs per second, submit latency (p50/p99),
+time to result (p50/p99), lost jobs (not completed) and duplicated runs (a job started more than
+once, counted from the servers' logs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import DATA_DIR  # noqa: E402
+from tests.e2e.served import ServedService  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
+
+PERSON = DATA_DIR / "persons" / "studio_man_hoodie.png"
+GARMENT = DATA_DIR / "garments" / "shirt_oxford_blue.jpg"
+STARTED = re.compile(r"job ([0-9a-f-]{36}): started")
+
+
+@dataclass
+class Outcome:
+    submit_seconds: list[float] = field(default_factory=list)
+    result_seconds: list[float] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    job_ids: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+
+def drive(urls: list[str], jobs: int, clients: int, person: bytes, garment: bytes) -> Outcome:
+    outcome, lock = Outcome(), threading.Lock()
+    tickets, replicas = iter(range(jobs)), itertools.cycle(urls)
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                if next(tickets, None) is None:
+                    return
+                url = next(replicas)
+            started = time.perf_counter()
+            response = session.post(
+                f"{url}/api/tryon",
+                files={"person_image": ("p.png", person), "clothing_image": ("c.jpg", garment)},
+                timeout=60,
+            )
+            submitted = time.perf_counter()
+            if response.status_code != 202:
+                with lock:
+                    outcome.statuses[f"submit {response.status_code}"] += 1
+                continue
+            job_id = response.json()["job_id"]
+            status = "timeout"
+            while time.perf_counter() - started < 600:
+                body = session.get(f"{url}/api/tryon/{job_id}", timeout=60).json()
+                if body["status"] in ("completed", "failed"):
+                    status = body["status"]
+                    break
+                time.sleep(0.05)
+            with lock:
+                outcome.submit_seconds.append(submitted - started)
+                outcome.result_seconds.append(time.perf_counter() - started)
+                outcome.statuses[status] += 1
+                outcome.job_ids.append(job_id)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcome.wall_seconds = time.perf_counter() - began
+    return outcome
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def report(name: str, outcome: Outcome, servers: list[ServedService]) -> float:
+    runs = Counter(match for server in servers for match in STARTED.findall(server.log(10**9)))
+    duplicated = sum(count - 1 for job_id, count in runs.items() if job_id in set(outcome.job_ids) and count > 1)
+    completed = outcome.statuses["completed"]
+    throughput = completed / outcome.wall_seconds
+    print(
+        f"{name:<26} {throughput:6.2f} jobs/s | submit p50 {percentile(outcome.submit_seconds, 50) * 1000:5.0f} ms"
+        f" p99 {percentile(outcome.submit_seconds, 99) * 1000:5.0f} ms | result p50"
+        f" {percentile(outcome.result_seconds, 50):5.2f} s p99 {percentile(outcome.result_seconds, 99):5.2f} s"
+        f" | lost {sum(outcome.statuses.values()) - completed} duplicated {duplicated} | {dict(outcome.statuses)}"
+    )
+    return throughput
+
+
+def run(replica_count: int, args, workdir: Path, redis_url: str, person: bytes, garment: bytes) -> float:
+    servers = [
+        ServedService(
+            workdir / f"{replica_count}-{index}",
+            cpus=str(index),
+            TRYON_REDIS_URL=redis_url,
+            TRYON_WORKERS=str(args.workers),
+            TRYON_LOG_LEVEL="INFO",
+        )
+        for index in range(replica_count)
+    ]
+    for server in servers:
+        server.start()
+    try:
+        drive([s.url for s in servers], max(4, args.clients // 2), args.clients, person, garment)  # warm-up
+        outcome = drive([s.url for s in servers], args.jobs, args.clients, person, garment)
+        return report(f"{replica_count} replica(s), {args.workers} workers", outcome, servers)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="TRYON_WORKERS per replica")
+    args = parser.parse_args()
+    person, garment = PERSON.read_bytes(), GARMENT.read_bytes()
+    print(f"{args.jobs} jobs from {args.clients} clients; pair {PERSON.name} + {GARMENT.name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "redis").mkdir()
+        with RedisServer(workdir / "redis") as redis_server:
+            one = run(1, args, workdir, redis_server.url, person, garment)
+            redis_server.restart()  # an empty queue for the next run is not needed: ids are unique
+            two = run(2, args, workdir, redis_server.url, person, garment)
+    print(f"two replicas / one replica throughput: {two / one:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

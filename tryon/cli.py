@@ -1,0 +1,138 @@
+"""``tryon``: the command-line client.
+
+    tryon run PERSON GARMENT -o out.png [--server URL] [--category tops] [--api-key KEY]
+
+Shows the job's steps on a progress bar (stderr), writes the result PNG, and exits 0. Exits 1 with
+the server's reason when the photos are refused or the job fails, 2 for a usage or local file
+error, 3 when the server cannot be reached or the job does not finish in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import requests
+
+from . import __version__
+from .client import TryOnClient, TryOnFailed, TryOnTimeout, png_size
+
+DEFAULT_SERVER = "http://localhost:3000"
+CATEGORIES = ("tops", "bottoms", "one-pieces")
+EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+BAR_WIDTH = 10
+
+
+class ProgressBar:
+    """``[#####.....]  55% inpainting`` on one line of a terminal; one line per change elsewhere."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self._width = 0
+
+    def update(self, body: dict) -> None:
+        status = body.get("status", "")
+        progress = int(body.get("progress") or 0)
+        label = {"pending": "queued", "completed": "done"}.get(status) or body.get("step") or status
+        filled = round(progress * BAR_WIDTH / 100)
+        line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {progress:3d}% {label}"
+        if self.live:
+            self.stream.write("\r" + line.ljust(self._width))
+            self._width = len(line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.live and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tryon", description="Client of the virtual try-on service.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="dress the person in the garment and write the result PNG",
+        description="Submit a person photo and a garment photo, follow the job, write the result.",
+    )
+    run.add_argument("person", type=Path, metavar="PERSON", help="photo of the person (JPG/PNG/WEBP)")
+    run.add_argument("garment", type=Path, metavar="GARMENT", help="photo of the garment (JPG/PNG/WEBP)")
+    run.add_argument("-o", "--output", type=Path, required=True, help="where to write the result PNG")
+    run.add_argument(
+        "--server",
+        default=os.environ.get("TRYON_SERVER", DEFAULT_SERVER),
+        help="base URL of the service (default: $TRYON_SERVER or %(default)s)",
+    )
+    run.add_argument("--category", choices=CATEGORIES, help="the garment's category")
+    run.add_argument(
+        "--api-key",
+        default=os.environ.get("TRYON_API_KEY"),
+        help="sent as 'Authorization: Bearer KEY' (default: $TRYON_API_KEY)",
+    )
+    run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the job (default 600)")
+    run.add_argument("--poll", type=float, default=0.5, help="seconds between polls (default 0.5)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(args, stderr=sys.stderr)
+
+
+def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:
+    for path in (args.person, args.garment):
+        if not path.is_file():
+            print(f"tryon: {path}: no such file", file=stderr)
+            return EXIT_USAGE
+    if not args.output.parent.is_dir():
+        print(f"tryon: {args.output.parent}: no such directory for the output", file=stderr)
+        return EXIT_USAGE
+
+    bar = None if args.quiet else ProgressBar(stderr)
+    with TryOnClient(args.server, api_key=args.api_key) as client:
+        try:
+            job_id = client.submit(args.person, args.garment, category=args.category)
+            final = client.wait(
+                job_id,
+                on_progress=bar.update if bar else None,
+                poll_seconds=args.poll,
+                timeout=args.timeout,
+            )
+            png = client.result_png(final)
+        except TryOnTimeout as error:
+            _end(bar)
+            print(f"tryon: {error.reason}", file=stderr)
+            return EXIT_UNREACHABLE
+        except TryOnFailed as error:
+            _end(bar)
+            job = f" (job {error.job_id})" if error.job_id else ""
+            print(f"tryon: failed{job}: {error.reason}", file=stderr)
+            return EXIT_FAILED
+        except requests.RequestException as error:
+            _end(bar)
+            print(f"tryon: cannot reach the server at {args.server}: {error}", file=stderr)
+            return EXIT_UNREACHABLE
+    _end(bar)
+    args.output.write_bytes(png)
+    width, height = png_size(png)
+    print(f"tryon: wrote {args.output} ({width}x{height}, job {job_id})", file=stderr)
+    return 0
+
+
+def _end(bar: ProgressBar | None) -> None:
+    if bar is not None:
+        bar.end()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

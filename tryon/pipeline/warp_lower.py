@@ -1,0 +1,143 @@
+"""Warp step for trousers and skirts: fit a flat lower-body garment onto hips and legs.
+
+One thin-plate spline carries the whole garment: the waist to the body's waist, the crotch below the
+hips' middle, and cross-sections of each leg along hip, knee and ankle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .types import BodyPose, GarmentCutout, LowerBodyLandmarks, Mask, WarpedGarment
+from .warp import BodyFrame, _along_polyline, _composite, _rescaled, _warp_layer, _widened, body_frame
+
+
+def warp_lower_body(
+    cutout: GarmentCutout,
+    landmarks: LowerBodyLandmarks,
+    pose: BodyPose,
+    size: tuple[int, int],
+    *,
+    body: Mask | None = None,
+    waist_up: float = 0.06,
+    waist_half: float = 0.85,
+    rise: tuple[float, float] = (0.2, 0.32),
+    full_length: float = 0.8,
+    clip_margin: float = 0.05,
+    grid_step: int = 8,
+) -> WarpedGarment:
+    """Fit trousers (or a skirt) onto the person in ``pose``, in a photo of ``size`` ``(height, width)``.
+
+    The waistband goes ``waist_up`` torso lengths above the hip joints, ``waist_half`` hip-joint
+    distances to each side of the middle; that width sets the garment's scale. The crotch keeps the
+    garment's own rise, bounded to ``rise`` torso lengths below the waist. Each leg follows hip, knee and
+    ankle for its own scaled length; a leg at least ``full_length`` of the body's leg ends at the ankle.
+    Leg widths keep the garment's cut, bounded around typical thigh, knee and ankle widths.
+
+    ``body`` (``HxW`` bool, True on the person), when given, clips the garment to the silhouette widened
+    by ``clip_margin`` shoulder widths. Returns ``HxW`` layers (no sleeves: ``sleeve_alpha`` is 0).
+    """
+    frame = body_frame(pose)
+    hip_width = max(float(np.linalg.norm(frame.hip_r - frame.hip_l)), 0.3 * frame.shoulder_width)
+    waist = frame.hip_mid - frame.down * waist_up * frame.torso_length
+    waist_l = waist - frame.across * waist_half * hip_width
+    waist_r = waist + frame.across * waist_half * hip_width
+    garment_waist = np.array(landmarks.waist_right) - np.array(landmarks.waist_left)
+    scale = float(np.linalg.norm(waist_r - waist_l)) / max(1.0, float(np.linalg.norm(garment_waist)))
+    shrink = min(1.0, 1.3 * scale)
+    rgb, alpha, points = _rescaled(cutout, landmarks, shrink)
+    scale /= shrink
+
+    waist_mid = (points["waist_left"] + points["waist_right"]) / 2
+    garment_rise = float(points["crotch"][1] - waist_mid[1])
+    body_rise = float(np.clip(scale * garment_rise, rise[0] * frame.torso_length, rise[1] * frame.torso_length))
+    crotch = waist + frame.down * body_rise
+    pairs = [
+        (points["waist_left"], waist_l),
+        (points["waist_right"], waist_r),
+        (waist_mid, waist),
+        (points["crotch"], crotch),
+    ]
+    if landmarks.has_legs:
+        for side in ("left", "right"):
+            pairs += _leg_pairs(points, frame, side, scale, crotch, hip_width, full_length=full_length)
+    else:
+        pairs += _skirt_pairs(points, frame, scale, waist, hip_width)
+    layer = _warp_layer(alpha, pairs, size, grid_step)
+    if body is not None:
+        layer = layer.clipped(_widened(body, clip_margin * frame.shoulder_width))
+    return _composite(rgb, [layer], size, [])
+
+
+def _leg_pairs(
+    points: dict[str, np.ndarray],
+    frame: BodyFrame,
+    side: str,
+    scale: float,
+    crotch: np.ndarray,
+    hip_width: float,
+    *,
+    full_length: float,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Garment-to-body pairs for one leg: centre and edges at the crotch, a third, two thirds and the end.
+
+    The garment leg's axis runs from the middle of the leg at crotch height (between the waist corner's
+    x and the crotch) to the middle of its opening; the body's runs from the leg at crotch height
+    through knee and ankle.
+    """
+    suffix = "l" if side == "left" else "r"
+    hip, knee, ankle = (getattr(frame, f"{joint}_{suffix}") for joint in ("hip", "knee", "ankle"))
+    away = frame.across * (-1.0 if side == "left" else 1.0)
+    outer, inner = points[f"{side}_hem_outer"], points[f"{side}_hem_inner"]
+    waist_corner = points[f"waist_{side}"]
+    top = np.array([(waist_corner[0] + points["crotch"][0]) / 2, points["crotch"][1]])
+    end = (outer + inner) / 2
+    top_half = abs(float(top[0] - points["crotch"][0]))
+    end_half = float(np.linalg.norm(outer - inner)) / 2
+    axis = end - top
+    garment_length = max(1.0, float(np.linalg.norm(axis)))
+    garment_across = np.array([-axis[1], axis[0]]) / garment_length
+    if (outer - end) @ garment_across < 0:
+        garment_across = -garment_across
+    # The body leg starts at crotch height on the thigh, below the hip joint.
+    depth = float((crotch - hip) @ frame.down)
+    leg = np.array([hip, knee, ankle])
+    start, _ = _along_polyline(leg, max(0.0, depth))
+    body_leg = np.array([start, knee, ankle])
+    leg_length = float(np.sum(np.linalg.norm(np.diff(body_leg, axis=0), axis=1)))
+    body_length = scale * garment_length
+    if body_length >= full_length * leg_length:
+        body_length = leg_length
+    pairs = []
+    for t in (0.0, 1 / 3, 2 / 3, 1.0):
+        body_mid, direction = _along_polyline(body_leg, t * body_length)
+        body_across = np.array([-direction[1], direction[0]])
+        if body_across @ away < 0:
+            body_across = -body_across
+        # Typical half widths in hip-joint distances: thigh 0.45, knee 0.3, ankle 0.22.
+        reach = min(1.0, t * body_length / max(1e-6, leg_length))
+        typical = hip_width * (0.45 - 0.23 * reach)
+        garment_half = (1 - t) * top_half + t * end_half
+        body_half = float(np.clip(scale * garment_half, typical, 1.5 * typical))
+        garment_mid = top + t * axis
+        pairs += [
+            (garment_mid, body_mid),
+            (garment_mid + garment_across * garment_half, body_mid + body_across * body_half),
+        ]
+        if t > 0:
+            pairs.append((garment_mid - garment_across * garment_half, body_mid - body_across * body_half))
+    return pairs
+
+
+def _skirt_pairs(
+    points: dict[str, np.ndarray], frame: BodyFrame, scale: float, waist: np.ndarray, hip_width: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Garment-to-body pairs for a skirt's hem: straight down the body for the skirt's scaled length,
+    at least as wide as the hips."""
+    pairs = []
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        hem = points[f"{side}_hem_outer"]
+        below = scale * float(hem[1] - (points["waist_left"][1] + points["waist_right"][1]) / 2)
+        half = max(scale * abs(float(hem[0] - points["crotch"][0])), 1.1 * hip_width)
+        pairs.append((hem, waist + frame.down * below + frame.across * sign * half))
+    return pairs
