@@ -11,6 +11,7 @@ import io
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -128,12 +129,13 @@ class TryOnService:
         self.workers.stop()
 
     def _run_job(self, job_id: str, inputs: JobInputs, report: ProgressReport) -> JobResult:
-        png = self.engine.run(
+        output = self.engine.run(
             inputs.person_image,
             inputs.clothing_image,
+            category=inputs.options.get("category", "auto"),
             on_step=lambda step: report(step.value, step.progress),
         )
-        return self.results.publish(job_id, png)
+        return replace(self.results.publish(job_id, output.png), details=output.details)
 
     def _start_when_ready(self) -> None:
         """Queued jobs wait (they are not failed) until both runners have answered once."""

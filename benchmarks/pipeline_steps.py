@@ -1,7 +1,8 @@
 """Time each pipeline step on the shared test photos and draw a contact sheet of the results.
 
-Runs every person x upper-body garment pair in-process ``--repeats`` times (after one warm-up run),
-prints the median seconds per step and in total, and writes rows of person | garment | result.
+Runs every person x garment pair (category auto) in-process ``--repeats`` times (after one warm-up
+run), prints the median seconds per step and in total, and writes rows of person | garment | result.
+``benchmarks/quality.py`` measures the results.
 
     python benchmarks/pipeline_steps.py [--data DIR] [--repeats N] [--sheet out/pipeline_sheet.png]
 """
@@ -22,7 +23,6 @@ from tryon.pipeline import Step, run_tryon  # noqa: E402
 from tryon.vision.analyzer import local_person_analyzer  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-LOWER_BODY = ("jeans", "trousers", "pants", "shorts", "skirt")
 ROW_HEIGHT = 480
 
 
@@ -42,6 +42,15 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
+def contact_sheet(rows: list[tuple[np.ndarray, ...]], path: Path) -> None:
+    """Write rows of RGB images, each scaled to ``ROW_HEIGHT`` and placed side by side, as a PNG."""
+    lines = [np.hstack([fit_height(image, ROW_HEIGHT) for image in row]) for row in rows]
+    width = max(line.shape[1] for line in lines)
+    padded = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255) for line in lines]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(padded), cv2.COLOR_RGB2BGR))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -54,11 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     persons = [(p.stem, load_rgb(p)) for p in photos(args.data / "persons")]
-    garments = [
-        (g.stem, load_rgb(g))
-        for g in photos(args.data / "garments")
-        if not any(word in g.stem.lower() for word in LOWER_BODY)
-    ]
+    garments = [(g.stem, load_rgb(g)) for g in photos(args.data / "garments")]
     analyzer = local_person_analyzer()
     run_tryon(persons[0][1], garments[0][1], analyzer)  # warm up the models
 
@@ -72,19 +77,14 @@ def main() -> None:
                 for name in steps:
                     timings[name].append(result.step_seconds[name])
                 timings["total"].append(sum(result.step_seconds.values()))
-            row = [fit_height(image, ROW_HEIGHT) for image in (person, garment, result.image)]
-            rows.append(np.hstack(row))
+            rows.append((person, garment, result.image))
             print(f"{person_name} + {garment_name}: {sum(result.step_seconds.values()):.3f} s")
 
     print(f"\nmedian seconds over {len(persons) * len(garments)} pairs x {args.repeats} runs")
     for name, values in timings.items():
         print(f"  {name:<13} {statistics.median(values):.3f}")
 
-    width = max(row.shape[1] for row in rows)
-    padded = [np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
-    sheet = np.vstack(padded)
-    args.sheet.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    contact_sheet(rows, args.sheet)
     print(f"contact sheet: {args.sheet}")
 
 

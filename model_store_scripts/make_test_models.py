@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument("--full-size", action="store_true", help="SD-1.5 sized inpainting model (fp16, ~2 GB)")
     args = parser.parse_args()
     for model in make_test_models(only=args.only, ip_adapter=not args.no_ip_adapter, full_size=args.full_size):
-        print(f"saved {model.tag} at {model.path}")
+        print(f"saved {model.tag} (test model)")
 
 
 def _sd15_scheduler(scheduler_class):

@@ -21,7 +21,7 @@ from . import __version__
 from .client import TryOnClient, TryOnFailed, TryOnTimeout, png_size
 
 DEFAULT_SERVER = "http://localhost:3000"
-CATEGORIES = ("tops", "bottoms", "one-pieces")
+CATEGORIES = ("auto", "upper_body", "lower_body", "dresses")
 EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 BAR_WIDTH = 10
 
@@ -36,6 +36,8 @@ class ProgressBar:
 
     def update(self, body: dict) -> None:
         status = body.get("status", "")
+        if status == "failed":  # the reason is printed next; the bar stays where it stopped
+            return
         progress = int(body.get("progress") or 0)
         label = {"pending": "queued", "completed": "done"}.get(status) or body.get("step") or status
         filled = round(progress * BAR_WIDTH / 100)
@@ -72,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("TRYON_SERVER", DEFAULT_SERVER),
         help="base URL of the service (default: $TRYON_SERVER or %(default)s)",
     )
-    run.add_argument("--category", choices=CATEGORIES, help="the garment's category")
+    run.add_argument(
+        "--category", choices=CATEGORIES, help="the garment's category (default: the server decides, auto)"
+    )
     run.add_argument(
         "--api-key",
         default=os.environ.get("TRYON_API_KEY"),

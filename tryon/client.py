@@ -43,11 +43,18 @@ class TryOnTimeout(TryOnFailed, TimeoutError):
 
 
 class TryOnClient:
-    """Talks to one try-on server. ``api_key`` is sent as ``Authorization: Bearer <key>``."""
+    """Talks to one try-on server. ``api_key`` is sent as ``Authorization: Bearer <key>``.
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 30) -> None:
+    ``timeout`` bounds each HTTP request; ``busy_retries`` is how many times a submission refused
+    with 429 (queue full) is sent again, after the server's ``Retry-After``.
+    """
+
+    def __init__(
+        self, base_url: str, *, api_key: str | None = None, timeout: float = 30, busy_retries: int = 3
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.busy_retries = busy_retries
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "tryon-client/1"
         if api_key:
@@ -68,16 +75,21 @@ class TryOnClient:
             data["category"] = category
         if webhook_url:
             data["webhook_url"] = webhook_url
-        with person_path.open("rb") as person, garment_path.open("rb") as garment:
-            response = self._session.post(
-                f"{self.base_url}/api/tryon",
-                files={
-                    "person_image": (person_path.name, person),
-                    "clothing_image": (garment_path.name, garment),
-                },
-                data=data,
-                timeout=self.timeout,
-            )
+        for attempt in range(1, self.busy_retries + 2):
+            with person_path.open("rb") as person, garment_path.open("rb") as garment:
+                response = self._session.post(
+                    f"{self.base_url}/api/tryon",
+                    files={
+                        "person_image": (person_path.name, person),
+                        "clothing_image": (garment_path.name, garment),
+                    },
+                    data=data,
+                    timeout=self.timeout,
+                )
+            if response.status_code == 429 and attempt <= self.busy_retries:
+                time.sleep(_retry_after(response))  # the queue is full: wait as the server asks
+                continue
+            break
         if response.status_code != 202:
             raise TryOnFailed(_reason(response), status_code=response.status_code)
         return response.json()["job_id"]
@@ -194,6 +206,13 @@ def png_size(png: bytes) -> tuple[int, int]:
     if not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR":
         raise ValueError("not a PNG image")
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def _retry_after(response: requests.Response, longest: float = 30) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", 1)), 0.1), longest)
+    except ValueError:  # an HTTP date: not worth parsing for a queue that drains in seconds
+        return 1.0
 
 
 def _json(response: requests.Response):

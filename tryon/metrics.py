@@ -3,8 +3,9 @@
 BentoML 1.4 starts every server process with ``PROMETHEUS_MULTIPROC_DIR`` set and answers
 ``/metrics`` by aggregating that directory (``MultiProcessCollector``), so metrics made with plain
 ``prometheus_client`` in the service's process show up there; ``bentoml.metrics`` is only a
-deprecated alias of ``prometheus_client``. The metrics are created on first use, never at import:
-``prometheus_client`` picks single- or multi-process storage when it is first imported.
+deprecated alias of ``prometheus_client``. The metrics are created by ``init()`` or on first use,
+never at import: ``prometheus_client`` picks single- or multi-process storage when it is first
+imported, and the service module may be imported before BentoML has set the directory.
 
 Multi-process storage cannot call a function at scrape time, so the queue depth, which lives in the
 job store and is shared by every replica, is rendered by the service's ``__metrics__`` hook with
@@ -83,6 +84,14 @@ def _get() -> _Metrics:
                     metrics.step_seconds.labels(step=step)
                 _metrics = metrics
     return _metrics
+
+
+def init() -> None:
+    """Create the metrics now (idempotent), so ``/metrics`` lists them at zero before the first job.
+
+    Call it in the service's ``__init__``: BentoML has set ``PROMETHEUS_MULTIPROC_DIR`` by then.
+    """
+    _get()
 
 
 def job_submitted() -> None:

@@ -194,6 +194,21 @@ def require_model(tag: str) -> Any:
         ) from None
 
 
+def declared_model(name: str) -> Any | None:
+    """``BentoModel("name:latest")`` for a service's class attribute when the store has the model, else None.
+
+    ``bentoml serve`` resolves every model a service declares before it starts, and stops with its own
+    message when one is missing, even when the configured engine would never use it. Declaring the
+    model only when it is present keeps the classical engines serving on machines without models,
+    lets the runner's ``require_model`` give the clear error when a configured model is missing, and
+    still makes ``bentoml build`` record the model wherever it is in the store.
+    """
+    import bentoml
+
+    tag = f"{name}:latest"
+    return bentoml.models.BentoModel(tag) if find_model(tag) is not None else None
+
+
 def find_model(tag: str) -> Any | None:
     """The stored model for ``tag``, or None."""
     try:

@@ -178,7 +178,7 @@ class WebhookSender:
         if self._closed.is_set():
             log.warning("job %s: webhook not sent, the sender is shut down", payload.get("job_id"))
             return
-        future = self._pool.submit(self._deliver, url, payload)
+        future = self._pool.submit(self._deliver_logged, url, payload)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
@@ -201,6 +201,13 @@ class WebhookSender:
     def _forget(self, future: Future) -> None:
         with self._lock:
             self._pending.discard(future)
+
+    def _deliver_logged(self, url: str, payload: dict) -> bool:
+        try:
+            return self._deliver(url, payload)
+        except Exception:  # a bug here must not vanish inside a Future nobody reads
+            log.exception("job %s: webhook to %s failed unexpectedly", payload.get("job_id"), _redacted(url))
+            return False
 
     def _deliver(self, url: str, payload: dict) -> bool:
         """Runs in the pool. True when the receiver answered 2xx."""

@@ -159,3 +159,39 @@ def body_regions(person: np.ndarray, analyzer) -> dict[str, np.ndarray]:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def test_category_auto_decides_from_the_garment_and_records_it(service, data_dir: Path) -> None:
+    person = (data_dir / "persons" / "studio_man_hoodie.png").read_bytes()
+    jeans = (data_dir / "garments" / "jeans_blue.jpg").read_bytes()
+    job_id = submit(service.url, person, jeans).json()["job_id"]
+    final = poll_until_finished(service.url, job_id).final
+    assert final["status"] == "completed" and final["category"] == "lower_body"
+    assert any("lower_body" in note for note in final["notes"])
+
+
+def test_requested_category_is_used_and_a_mismatch_fails_readably(service, data_dir: Path) -> None:
+    person = (data_dir / "persons" / "studio_man_hoodie.png").read_bytes()
+    jeans = (data_dir / "garments" / "jeans_blue.jpg").read_bytes()
+    response = requests.post(
+        f"{service.url}/api/tryon",
+        files={"person_image": ("p.png", person), "clothing_image": ("j.jpg", jeans)},
+        data={"category": "upper_body"},
+        timeout=30,
+    )
+    final = poll_until_finished(service.url, response.json()["job_id"]).final
+    assert final["status"] == "failed"
+    assert "upper" in final["detail"]["error"].lower() or "top" in final["detail"]["error"].lower()
+
+
+def test_unknown_category_is_a_400_listing_the_allowed_values(service, person_bytes, garment_bytes) -> None:
+    response = requests.post(
+        f"{service.url}/api/tryon",
+        files={"person_image": ("p.png", person_bytes), "clothing_image": ("c.jpg", garment_bytes)},
+        data={"category": "hats"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    for allowed in ("auto", "upper_body", "lower_body", "dresses"):
+        assert allowed in detail

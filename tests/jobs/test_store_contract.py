@@ -202,3 +202,15 @@ def test_cancel_ends_queued_and_running_jobs_but_not_finished_ones(make_store) -
     assert not store.complete("running", "w", JobResult(png=b"late"))
     assert store.claim("w") is None
     assert store.counts() == {"queued": 0, "processing": 0, "completed": 1, "failed": 2}
+
+
+def test_options_and_details_travel_with_the_job(make_store) -> None:
+    store = make_store()
+    store.create("job", JobInputs(b"p", b"c", {"category": "lower_body"}))
+    assert store.get("job").options == {"category": "lower_body"}
+    record, inputs = store.claim("w")
+    assert inputs.options == {"category": "lower_body"} and record.options == inputs.options
+    details = {"category": "lower_body", "notes": ["category auto -> lower_body"]}
+    store.complete("job", "w", JobResult(png=b"png", details=details))
+    record = store.get("job")
+    assert record.details == details and record.options == {"category": "lower_body"}

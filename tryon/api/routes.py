@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from ..images import check_upload_size
@@ -13,6 +13,7 @@ from ..jobs import JobRecord, JobStatus
 from ..results import ResultPublisher
 from .schemas import (
     CancelResponse,
+    CategoryName,
     ErrorResponse,
     FailedJobResponse,
     HealthResponse,
@@ -54,10 +55,18 @@ def submit_tryon(
     clothing_image: Annotated[
         UploadFile, File(description="Photo of the clothing item (JPG/PNG/WEBP, max 20MB)")
     ],
+    category: Annotated[
+        CategoryName,
+        Form(
+            description="upper_body (shirts, tops, jackets), lower_body (trousers, skirts), dresses, "
+            "or auto: decided from the garment's shape."
+        ),
+    ] = "auto",
 ) -> SubmitResponse:
     job_id = state.submit(
         read_upload("person_image", person_image, state.limits.max_bytes),
         read_upload("clothing_image", clothing_image, state.limits.max_bytes),
+        options={"category": category},
     )
     return SubmitResponse(job_id=job_id)
 
@@ -127,24 +136,27 @@ def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:
 
 
 def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse:
+    category = record.details.get("category") or record.options.get("category")
     if record.status is JobStatus.QUEUED:
-        return JobStatusResponse(job_id=record.job_id, status="pending", progress=0)
+        return JobStatusResponse(job_id=record.job_id, status="pending", progress=0, category=category)
     if record.status is JobStatus.PROCESSING:
         return JobStatusResponse(
-            job_id=record.job_id, status="processing", step=record.step, progress=record.progress
+            job_id=record.job_id,
+            status="processing",
+            step=record.step,
+            progress=record.progress,
+            category=category,
         )
     if record.result_key:
-        return JobStatusResponse(
-            job_id=record.job_id,
-            status="completed",
-            progress=100,
-            result_url=results.url_for(record.result_key),
-            warning=record.warning,
-        )
+        result = {"result_url": results.url_for(record.result_key)}
+    else:
+        result = {"result_b64": base64.b64encode(record.result or b"").decode("ascii")}
     return JobStatusResponse(
         job_id=record.job_id,
         status="completed",
         progress=100,
-        result_b64=base64.b64encode(record.result or b"").decode("ascii"),
         warning=record.warning,
+        category=category,
+        notes=record.details.get("notes"),
+        **result,
     )

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 JobState = Literal["pending", "processing", "completed", "failed"]
+CategoryName = Literal["auto", "upper_body", "lower_body", "dresses"]
 StepName = Literal["segmentation", "pose", "warp", "inpainting", "blend", "done"]
 
 
@@ -36,6 +37,13 @@ class JobStatusResponse(BaseModel):
         default=None,
         description="Set when the job completed but something went wrong on the way (e.g. the S3 "
         "upload failed, so the result comes as result_b64).",
+    )
+    category: CategoryName | None = Field(
+        default=None,
+        description="The garment category: as requested, then (completed) the one the pipeline used.",
+    )
+    notes: list[str] | None = Field(
+        default=None, description="What the pipeline decided on the way (completed only)."
     )
 
 

@@ -23,12 +23,19 @@ class ServiceState:
     admission: AdmissionPolicy
     health: Callable[[], HealthResponse]
 
-    def submit(self, person_image: bytes, clothing_image: bytes, *, job_id: str | None = None) -> str:
+    def submit(
+        self,
+        person_image: bytes,
+        clothing_image: bytes,
+        *,
+        options: dict[str, str] | None = None,
+        job_id: str | None = None,
+    ) -> str:
         """Validate both photos and queue a job; raises ``InvalidImage`` before anything is queued."""
         validate_image("person_image", person_image, self.limits)
         validate_image("clothing_image", clothing_image, self.limits)
         job_id = job_id or str(uuid.uuid4())
-        self.store.create(job_id, JobInputs(person_image, clothing_image))
+        self.store.create(job_id, JobInputs(person_image, clothing_image, options or {}))
         self.workers.wake()
         return job_id
 

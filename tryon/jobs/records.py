@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -19,10 +19,12 @@ class JobStatus(str, Enum):
 
 @dataclass(frozen=True)
 class JobInputs:
-    """The uploaded photos, as validated bytes; kept only until the job ends."""
+    """The uploaded photos, as validated bytes (kept only until the job ends), and the request's
+    options (e.g. ``category``), kept with the record."""
 
     person_image: bytes
     clothing_image: bytes
+    options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class JobResult:
     png: bytes | None = None
     object_key: str | None = None
     warning: str | None = None
+    details: dict = field(default_factory=dict)  # what the pipeline decided (category, notes)
 
 
 @dataclass(frozen=True)
@@ -50,3 +53,5 @@ class JobRecord:
     result: bytes | None = None
     result_key: str | None = None
     warning: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)

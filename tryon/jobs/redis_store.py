@@ -19,6 +19,7 @@ Keys, all under ``{namespace}:``:
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import redis
@@ -33,6 +34,7 @@ from .store import JobStore
 # The hash fields a JobRecord is read from, in the order every script and ``get`` returns them.
 _RECORD_FIELDS = (
     "status", "step", "progress", "attempts", "error", "created", "updated", "result", "result_key", "warning",
+    "options", "details",
 )
 
 _PRELUDE = """
@@ -45,7 +47,7 @@ local function us(n) return string.format('%d', n) end
 """
 
 _CREATE = _PRELUDE + """
--- KEYS: job, queued, clock.  ARGV: id, person, clothing, token.
+-- KEYS: job, queued, clock.  ARGV: id, person, clothing, token, options (JSON).
 if redis.call('EXISTS', KEYS[1]) == 1 then
   -- The same call retried after its reply was lost: it already went through.
   if redis.call('HGET', KEYS[1], 'create_token') == ARGV[4] then
@@ -60,7 +62,7 @@ local created = us(now)
 redis.call('SET', KEYS[3], created)
 redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'attempts', 0,
            'created', created, 'updated', created,
-           'person', ARGV[2], 'clothing', ARGV[3], 'create_token', ARGV[4])
+           'person', ARGV[2], 'clothing', ARGV[3], 'create_token', ARGV[4], 'options', ARGV[5])
 redis.call('ZADD', KEYS[2], created, ARGV[1])
 return created
 """
@@ -72,7 +74,8 @@ local lease, max_attempts = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local function reply(id, key)
   local r = redis.call('HMGET', key, 'status', 'step', 'progress', 'attempts', 'error',
-                       'created', 'updated', 'result', 'result_key', 'warning', 'person', 'clothing')
+                       'created', 'updated', 'result', 'result_key', 'warning', 'options', 'details',
+                       'person', 'clothing')
   table.insert(r, 1, id)
   return r
 end
@@ -163,7 +166,7 @@ return 0
 
 _FINISH = _PRELUDE + """
 -- KEYS: job, queued, leases, finished, ended.
--- ARGV: id, worker, status, result or error, token, result_key, warning.
+-- ARGV: id, worker, status, result or error, token, result_key, warning, details (JSON).
 local job = redis.call('HMGET', KEYS[1], 'status', 'lease_owner', 'finish_token')
 if job[1] ~= 'processing' or job[2] ~= ARGV[2] then
   -- Refused, unless this is the same call retried after its reply was lost.
@@ -179,6 +182,7 @@ if ARGV[3] == 'completed' then
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[4]) end
   if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'result_key', ARGV[6]) end
   if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'warning', ARGV[7]) end
+  redis.call('HSET', KEYS[1], 'details', ARGV[8])
 else
   redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[4], 'updated', now,
              'finish_token', ARGV[5])
@@ -276,12 +280,12 @@ class RedisJobStore(JobStore):
     def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
         created = self._create(
             keys=[self._job_key(job_id), self._queued, self._clock],
-            args=[job_id, inputs.person_image, inputs.clothing_image, _token()],
+            args=[job_id, inputs.person_image, inputs.clothing_image, _token(), json.dumps(inputs.options)],
         )
         if created is None:
             raise ValueError(f"job {job_id!r} already exists")
         now = _seconds(created)
-        return JobRecord(job_id, JobStatus.QUEUED, None, 0, 0, now, now)
+        return JobRecord(job_id, JobStatus.QUEUED, None, 0, 0, now, now, options=dict(inputs.options))
 
     def get(self, job_id: str) -> JobRecord | None:
         values = self._redis.hmget(self._job_key(job_id), _RECORD_FIELDS)
@@ -297,7 +301,8 @@ class RedisJobStore(JobStore):
         if not reply:
             return None
         job_id, *values, person, clothing = reply
-        return _record(job_id.decode(), values), JobInputs(person, clothing)
+        record = _record(job_id.decode(), values)
+        return record, JobInputs(person, clothing, record.options)
 
     def advance(self, job_id: str, worker_id: str, *, step: str, progress: int) -> bool:
         return 1 == self._advance(
@@ -313,7 +318,13 @@ class RedisJobStore(JobStore):
 
     def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
         return self._end(
-            job_id, worker_id, JobStatus.COMPLETED, result.png or b"", result.object_key, result.warning
+            job_id,
+            worker_id,
+            JobStatus.COMPLETED,
+            result.png or b"",
+            result.object_key,
+            result.warning,
+            result.details,
         )
 
     def fail(self, job_id: str, worker_id: str, error: str) -> bool:
@@ -355,10 +366,20 @@ class RedisJobStore(JobStore):
         payload: bytes | str,
         result_key: str | None = None,
         warning: str | None = None,
+        details: dict | None = None,
     ) -> bool:
         return 1 == self._finish(
             keys=[self._job_key(job_id), self._queued, self._leases, self._finished, self._ended],
-            args=[job_id, worker_id, status.value, payload, _token(), result_key or "", warning or ""],
+            args=[
+                job_id,
+                worker_id,
+                status.value,
+                payload,
+                _token(),
+                result_key or "",
+                warning or "",
+                json.dumps(details or {}),
+            ],
         )
 
     def _job_key(self, job_id: str) -> str:
@@ -388,7 +409,7 @@ def _text(value: bytes | None) -> str | None:
 
 
 def _record(job_id: str, values: list) -> JobRecord:
-    status, step, progress, attempts, error, created, updated, result, result_key, warning = values
+    status, step, progress, attempts, error, created, updated, result, result_key, warning, options, details = values
     return JobRecord(
         job_id=job_id,
         status=JobStatus(status.decode()),
@@ -401,4 +422,6 @@ def _record(job_id: str, values: list) -> JobRecord:
         result=result,
         result_key=_text(result_key),
         warning=_text(warning),
+        options=json.loads(options or b"{}"),
+        details=json.loads(details or b"{}"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -28,14 +29,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     clothing_image BLOB,
     result         BLOB,
     result_key     TEXT,
-    warning        TEXT
+    warning        TEXT,
+    options        TEXT NOT NULL DEFAULT '{}',
+    details        TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_update ON jobs (status, updated_at);
 """
 
 _RECORD_COLUMNS = (
-    "job_id, status, step, progress, attempts, created_at, updated_at, error, result, result_key, warning"
+    "job_id, status, step, progress, attempts, created_at, updated_at, error, result, result_key, warning,"
+    " options, details"
 )
 
 
@@ -54,11 +58,19 @@ class SQLiteJobStore(JobStore):
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (job_id, status, created_at, updated_at, person_image, clothing_image)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, JobStatus.QUEUED.value, now, now, inputs.person_image, inputs.clothing_image),
+                "INSERT INTO jobs (job_id, status, created_at, updated_at, person_image, clothing_image,"
+                " options) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    JobStatus.QUEUED.value,
+                    now,
+                    now,
+                    inputs.person_image,
+                    inputs.clothing_image,
+                    json.dumps(inputs.options),
+                ),
             )
-        return JobRecord(job_id, JobStatus.QUEUED, None, 0, 0, now, now)
+        return JobRecord(job_id, JobStatus.QUEUED, None, 0, 0, now, now, options=dict(inputs.options))
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
@@ -101,7 +113,7 @@ class SQLiteJobStore(JobStore):
                 person, clothing = self._db.execute(
                     "SELECT person_image, clothing_image FROM jobs WHERE job_id = ?", (job_id,)
                 ).fetchone()
-                return record, JobInputs(person, clothing)
+                return record, JobInputs(person, clothing, record.options)
 
     def advance(self, job_id: str, worker_id: str, *, step: str, progress: int) -> bool:
         now = time.time()
@@ -177,7 +189,7 @@ class SQLiteJobStore(JobStore):
         endable = (JobStatus.PROCESSING.value, JobStatus.QUEUED.value if from_queue else JobStatus.PROCESSING.value)
         return (
             self._db.execute(
-                "UPDATE jobs SET status = ?, result = ?, result_key = ?, warning = ?, error = ?,"
+                "UPDATE jobs SET status = ?, result = ?, result_key = ?, warning = ?, details = ?, error = ?,"
                 " step = COALESCE(?, step),"
                 " progress = COALESCE(?, progress), updated_at = ?, lease_owner = NULL,"
                 " lease_expires = NULL, person_image = NULL, clothing_image = NULL"
@@ -187,6 +199,7 @@ class SQLiteJobStore(JobStore):
                     result.png,
                     result.object_key,
                     result.warning,
+                    json.dumps(result.details),
                     error,
                     "done" if progress_done else None,
                     progress_done,
@@ -213,7 +226,7 @@ def _immediate_transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 
 def _record(row: tuple) -> JobRecord:
-    job_id, status, step, progress, attempts, created_at, updated_at, error, result, key, warning = row
+    job_id, status, step, progress, attempts, created_at, updated_at, error, result, key, warning, options, details = row
     return JobRecord(
         job_id=job_id,
         status=JobStatus(status),
@@ -226,4 +239,6 @@ def _record(row: tuple) -> JobRecord:
         result=result,
         result_key=key,
         warning=warning,
+        options=json.loads(options),
+        details=json.loads(details),
     )

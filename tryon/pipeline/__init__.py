@@ -3,11 +3,14 @@
 ``run_tryon`` is the entry point; ``prepare_garment`` is its garment half, for callers that cache it.
 """
 
+from .categories import BodyPartNotVisible, CategoryMismatch, classify_garment
 from .pipeline import prepare_garment, run_tryon
 from .types import (
     BodyPose,
+    Category,
     GarmentCutout,
     GarmentLandmarks,
+    LowerBodyLandmarks,
     PersonAnalyzer,
     PreparedGarment,
     Step,
@@ -17,15 +20,20 @@ from .types import (
 )
 
 __all__ = [
+    "BodyPartNotVisible",
     "BodyPose",
+    "Category",
+    "CategoryMismatch",
     "GarmentCutout",
     "GarmentLandmarks",
+    "LowerBodyLandmarks",
     "PersonAnalyzer",
     "PreparedGarment",
     "Step",
     "StepCallback",
     "TryOnResult",
     "WarpedGarment",
+    "classify_garment",
     "prepare_garment",
     "run_tryon",
 ]

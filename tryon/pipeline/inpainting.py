@@ -1,8 +1,9 @@
-"""Inpainting step: find the old upper-body garment and repaint what the new one will not cover.
+"""Inpainting step: repaint the old garment's zone where the new garment will not cover it.
 
 Body zones come from the pose (in the photo's pixels) and the person's own skin colour, sampled from
 the face: a pixel already showing skin is never repainted, hands are found by skin colour near the
-wrists, and bare arms and neck are repainted in that skin colour with the photo's broad shading.
+wrists, and bare arms, neck and legs are repainted in that skin colour with the photo's broad shading.
+The zone itself is found in ``clothing.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import cv2
 import numpy as np
 
 from .masks import box_slices, fill_holes, mask_bounds
-from .types import BodyPose, Mask, RGBImage
+from .types import BodyPose, Category, Mask, RGBImage
 from .warp import BodyFrame, body_frame
 
 # mediapipe Pose face indices.
@@ -39,10 +40,11 @@ class SkinTone:
 class BodyZones:
     """Where things are on the person, all ``HxW`` bool masks in the photo's pixels.
 
-    ``protected``: face, head and hair, hands; never painted over. ``skin``: pixels already showing the
-    person's skin. ``bare_skin``: where bare arms and neck would be, were the clothes not there.
-    ``front_limbs``: the part of ``bare_skin`` seen in front of a garment's torso (the neck, and the
-    arms from below the shoulder), where no sleeve covers it.
+    ``protected``: face, head and hair, hands, and feet for garments reaching the ankles; never painted
+    over. ``skin``: pixels already showing the person's skin. ``bare_skin``: where bare arms and neck
+    (tops, dresses) or legs (trousers, dresses) would be, were the clothes not there. ``front_limbs``:
+    limbs seen in front of the new garment where it does not cover them: for tops, the neck and the arms
+    from below the shoulder; for trousers, the arms beside the hips.
     """
 
     protected: Mask
@@ -97,72 +99,49 @@ def skin_mask(person: RGBImage, tone: SkinTone, *, chroma_tolerance: float = 5.0
 
 
 def body_zones(
-    person: RGBImage, person_mask: Mask, pose: BodyPose, tone: SkinTone, *, hand_tolerance: float = 7.0
+    person: RGBImage,
+    person_mask: Mask,
+    pose: BodyPose,
+    tone: SkinTone,
+    category: Category,
+    *,
+    hand_tolerance: float = 7.0,
 ) -> BodyZones:
-    """Face/head, hands, skin and bare-limb zones of the person in ``person`` (``HxWx3`` uint8 RGB).
+    """Face/head, hands, feet, skin and bare-limb zones of the person in ``person`` (``HxWx3`` uint8 RGB)
+    for a garment of ``category`` (not ``AUTO``).
 
-    ``person_mask`` is ``HxW`` bool, True on the person. Each hand is the region around the hand's
-    landmarks, beyond the wrist, whose chroma is within ``hand_tolerance`` of the hand's own colour
-    (sampled on the knuckles: hands are redder than faces) and that is connected to those landmarks,
-    so neither a sleeve's cuff nor trousers beside the hand count as hand.
+    ``person_mask`` is ``HxW`` bool, True on the person. The head is the face ellipse and everything
+    above the mouth: below the mouth, a hood or collar behind the neck is left to the clothing zone.
+    Each hand is the region around the hand's landmarks, beyond the wrist, whose chroma is within
+    ``hand_tolerance`` of the hand's own colour (sampled on the knuckles: hands are redder than faces)
+    and that is connected to those landmarks, so neither a sleeve's cuff nor trousers beside the hand
+    count as hand.
     """
     frame = body_frame(pose)
+    shape = person_mask.shape
     lab = cv2.cvtColor(person, cv2.COLOR_RGB2LAB)
     skin = _clean(skin_mask(person, tone) & person_mask)
-    head = (_face_ellipse(pose, person_mask.shape) | _above_collar(frame, person_mask.shape)) & person_mask
+    head = (_face_ellipse(pose, shape) | _above_mouth(pose, frame, shape)) & person_mask
     hands = np.zeros_like(person_mask)
     for wrist in _HANDS:
         hands |= _hand(lab, person_mask, pose, wrist, frame.shoulder_width, hand_tolerance)
-    shape = person_mask.shape
+    protected = head | hands
+    upper = category is not Category.LOWER_BODY
+    lower = category is not Category.UPPER_BODY
     neck = _neck_zone(frame, pose, shape)
-    return BodyZones(
-        protected=head | hands,
-        skin=skin,
-        bare_skin=_arms_zone(frame, shape, start=0.0) | neck,
-        front_limbs=_arms_zone(frame, shape, start=0.6) | neck,
-    )
+    bare_skin = np.zeros(shape, bool)
+    if upper:
+        bare_skin |= _arms_zone(frame, shape, start=0.0) | neck
+    if lower:
+        bare_skin |= _legs_zone(frame, shape)
+        protected |= _feet(frame, shape) & person_mask
+    front_limbs = _arms_zone(frame, shape, start=0.6) | neck if upper else _arms_zone(frame, shape, start=0.3)
+    return BodyZones(protected=protected, skin=skin, bare_skin=bare_skin & ~protected, front_limbs=front_limbs)
 
 
 def _clean(mask: Mask) -> Mask:
     """``mask`` without specks (shaded fabric can match skin here and there; skin comes in areas)."""
     return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
-
-
-def agnostic_mask(
-    person_mask: Mask,
-    pose: BodyPose,
-    zones: BodyZones,
-    *,
-    arm_radius: float = 0.26,
-    below_hips: float = 0.08,
-) -> Mask:
-    """``HxW`` bool, True where the old upper-body garment may be: the region to repaint.
-
-    The torso from above the shoulders to ``below_hips`` (of the torso's length) below the hips, and
-    each arm within ``arm_radius`` shoulder widths of its bones, inside the silhouette
-    (``person_mask``, True on the person); never protected pixels (face, head, hands) or skin.
-    """
-    frame = body_frame(pose)
-    height, width = person_mask.shape
-    width_unit = frame.shoulder_width
-    torso_length = float(np.linalg.norm(frame.hip_mid - frame.shoulder_mid))
-    half_hips = max(0.9 * float(np.linalg.norm(frame.hip_r - frame.hip_l)), 0.45 * width_unit)
-    up, across = -frame.down, frame.across
-    polygon = np.array([
-        frame.shoulder_l - across * 0.3 * width_unit + up * 0.3 * width_unit,
-        frame.shoulder_r + across * 0.3 * width_unit + up * 0.3 * width_unit,
-        frame.hip_mid + across * (half_hips + 0.25 * width_unit) - up * below_hips * torso_length,
-        frame.hip_mid - across * (half_hips + 0.25 * width_unit) - up * below_hips * torso_length,
-    ])
-    zone = np.zeros((height, width), np.uint8)
-    cv2.fillConvexPoly(zone, np.round(polygon).astype(np.int32), 1)
-    radius = max(1, round(arm_radius * width_unit))
-    for shoulder, elbow, wrist in (
-        (frame.shoulder_l, frame.elbow_l, frame.wrist_l),
-        (frame.shoulder_r, frame.elbow_r, frame.wrist_r),
-    ):
-        cv2.polylines(zone, [np.round([shoulder, elbow, wrist]).astype(np.int32)], False, 1, 2 * radius)
-    return zone.astype(bool) & person_mask & ~zones.protected & ~zones.skin
 
 
 def fill_agnostic(
@@ -171,37 +150,60 @@ def fill_agnostic(
     *,
     bare_skin: Mask,
     tone: SkinTone,
+    from_below: Mask | None = None,
     work_scale: float = 0.25,
     shading_sigma: float = 0.02,
 ) -> RGBImage:
     """Repaint ``region`` of ``person`` (``HxWx3`` uint8 RGB) so no old garment shows there.
 
-    ``region`` and ``bare_skin`` are ``HxW`` bool. Where both are True (bare arms, neck), the person's
-    skin ``tone`` is painted, shaded by the photo's own lightness blurred over ``shading_sigma`` of the
-    photo's height (low frequencies only, so the old garment's seams and prints do not show) and
-    darkened towards the limb's edges to look round. The rest of ``region`` is inpainted from its
-    surroundings (usually background) at ``work_scale`` of the resolution. Pixels outside ``region``
-    are unchanged.
+    ``region``, ``bare_skin`` and ``from_below`` are ``HxW`` bool. Where ``region`` and ``bare_skin``
+    are True (bare arms, neck, legs), the person's skin ``tone`` is painted, shaded by the photo's own
+    lightness blurred over ``shading_sigma`` of the photo's height (low frequencies only, so the old
+    garment's seams and prints do not show) and darkened towards the limb's edges to look round. Where
+    ``from_below`` is True (an old hem longer than the new one), each column continues what lies below
+    the region (the trousers, the backdrop beside them), as a long top hides what is under it. The rest
+    of ``region`` is inpainted from its surroundings (usually background). All of it is computed at
+    ``work_scale`` of the resolution. Pixels outside ``region`` are unchanged.
     """
     out = person.copy()
     if not region.any():
         return out
     top, left, bottom, right = mask_bounds(region, margin=round(8 / work_scale))
     window = box_slices((top, left, bottom, right))
-    crop, crop_region, crop_skin = person[window], region[window], bare_skin[window]
     full_size = (right - left, bottom - top)
     small_size = (max(1, round(full_size[0] * work_scale)), max(1, round(full_size[1] * work_scale)))
-    small = cv2.resize(crop, small_size, interpolation=cv2.INTER_AREA)
-    small_region = cv2.resize(crop_region.astype(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
-    small_skin = cv2.resize(crop_skin.astype(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
+
+    def small(mask: Mask) -> Mask:
+        return cv2.resize(mask[window].astype(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
+
+    image = cv2.resize(person[window], small_size, interpolation=cv2.INTER_AREA)
+    small_region, small_skin = small(region), small(bare_skin)
     hole = cv2.dilate(small_region.astype(np.uint8), np.ones((3, 3), np.uint8))
-    painted = cv2.inpaint(small, hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
-    skin = _shaded_skin(small, small_region & small_skin, tone, shading_sigma * person.shape[0] * work_scale)
+    painted = cv2.inpaint(image, hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
+    if from_below is not None:
+        below = small(from_below) & small_region
+        continued, found = _continue_from_below(image, hole.astype(bool))
+        painted = np.where((below & found)[..., None], continued, painted)
+    skin = _shaded_skin(image, small_region & small_skin, tone, shading_sigma * person.shape[0] * work_scale)
     weight = cv2.GaussianBlur(small_skin.astype(np.float32), (0, 0), 1.0)[..., None]
     painted = painted * (1 - weight) + skin * weight
     painted = cv2.resize(painted, full_size, interpolation=cv2.INTER_LINEAR)
+    crop_region = region[window]
     out[window][crop_region] = np.clip(painted[crop_region], 0, 255).astype(np.uint8)
     return out
+
+
+def _continue_from_below(image: np.ndarray, hole: Mask) -> tuple[np.ndarray, Mask]:
+    """``hxwx3`` float32: each hole pixel takes the first non-hole pixel below it in its column,
+    softened across columns; and ``hxw`` bool, True where there is such a pixel."""
+    height = hole.shape[0]
+    rows = np.where(~hole, np.arange(height)[:, None], height)
+    source = np.minimum.accumulate(rows[::-1], axis=0)[::-1]
+    found = source < height
+    columns = np.broadcast_to(np.arange(hole.shape[1]), hole.shape)
+    continued = image[np.minimum(source, height - 1), columns].astype(np.float32)
+    continued = cv2.GaussianBlur(continued, (0, 0), sigmaX=1.5, sigmaY=0.5)
+    return continued, found
 
 
 def _shaded_skin(image: np.ndarray, zone: Mask, tone: SkinTone, sigma: float) -> np.ndarray:
@@ -232,12 +234,11 @@ def _face_ellipse(pose: BodyPose, shape: tuple[int, int]) -> Mask:
     return mask.astype(bool)
 
 
-def _above_collar(frame: BodyFrame, shape: tuple[int, int], *, height: float = 0.3) -> Mask:
-    """Everything above the line ``height`` shoulder widths above the shoulder joints (head, hair)."""
+def _above_mouth(pose: BodyPose, frame: BodyFrame, shape: tuple[int, int]) -> Mask:
+    """Everything above the line through the mouth, parallel to the shoulders (head, hair)."""
     up = -frame.down
-    offset = up * height * frame.shoulder_width
+    origin = pose.points[list(_MOUTH)].astype(float).mean(axis=0)
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
-    origin = frame.shoulder_mid + offset
     return ((xs - origin[0]) * up[0] + (ys - origin[1]) * up[1]) > 0
 
 
@@ -295,9 +296,30 @@ def _arms_zone(frame: BodyFrame, shape: tuple[int, int], *, start: float) -> Mas
         (frame.shoulder_r, frame.elbow_r, frame.wrist_r),
     ):
         top = shoulder + start * (elbow - shoulder)
-        _capsule(zone, top, elbow, (0.14 - 0.03 * start) * width, 0.11 * width)
-        _capsule(zone, elbow, wrist, 0.11 * width, 0.08 * width)
+        capsule(zone, top, elbow, (0.14 - 0.03 * start) * width, 0.11 * width)
+        capsule(zone, elbow, wrist, 0.11 * width, 0.08 * width)
     return zone.astype(bool)
+
+
+def _legs_zone(frame: BodyFrame, shape: tuple[int, int]) -> Mask:
+    """Where bare legs would be: capsules around the bones from below the crotch to the ankles, tapering."""
+    hip_width = frame.hip_width
+    zone = np.zeros(shape, np.uint8)
+    for hip, knee, ankle in ((frame.hip_l, frame.knee_l, frame.ankle_l), (frame.hip_r, frame.knee_r, frame.ankle_r)):
+        capsule(zone, hip + 0.3 * (knee - hip), knee, 0.3 * hip_width, 0.22 * hip_width)
+        capsule(zone, knee, ankle, 0.22 * hip_width, 0.15 * hip_width)
+    return zone.astype(bool)
+
+
+def _feet(frame: BodyFrame, shape: tuple[int, int], *, below: float = 0.1, half: float = 0.7) -> Mask:
+    """Everything ``below`` hip-joint distances under each ankle, within ``half`` of them to its sides."""
+    hip_width = frame.hip_width
+    feet = np.zeros(shape, bool)
+    for ankle in (frame.ankle_l, frame.ankle_r):
+        top = max(0, round(ankle[1] + below * hip_width))
+        left, right = max(0, round(ankle[0] - half * hip_width)), max(0, round(ankle[0] + half * hip_width))
+        feet[top:, left:right] = True
+    return feet
 
 
 def _neck_zone(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> Mask:
@@ -308,11 +330,11 @@ def _neck_zone(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> Mask
     neck_base = frame.shoulder_mid - frame.down * 0.3 * frame.shoulder_width
     zone = np.zeros(shape, np.uint8)
     radius = 0.16 * frame.shoulder_width
-    _capsule(zone, chin, neck_base, radius, radius)
+    capsule(zone, chin, neck_base, radius, radius)
     return zone.astype(bool)
 
 
-def _capsule(canvas: np.ndarray, start: np.ndarray, stop: np.ndarray, r0: float, r1: float) -> None:
+def capsule(canvas: np.ndarray, start: np.ndarray, stop: np.ndarray, r0: float, r1: float) -> None:
     """Draw a tapered capsule from ``start`` (radius ``r0``) to ``stop`` (radius ``r1``) into ``canvas``."""
     direction = stop - start
     length = float(np.linalg.norm(direction))

@@ -79,7 +79,7 @@ def lower_body_landmarks(
     centre_x = _centre_x(mask)
     waist_row = rows[0] + round(waistband * height)
     waist_cols = np.flatnonzero(mask[waist_row])
-    axis = mask[rows[0] :, round(centre_x)]
+    axis = mask[rows[0] : rows[-1] + 1, round(centre_x)]
     gap = np.flatnonzero(~axis)
     points: dict[str, Point] = {
         "waist_left": np.array([waist_cols[0], waist_row], float),

@@ -6,15 +6,19 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import cv2
 import numpy as np
 
-from ..errors import InvalidImage, NoPersonFound
+from ..errors import InvalidImage
 from .blend import blend_garment
-from .inpainting import agnostic_mask, body_zones, fill_agnostic, sample_skin_tone
-from .landmarks import garment_landmarks
+from .categories import check_body_visible, classify_garment, resolve_category
+from .clothing import clothing_zones
+from .inpainting import body_zones, fill_agnostic, sample_skin_tone
+from .landmarks import garment_landmarks, lower_body_landmarks
 from .segmentation import cut_out_garment, person_mask
 from .types import (
     BodyPose,
+    Category,
     Mask,
     PersonAnalyzer,
     PreparedGarment,
@@ -24,10 +28,15 @@ from .types import (
     TryOnResult,
     WarpedGarment,
 )
-from .warp import warp_garment
+from .warp import body_frame, warp_garment
+from .warp_lower import warp_lower_body
 
-# mediapipe Pose indices an upper-body garment is fitted to: shoulders and hips.
-_TORSO_POINTS = (11, 12, 23, 24)
+# Where a hem may end, in torso lengths below the shoulder joints: tops around the hips, dresses from
+# mid-thigh to the ankles.
+HEM_LENGTH: dict[Category, tuple[float, float]] = {
+    Category.UPPER_BODY: (0.95, 1.2),
+    Category.DRESSES: (1.4, 3.0),
+}
 
 
 def _no_step(step: Step) -> None:
@@ -35,70 +44,111 @@ def _no_step(step: Step) -> None:
 
 
 def prepare_garment(garment: RGBImage) -> PreparedGarment:
-    """Cut the garment out of its product photo and find its landmarks.
+    """Cut the garment out of its product photo, tell its category from its shape, find its landmarks.
 
-    ``garment`` is an ``HxWx3`` uint8 RGB product photo of an upper-body garment on a plain background.
-    The result depends on the photo alone, so callers may cache it by the photo's content hash.
-    Raises ``GarmentNotFound`` when no garment can be separated from the background.
+    ``garment`` is an ``HxWx3`` uint8 RGB product photo of a garment on a plain background. The result
+    depends on the photo alone, so callers may cache it by the photo's content hash
+    (``tryon.garment_cache.GarmentCache``). Raises ``GarmentNotFound`` when no garment can be separated
+    from the background, or its shape is neither a top, a dress, trousers nor a skirt.
     """
     _check_image(garment, "garment")
     cutout = cut_out_garment(garment)
-    return PreparedGarment(cutout=cutout, landmarks=garment_landmarks(cutout))
+    if classify_garment(cutout.mask) is Category.LOWER_BODY:
+        landmarks = lower_body_landmarks(cutout)
+        reason = "two legs, no sleeves" if landmarks.has_legs else "a waistband and one opening, no sleeves"
+        return PreparedGarment(cutout=cutout, landmarks=landmarks, category=Category.LOWER_BODY, reason=reason)
+    top = garment_landmarks(cutout)
+    category = classify_garment(cutout.mask, top)
+    reason = "one piece from the shoulders to well below the hips" if category is Category.DRESSES else "sleeves and a torso"
+    return PreparedGarment(cutout=cutout, landmarks=top, category=category, reason=reason)
 
 
 def run_tryon(
     person: RGBImage,
-    garment: RGBImage,
+    garment: RGBImage | None,
     analyzer: PersonAnalyzer,
     *,
+    category: Category = Category.AUTO,
     on_step: StepCallback = _no_step,
     prepared_garment: PreparedGarment | None = None,
     min_visibility: float = 0.5,
     shading_strength: float = 0.5,
 ) -> TryOnResult:
-    """Dress the person in ``person`` in the upper-body garment of ``garment``.
+    """Dress the person in ``person`` in the garment of ``garment``.
 
-    Both photos are ``HxWx3`` uint8 RGB. ``on_step`` is called with each ``Step`` as it starts, then
-    with ``Step.DONE``. ``prepared_garment``, when given, is ``prepare_garment(garment)`` from a cache
-    and the garment photo is not analysed again. Shoulders and hips must be seen with at least
+    Both photos are ``HxWx3`` uint8 RGB; ``garment`` may be None when ``prepared_garment`` is given.
+    ``category`` says what the garment is worn as; ``AUTO`` (the
+    default) decides from the garment's shape. ``on_step`` is called with each ``Step`` as it starts,
+    then with ``Step.DONE``. ``prepared_garment``, when given, is ``prepare_garment(garment)`` from a
+    cache and the garment photo is not analysed again. The body parts the category needs (shoulders and
+    hips; hips, knees and ankles; shoulders, hips and knees) must be seen with at least
     ``min_visibility``; ``shading_strength`` (0..1) is how strongly the photo's folds and light shade
     the new garment.
 
-    Returns the dressed person (same size as ``person``, uint8 RGB) and the seconds each step took.
-    Raises ``NoPersonFound`` when no person, or no upper body, is found in the person photo;
-    ``GarmentNotFound`` when the garment cannot be separated from its background; ``InvalidImage``
+    Several people: mediapipe Pose follows one person, the most prominent; that person is dressed, the
+    others' pixels are left alone, and a note says so.
+
+    Returns the dressed person (same size as ``person``, uint8 RGB), the category used, notes on the
+    decisions taken, and the seconds each step took. Raises ``NoPersonFound`` when no person is found;
+    ``BodyPartNotVisible`` (a ``NoPersonFound``) when the body part the garment needs is not in the
+    photo; ``GarmentNotFound`` when the garment cannot be separated from its background;
+    ``CategoryMismatch`` when trousers are requested as a top or the other way round; ``InvalidImage``
     when an array is not an RGB image.
     """
     _check_image(person, "person")
+    if garment is None and prepared_garment is None:
+        raise ValueError("run_tryon needs the garment photo or a prepared garment")
+    category = Category(category)
     timer = _StepTimer(on_step)
+    notes: list[str] = []
 
-    # 1. Segmentation: the person's silhouette; the garment out of its product photo.
+    # 1. Segmentation: the person's silhouette; the garment out of its product photo, and its category.
     with timer.step(Step.SEGMENTATION):
-        body = person_mask(analyzer.segment_person(person))
+        silhouette = person_mask(analyzer.segment_person(person))
         prepared = prepared_garment if prepared_garment is not None else prepare_garment(garment)
+        used, note = resolve_category(category, prepared.category)
+        notes.append(f"{note} ({prepared.reason})" if category is Category.AUTO else note)
 
-    # 2. Pose: the body landmarks the garment is fitted to.
+    # 2. Pose: the body landmarks the garment is fitted to; the silhouette of that person only.
     with timer.step(Step.POSE):
-        pose = _upper_body_pose(analyzer.estimate_pose(person), person.shape[:2], min_visibility)
+        pose = check_body_visible(
+            analyzer.estimate_pose(person), person.shape[:2], used, min_visibility=min_visibility
+        )
+        body, people = _posed_person(silhouette, pose)
+        if people > 1:
+            notes.append(
+                f"{people} people found; dressed the most prominent (the one the pose model follows)"
+            )
 
-    # 3. Warp: the garment fitted onto shoulders, torso and arms.
+    # 3. Warp: the garment fitted onto shoulders, torso and arms, or onto hips and legs.
     with timer.step(Step.WARP):
-        warped = warp_garment(prepared.cutout, prepared.landmarks, pose, person.shape[:2], body=body)
+        if used is Category.LOWER_BODY:
+            warped = warp_lower_body(prepared.cutout, prepared.landmarks, pose, person.shape[:2])
+        else:
+            warped = warp_garment(
+                prepared.cutout, prepared.landmarks, pose, person.shape[:2], body=body, hem_length=HEM_LENGTH[used]
+            )
 
-    # 4. Inpainting: the old garment repainted as background, or as bare skin on arms and neck.
+    # 4. Inpainting: the old garment's zone repainted as what lies under or behind it, or as bare skin.
     with timer.step(Step.INPAINTING):
         tone = sample_skin_tone(person, pose)
-        zones = body_zones(person, body, pose, tone)
-        region = agnostic_mask(body, pose, zones)
-        base = fill_agnostic(person, region, bare_skin=zones.bare_skin, tone=tone)
+        zones = body_zones(person, body, pose, tone, used)
+        clothing = clothing_zones(person, body, pose, zones, used)
+        below_hem = _below_line(body_frame(pose).hip_mid, body.shape) if used is Category.UPPER_BODY else None
+        base = fill_agnostic(
+            person, clothing.replace, bare_skin=zones.bare_skin, tone=tone, from_below=below_hem
+        )
 
-    # 5. Blend: the garment under face, hair, hands and bare limbs, over everything else.
+    # 5. Blend: the garment under face, hair, hands, bare limbs and clothing in front, over the rest.
     with timer.step(Step.BLEND):
-        keep = zones.protected | _bare_limbs(zones.front_limbs & (region | zones.skin), warped)
+        limbs = zones.front_limbs & (clothing.replace | zones.skin)
+        if used is Category.LOWER_BODY:
+            limbs = zones.front_limbs & zones.skin
+        keep = zones.protected | clothing.front | _bare_limbs(limbs, warped)
         image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
 
     on_step(Step.DONE)
-    return TryOnResult(image=image, step_seconds=timer.seconds)
+    return TryOnResult(image=image, category=used, notes=notes, step_seconds=timer.seconds)
 
 
 class _StepTimer:
@@ -128,32 +178,38 @@ def _check_image(image: RGBImage, name: str) -> None:
         raise InvalidImage(f"The {name} photo is too small ({image.shape[1]}x{image.shape[0]} pixels).")
 
 
-def _upper_body_pose(pose: BodyPose | None, size: tuple[int, int], min_visibility: float) -> BodyPose:
-    """``pose`` if it shows an upper body to dress, else ``NoPersonFound`` saying what is missing."""
-    if pose is None:
-        raise NoPersonFound(
-            "No person was found in the person photo. Use a photo of one person standing, facing the camera."
-        )
-    visibility = pose.visibility[list(_TORSO_POINTS)]
-    height, width = size
-    points = pose.points[list(_TORSO_POINTS)]
-    inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
-    if (visibility < min_visibility).any() or not inside.all():
-        raise NoPersonFound(
-            "The person's shoulders and hips are not all visible in the person photo. "
-            "Use a photo showing the upper body from the shoulders to below the hips."
-        )
-    shoulder_width = float(np.linalg.norm(pose.points[11] - pose.points[12]))
-    if shoulder_width < 0.05 * width:
-        raise NoPersonFound(
-            "The person in the person photo is too small or turned sideways. "
-            "Use a photo where the person faces the camera and fills more of the frame."
-        )
-    return pose
+def _posed_person(silhouette: Mask, pose: BodyPose, *, min_share: float = 0.2) -> tuple[Mask, int]:
+    """The silhouette of the person the pose belongs to, and how many people the silhouette shows.
+
+    ``silhouette`` is ``HxW`` bool, True on people. A region counts as a person when it has at least
+    ``min_share`` of the largest region's area; the posed person's region is the one under the middle
+    of their shoulders and hips (the whole silhouette when no region is there).
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(silhouette.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return silhouette, count - 1
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    people = int((areas >= min_share * areas.max()).sum())
+    frame = body_frame(pose)
+    x, y = np.round((frame.shoulder_mid + frame.hip_mid) / 2).astype(int)
+    height, width = silhouette.shape
+    label = labels[min(max(y, 0), height - 1), min(max(x, 0), width - 1)]
+    if label == 0:
+        return silhouette, people
+    # Keep the posed person and the small specks (a stray hand); drop the other people.
+    others = (stats[labels, cv2.CC_STAT_AREA] >= min_share * areas.max()) & (labels != label) & (labels > 0)
+    return silhouette & ~others, people
+
+
+def _below_line(point: np.ndarray, shape: tuple[int, int]) -> Mask:
+    """``HxW`` bool, True on the rows below ``point`` (``(x, y)``)."""
+    below = np.zeros(shape, bool)
+    below[max(0, round(point[1])) :] = True
+    return below
 
 
 def _bare_limbs(front_limbs: Mask, warped: WarpedGarment) -> Mask:
-    """Bare arms and neck in front of the garment's torso: the limb zones the sleeves do not cover.
+    """Bare limbs in front of the garment: the limb zones the sleeves do not cover.
 
     ``front_limbs`` should hold only pixels that show, or will show, skin: a limb zone is a guess
     around the bones, and trousers inside it must not cut into the garment.

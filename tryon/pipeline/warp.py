@@ -50,6 +50,11 @@ class BodyFrame:
         return float(np.linalg.norm(self.hip_mid - self.shoulder_mid))
 
     @property
+    def hip_width(self) -> float:
+        """Distance between the hip joints, at least 0.3 shoulder widths (the unit of leg proportions)."""
+        return max(float(np.linalg.norm(self.hip_r - self.hip_l)), 0.3 * self.shoulder_width)
+
+    @property
     def shoulder_width(self) -> float:
         return float(np.linalg.norm(self.shoulder_r - self.shoulder_l))
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import BodyPose, GarmentCutout, LowerBodyLandmarks, Mask, WarpedGarment
-from .warp import BodyFrame, _along_polyline, _composite, _rescaled, _warp_layer, _widened, body_frame
+from .types import BodyPose, GarmentCutout, LowerBodyLandmarks, WarpedGarment
+from .warp import BodyFrame, _along_polyline, _composite, _rescaled, _warp_layer, body_frame
 
 
 def warp_lower_body(
@@ -18,12 +18,10 @@ def warp_lower_body(
     pose: BodyPose,
     size: tuple[int, int],
     *,
-    body: Mask | None = None,
-    waist_up: float = 0.06,
+    waist_up: float = 0.12,
     waist_half: float = 0.85,
     rise: tuple[float, float] = (0.2, 0.32),
     full_length: float = 0.8,
-    clip_margin: float = 0.05,
     grid_step: int = 8,
 ) -> WarpedGarment:
     """Fit trousers (or a skirt) onto the person in ``pose``, in a photo of ``size`` ``(height, width)``.
@@ -32,13 +30,12 @@ def warp_lower_body(
     distances to each side of the middle; that width sets the garment's scale. The crotch keeps the
     garment's own rise, bounded to ``rise`` torso lengths below the waist. Each leg follows hip, knee and
     ankle for its own scaled length; a leg at least ``full_length`` of the body's leg ends at the ankle.
-    Leg widths keep the garment's cut, bounded around typical thigh, knee and ankle widths.
-
-    ``body`` (``HxW`` bool, True on the person), when given, clips the garment to the silhouette widened
-    by ``clip_margin`` shoulder widths. Returns ``HxW`` layers (no sleeves: ``sleeve_alpha`` is 0).
+    Leg widths keep the garment's cut, bounded around typical thigh, knee and ankle widths. The garment
+    is not clipped to the silhouette: new trousers may be wider than the old ones (the fill behind them
+    repaints what the old ones covered). Returns ``HxW`` layers (no sleeves: ``sleeve_alpha`` is 0).
     """
     frame = body_frame(pose)
-    hip_width = max(float(np.linalg.norm(frame.hip_r - frame.hip_l)), 0.3 * frame.shoulder_width)
+    hip_width = frame.hip_width
     waist = frame.hip_mid - frame.down * waist_up * frame.torso_length
     waist_l = waist - frame.across * waist_half * hip_width
     waist_r = waist + frame.across * waist_half * hip_width
@@ -63,10 +60,7 @@ def warp_lower_body(
             pairs += _leg_pairs(points, frame, side, scale, crotch, hip_width, full_length=full_length)
     else:
         pairs += _skirt_pairs(points, frame, scale, waist, hip_width)
-    layer = _warp_layer(alpha, pairs, size, grid_step)
-    if body is not None:
-        layer = layer.clipped(_widened(body, clip_margin * frame.shoulder_width))
-    return _composite(rgb, [layer], size, [])
+    return _composite(rgb, [_warp_layer(alpha, pairs, size, grid_step)], size, [])
 
 
 def _leg_pairs(

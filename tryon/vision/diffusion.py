@@ -17,6 +17,7 @@ Three layers:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -81,7 +82,7 @@ class DiffusionInpainter:
 
         model_dir = Path(model_dir)
         pipe = StableDiffusionInpaintPipeline.from_pretrained(
-            model_dir, torch_dtype=self.dtype, local_files_only=True
+            model_dir, dtype=self.dtype, local_files_only=True
         )
         if scheduler == "dpmsolver":
             pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
@@ -99,6 +100,7 @@ class DiffusionInpainter:
             pipe.set_ip_adapter_scale(ip_adapter_scale)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device)
+        self._lock = threading.Lock()  # the scheduler keeps per-call state: one batch at a time
 
     def inpaint_batch(
         self, images: np.ndarray, masks: np.ndarray, garments: np.ndarray, seeds: np.ndarray
@@ -135,10 +137,11 @@ class DiffusionInpainter:
         # 4. The garment photos as IP-Adapter embeddings, one per item.
         extra = {}
         if self.has_ip_adapter:
-            extra["ip_adapter_image_embeds"] = self._garment_embeddings(garments)
+            with self._lock:
+                extra["ip_adapter_image_embeds"] = self._garment_embeddings(garments)
 
         # 5. Denoise.
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             result = self.pipe(
                 prompt=[self.prompt] * count,
                 negative_prompt=[self.negative_prompt] * count if self.guidance_scale > 1 else None,
@@ -184,15 +187,13 @@ class DiffusionInpainter:
 def pack_requests(images: np.ndarray, masks: np.ndarray, garments: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """Stack a batch into one ``(N, H, W, 8)`` uint8 array for a batchable API.
 
-    Channels: 0-2 starting image RGB, 3 mask (255 = repaint), 4-6 garment RGB (``garments`` must have
-    the images' height and width), 7 the seed as 8 little-endian bytes in its first pixels.
+    Channels: 0-2 starting image RGB, 3 mask (255 = repaint), 4-6 garment RGB (resized to the images'
+    height and width when it differs), 7 the seed as 8 little-endian bytes in its first pixels.
     """
     count = _check_batch(images, masks, garments, seeds)
-    if garments.shape[1:3] != images.shape[1:3]:
-        raise ValueError(
-            f"garments must be resized to the images' size {images.shape[1:3]}, got {garments.shape[1:3]}"
-        )
     height, width = images.shape[1:3]
+    if garments.shape[1:3] != (height, width):
+        garments = np.stack([_resize(garment, (height, width), cv2.INTER_AREA) for garment in garments])
     packed = np.zeros((count, height, width, PACKED_CHANNELS), np.uint8)
     packed[..., 0:3] = images
     packed[..., 3] = np.where(masks.astype(bool), 255, 0)

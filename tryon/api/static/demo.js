@@ -170,6 +170,7 @@
     const form = new FormData();
     form.append("person_image", chosen.person_image, chosen.person_image.name);
     form.append("clothing_image", chosen.clothing_image, chosen.clothing_image.name);
+    form.append("category", $("category").value);
     try {
       const response = await fetch(SUBMIT_URL, { method: "POST", body: form });
       const body = await readJson(response);

@@ -1,0 +1,170 @@
+"""Throughput and latency of the inpainting runner with adaptive batching on and off.
+
+    python benchmarks/batching.py [--concurrency 1 4 8 16] [--requests-per-client 3] [--steps 10]
+    python benchmarks/batching.py --full-size --steps 30        # on a GPU machine
+
+It builds test models in a temporary BENTOML_HOME (tiny, 256x192, on the CPU; with ``--full-size`` the
+SD-1.5 inpainting architecture with random weights at 1024x768 (h x w), float16 on CUDA), then serves
+``BatchingBench``: a front service that, like the try-on service, reaches the runners through
+``bentoml.depends`` (pickle over the runners' sockets). One runner is the real ``InpaintingRunner``
+(adaptive batching on); the other is the same model behind a plain API that runs one request at a time
+(batching off). For each N, N concurrent clients each send ``--requests-per-client`` one-image requests;
+the table shows images per second, per-request latency (p50, p95) and the mean batch the runner ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import bentoml
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from runners.inpainting import InpaintingRunner  # noqa: E402
+from tryon.model_store import INPAINTING_MODEL, declared_model  # noqa: E402
+
+
+@bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 600})
+class UnbatchedInpaintingRunner:
+    """``InpaintingRunner``'s model behind a non-batchable API: one request, one pipeline call."""
+
+    model = declared_model(INPAINTING_MODEL)
+
+    def __init__(self) -> None:
+        InpaintingRunner.inner.__init__(self)
+        self._lock = threading.Lock()
+
+    @bentoml.api
+    def inpaint(self, requests: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self.inpainter.inpaint_packed(requests)
+
+
+@bentoml.service(workers=1, traffic={"timeout": 3600})
+class BatchingBench:
+    """Sends concurrent one-image requests to either runner and reports what each took."""
+
+    batched = bentoml.depends(InpaintingRunner)
+    unbatched = bentoml.depends(UnbatchedInpaintingRunner)
+
+    @bentoml.api
+    async def burst(self, batching: bool, concurrency: int, requests_per_client: int) -> dict:
+        """``concurrency`` clients each send ``requests_per_client`` requests, one after another."""
+        from tryon.model_store import ModelSettings
+        from tryon.vision.diffusion import pack_requests
+
+        settings = ModelSettings()
+        size = (settings.inpaint_height, settings.inpaint_width)
+        runner = self.batched if batching else self.unbatched
+        rng = np.random.default_rng(0)
+        image = rng.integers(0, 256, (1, *size, 3), dtype=np.uint8)
+        mask = np.zeros((1, *size), bool)
+        mask[:, size[0] // 5 : 4 * size[0] // 5, size[1] // 5 : 4 * size[1] // 5] = True
+        latencies: list[float] = []
+
+        async def client(index: int) -> None:
+            for repeat in range(requests_per_client):
+                packed = pack_requests(image, mask, image, np.array([index * 1000 + repeat]))
+                started = time.perf_counter()
+                result = await runner.to_async.inpaint(packed)
+                latencies.append(time.perf_counter() - started)
+                assert result.shape == (1, *size, 3)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client(index) for index in range(concurrency)))
+        return {"seconds": time.perf_counter() - started, "latencies": latencies}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--requests-per-client", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10, help="denoising steps (strength 1.0: all of them run)")
+    parser.add_argument("--full-size", action="store_true", help="SD-1.5 architecture at 1024x768 (GPU)")
+    parser.add_argument("--store", type=Path, help="use this BENTOML_HOME's models instead of building test models")
+    args = parser.parse_args()
+
+    from tests.models.served_runner import ServedRunner
+
+    height, width = (1024, 768) if args.full_size else (256, 192)
+    with tempfile.TemporaryDirectory() as workdir:
+        home = args.store or Path(workdir) / "bentoml"
+        os.environ["BENTOML_HOME"] = str(home)
+        if args.store is None:
+            from model_store_scripts.make_test_models import make_test_models
+
+            make_test_models(only=INPAINTING_MODEL, ip_adapter=not args.full_size, full_size=args.full_size)
+        env = {
+            "BENTOML_HOME": str(home),
+            "TRYON_INPAINT_ENGINE": "diffusers",
+            "TRYON_INPAINT_HEIGHT": str(height),
+            "TRYON_INPAINT_WIDTH": str(width),
+            "TRYON_INPAINT_STEPS": str(args.steps),
+            "TRYON_INPAINT_STRENGTH": "1.0",
+            "TRYON_INPAINT_GUIDANCE": "5.0",
+        }
+        with ServedRunner("benchmarks.batching:BatchingBench", Path(workdir), env).start(timeout=900) as server:
+            rows = asyncio.run(run_all(server, args))
+            device = server_device()
+
+    print(f"\ninpainting runner, {height}x{width} (h x w), {args.steps} steps, guidance 5 (CFG: 2 UNet rows per image), "
+          f"{'full-size SD-1.5 architecture' if args.full_size else 'tiny test model'}, {device}")
+    print(f"{'N':>3} {'batching':>8} {'img/s':>7} {'p50 s':>7} {'p95 s':>7} {'mean batch':>10} {'speed-up':>8}")
+    for concurrency in args.concurrency:
+        off, on = rows[(concurrency, False)], rows[(concurrency, True)]
+        for batching, row in ((False, off), (True, on)):
+            speedup = f"{on['throughput'] / off['throughput']:.2f}x" if batching else ""
+            mean_batch = f"{row['mean_batch']:.1f}" if row["mean_batch"] else "1.0"
+            print(
+                f"{concurrency:>3} {'on' if batching else 'off':>8} {row['throughput']:>7.2f} {row['p50']:>7.3f} "
+                f"{row['p95']:>7.3f} {mean_batch:>10} {speedup:>8}"
+            )
+
+
+async def run_all(server, args) -> dict:
+    rows = {}
+    async with server.client(BatchingBench, timeout=3600) as client:
+        for batching in (False, True):
+            await client.burst(batching=batching, concurrency=1, requests_per_client=1)  # warm-up
+        for concurrency in args.concurrency:
+            for batching in (False, True):
+                before = server.batch_totals("inpaint")
+                result = await client.burst(
+                    batching=batching, concurrency=concurrency, requests_per_client=args.requests_per_client
+                )
+                after = server.batch_totals("inpaint")
+                items, batches = after[0] - before[0], after[1] - before[1]
+                latencies = result["latencies"]
+                rows[(concurrency, batching)] = {
+                    "throughput": len(latencies) / result["seconds"],
+                    "p50": statistics.median(latencies),
+                    "p95": percentile(latencies, 95),
+                    "mean_batch": items / batches if batches else None,
+                }
+    return rows
+
+
+def server_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({os.cpu_count()} cores), float32"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+import numpy as np
+import pytest
+
+from tryon.errors import NoPersonFound
+from tryon.pipeline import (
+    BodyPartNotVisible,
+    Category,
+    CategoryMismatch,
+    classify_garment,
+    prepare_garment,
+    run_tryon,
+)
+from tryon.pipeline.categories import check_body_visible
+from tryon.pipeline.landmarks import garment_landmarks, lower_body_landmarks
+from tryon.pipeline.segmentation import cut_out_garment
+from tryon.pipeline.types import GarmentCutout
+from tryon.pipeline.warp import body_frame
+
+from .conftest import UPPER_GARMENTS
+
+
+@pytest.fixture(scope="module")
+def prepared_jeans(jeans):
+    return prepare_garment(jeans)
+
+
+def test_auto_picks_lower_body_for_the_jeans(prepared_jeans):
+    assert prepared_jeans.category is Category.LOWER_BODY
+    assert prepared_jeans.landmarks.has_legs
+    assert "two legs" in prepared_jeans.reason
+
+
+@pytest.mark.parametrize("name", UPPER_GARMENTS)
+def test_auto_picks_upper_body_for_the_tops(garments, name):
+    cutout = cut_out_garment(garments[name])
+    assert classify_garment(cutout.mask) is Category.UPPER_BODY
+    assert classify_garment(cutout.mask, garment_landmarks(cutout)) is Category.UPPER_BODY
+
+
+def _cutout(mask):
+    return GarmentCutout(rgb=np.zeros((*mask.shape, 3), np.uint8), alpha=mask.astype(np.float32), mask=mask)
+
+
+def test_a_long_one_piece_is_a_dress_and_a_flared_one_without_sleeves_a_skirt():
+    import cv2
+
+    dress = np.zeros((700, 400), np.uint8)
+    outline = [(150, 20), (180, 40), (220, 40), (250, 20), (330, 60), (390, 160), (330, 190), (300, 150),
+               (290, 300), (380, 680), (20, 680), (110, 300), (100, 150), (70, 190), (10, 160), (70, 60)]
+    cv2.fillPoly(dress, [np.array(outline, np.int32)], 1)
+    mask = dress.astype(bool)
+    assert classify_garment(mask, garment_landmarks(_cutout(mask))) is Category.DRESSES
+
+    skirt = np.zeros((400, 420), np.uint8)
+    cv2.fillPoly(skirt, [np.array([(110, 20), (310, 20), (400, 380), (20, 380)], np.int32)], 1)
+    assert classify_garment(skirt.astype(bool)) is Category.LOWER_BODY
+    marks = lower_body_landmarks(_cutout(skirt.astype(bool)))
+    assert not marks.has_legs
+
+
+def test_jeans_landmarks_lie_in_order(prepared_jeans):
+    m = prepared_jeans.landmarks
+    assert m.waist_left[0] < m.crotch[0] < m.waist_right[0]
+    assert m.waist_left[1] < m.crotch[1] < m.left_hem_outer[1]
+    assert m.left_hem_outer[0] < m.left_hem_inner[0] < m.crotch[0] < m.right_hem_inner[0] < m.right_hem_outer[0]
+
+
+def test_jeans_on_a_person_change_the_legs_and_keep_face_and_background(
+    persons, jeans, prepared_jeans, analyzer, poses, silhouettes
+):
+    name = "studio_man_hoodie.png"
+    person = persons[name]
+    result = run_tryon(person, jeans, analyzer, prepared_garment=prepared_jeans)
+    assert result.category is Category.LOWER_BODY
+    assert result.notes[0] == "category auto -> lower_body (two legs, no sleeves)"
+    frame = body_frame(poses[name])
+    # The thigh changed to the jeans' blue; the chest (the hoodie) did not change.
+    for hip, knee in ((frame.hip_l, frame.knee_l), (frame.hip_r, frame.knee_r)):
+        x, y = np.round(hip + 0.5 * (knee - hip)).astype(int)
+        before, after = person[y - 8 : y + 8, x - 8 : x + 8], result.image[y - 8 : y + 8, x - 8 : x + 8]
+        assert np.abs(after.astype(float) - before).mean() > 20
+        red, green, blue = np.median(after.reshape(-1, 3), axis=0)
+        assert blue > red
+    x, y = np.round(frame.shoulder_mid + 0.4 * (frame.hip_mid - frame.shoulder_mid)).astype(int)
+    assert np.array_equal(result.image[y - 20 : y + 20, x - 20 : x + 20], person[y - 20 : y + 20, x - 20 : x + 20])
+    points = poses[name].points
+    face = (slice(round(points[2][1]) - 10, round(points[10][1])), slice(round(points[8][0]) + 5, round(points[7][0]) - 5))
+    assert np.array_equal(result.image[face], person[face])
+    far = ~_grown(silhouettes[name], round(0.6 * frame.hip_width))
+    assert np.array_equal(result.image[far], person[far])
+
+
+def test_trousers_on_a_head_and_shoulders_photo_fail_with_a_reason(persons, jeans, prepared_jeans, analyzer, poses):
+    name = "studio_woman_jacket.png"
+    hips_y = int(poses[name].points[[23, 24], 1].max())
+    crop = np.ascontiguousarray(persons[name][: hips_y + 40])
+    with pytest.raises(BodyPartNotVisible, match=r"(knees|ankles).*lower-body garment needs the hips and knees and ankles"):
+        run_tryon(crop, jeans, analyzer, prepared_garment=prepared_jeans)
+
+
+def test_body_part_not_visible_is_a_no_person_found(poses):
+    pose = poses["studio_man_hoodie.png"]
+    assert issubclass(BodyPartNotVisible, NoPersonFound)
+    with pytest.raises(BodyPartNotVisible, match="ankles"):
+        check_body_visible(pose, (1000, 768), Category.LOWER_BODY, min_visibility=0.5)  # ankles below the frame
+    assert check_body_visible(pose, (1376, 768), Category.LOWER_BODY, min_visibility=0.5) is pose
+
+
+def test_explicit_category_wins_but_trousers_cannot_be_a_top(persons, jeans, prepared_jeans, analyzer):
+    with pytest.raises(CategoryMismatch, match="lower-body garment, but category upper_body"):
+        run_tryon(persons["studio_man_hoodie.png"], jeans, analyzer, category=Category.UPPER_BODY,
+                  prepared_garment=prepared_jeans)
+    result = run_tryon(persons["studio_man_hoodie.png"], jeans, analyzer, category="lower_body",
+                       prepared_garment=prepared_jeans)
+    assert result.category is Category.LOWER_BODY and "as requested" in result.notes[0]
+
+
+def test_of_two_people_the_posed_one_is_kept(poses):
+    from tryon.pipeline.pipeline import _posed_person
+
+    pose = poses["studio_man_hoodie.png"]
+    frame = body_frame(pose)
+    silhouette = np.zeros((1376, 768), bool)
+    top, bottom = np.round([frame.shoulder_mid[1], frame.hip_mid[1]]).astype(int)
+    left, right = np.round(sorted([frame.shoulder_l[0], frame.shoulder_r[0]])).astype(int)
+    silhouette[top:bottom, left:right] = True  # the posed person
+    silhouette[100:400, 20:120] = True  # someone else, smaller
+    silhouette[10:14, 700:704] = True  # a speck
+    body, people = _posed_person(silhouette, pose)
+    assert people == 2
+    assert body[top:bottom, left:right].all() and not body[100:400, 20:120].any() and body[10:14, 700:704].all()
+
+
+def _grown(mask, radius):
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)

@@ -1,0 +1,198 @@
+"""Where the old clothes are: the cloth-agnostic zone, from colour models of the clothing grown inside the body.
+
+Geometry from the pose says where a garment surely is (the core: the torso between the shoulders and
+hips, along the arm bones; or along the leg bones) and how far an old garment may reach (collars and
+hoods behind the neck, long hems, wide sleeves and trouser legs). Colour decides in between: a colour
+model of the old garment, sampled in the core, is compared with one of the clothing that stays (the
+trousers under a top, the top over trousers, the hair). Pixels in reach that look more like the old
+garment and connect to the core join the zone. Skin, face, hair and hands never do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .inpainting import BodyZones, capsule
+from .types import BodyPose, Category, Mask, RGBImage
+from .warp import BodyFrame, body_frame
+
+# A colour model is a histogram over OpenCV 8-bit Lab: coarse lightness (shading varies it), finer chroma.
+_BINS = (6, 12, 12)
+
+
+@dataclass(frozen=True)
+class ClothingZones:
+    """``HxW`` bool masks of the person photo.
+
+    ``replace``: the cloth-agnostic zone, True where the old garment is (repainted, then covered by the
+    new garment where it lands). ``front``: other clothing seen in front of the new garment (the hem of
+    a top over new trousers, a sleeve hanging beside the hips), kept on top.
+    """
+
+    replace: Mask
+    front: Mask
+
+
+@dataclass(frozen=True)
+class _Regions:
+    """Geometric priors, ``HxW`` bool: ``core`` surely shows the old garment (where not skin or
+    protected), ``reach`` is as far as it may extend, ``other`` shows clothing or hair that stays."""
+
+    core: Mask
+    reach: Mask
+    other: Mask
+
+
+def clothing_zones(
+    person: RGBImage,
+    person_mask: Mask,
+    pose: BodyPose,
+    zones: BodyZones,
+    category: Category,
+    *,
+    work_scale: float = 0.25,
+    margin: float = 2.0,
+    edge_px: int = 2,
+) -> ClothingZones:
+    """The old garment's zone for a garment of ``category``, and the clothing that stays in front.
+
+    ``person`` is ``HxWx3`` uint8 RGB; ``person_mask`` is ``HxW`` bool, True on the person; ``zones``
+    from ``body_zones``. A pixel looks like the old garment when its model gives the pixel's colour more
+    probability than the other clothing's model does, and like the other clothing (kept in front of new
+    trousers) when that model gives ``margin`` times the old garment's probability. Colour models and the growth run at ``work_scale`` of the resolution; the
+    zone is then cut to the silhouette at full resolution, grown ``edge_px`` beyond it (the segmenter's
+    edge sits a pixel or two inside the real one, which left thin strips of the old garment), and never
+    touches skin or protected pixels (face, hair, hands, feet).
+    """
+    frame = body_frame(pose)
+    height, width = person_mask.shape
+    small_size = (max(1, round(width * work_scale)), max(1, round(height * work_scale)))
+    lab = cv2.cvtColor(cv2.resize(person, small_size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
+    bins = _bins(lab)
+
+    def small(mask: Mask) -> Mask:
+        return cv2.resize(mask.astype(np.uint8), small_size, interpolation=cv2.INTER_NEAREST).astype(bool)
+
+    usable = small(person_mask & ~zones.protected & ~zones.skin)
+    regions = _regions(frame, pose, (height, width), category)
+    core, reach, other = small(regions.core) & usable, small(regions.reach) & usable, small(regions.other)
+    own_likelihood = _model(bins, cv2.erode(core.astype(np.uint8), np.ones((3, 3))) > 0)[bins]
+    other_likelihood = _model(bins, other & small(person_mask) & ~small(zones.skin))[bins]
+    looks_old = _opened(own_likelihood > np.maximum(other_likelihood, 1e-3))
+    looks_other = _opened(other_likelihood > margin * own_likelihood)
+    front_small = np.zeros_like(core)
+    if category is Category.LOWER_BODY:
+        # The top seen over the hips (its hem, its sleeves) stays in front of new trousers: what looks
+        # like the top, and above the hips whatever does not look like the old trousers.
+        above_hips = np.arange(lab.shape[0])[:, None] < work_scale * frame.hip_mid[1]
+        front_small = _connected_to(reach & looks_other, other) | (reach & ~looks_old & above_hips)
+        core &= ~front_small
+    replace_small = core | _connected_to(reach & looks_old & ~front_small, core)
+
+    def full(mask: Mask) -> Mask:
+        return cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR).astype(bool)
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge_px + 1, 2 * edge_px + 1))
+    silhouette = cv2.dilate(person_mask.astype(np.uint8), kernel).astype(bool)
+    replace = cv2.dilate(full(replace_small).astype(np.uint8), kernel).astype(bool)
+    replace &= silhouette & ~zones.protected & ~zones.skin
+    return ClothingZones(replace=replace, front=full(front_small) & person_mask & ~replace)
+
+
+def _bins(lab: np.ndarray) -> np.ndarray:
+    """``hxw`` int: each pixel's colour bin (an index into a flattened ``_BINS`` histogram)."""
+    index = np.zeros(lab.shape[:2], np.int32)
+    for channel, count in enumerate(_BINS):
+        index = index * count + (lab[..., channel].astype(np.int32) * count >> 8)
+    return index
+
+
+def _model(bins: np.ndarray, samples: Mask) -> np.ndarray:
+    """A colour model: the normalised histogram (sums to 1) of the ``samples`` pixels' ``bins``, lightly
+    smoothed across neighbouring lightness bins (shading); all zero without samples."""
+    histogram = np.bincount(bins[samples], minlength=int(np.prod(_BINS))).astype(np.float32)
+    if not histogram.any():
+        return histogram
+    exact = histogram.reshape(_BINS)
+    shaded = exact.copy()
+    shaded[1:] += 0.5 * exact[:-1]
+    shaded[:-1] += 0.5 * exact[1:]
+    return (shaded / shaded.sum()).ravel()
+
+
+def _opened(mask: Mask) -> Mask:
+    """``mask`` without specks and one-pixel bridges (a 3x3 opening)."""
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _connected_to(candidates: Mask, seeds: Mask) -> Mask:
+    """The 8-connected regions of ``candidates | seeds`` that contain a seed pixel."""
+    _, labels = cv2.connectedComponents((candidates | seeds).astype(np.uint8), connectivity=8)
+    touched = np.unique(labels[seeds])
+    return np.isin(labels, touched[touched > 0])
+
+
+def _regions(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int], category: Category) -> _Regions:
+    """The geometric priors of ``category``: dresses replace both what a top and trousers would."""
+    if category is Category.UPPER_BODY:
+        return _upper_regions(frame, pose, shape)
+    if category is Category.LOWER_BODY:
+        return _lower_regions(frame, shape)
+    upper, lower = _upper_regions(frame, pose, shape), _lower_regions(frame, shape)
+    return _Regions(core=upper.core | lower.core, reach=upper.reach | lower.reach, other=upper.other & ~lower.reach)
+
+
+def _upper_regions(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> _Regions:
+    """Core: the torso between shoulder joints and hips, the arm bones. Reach: up around the neck (hoods,
+    collars), half a torso below the hips (long hems), wide around the arms. Other: thighs, hair."""
+    unit, length = frame.shoulder_width, frame.torso_length
+    hip_half = max(0.9 * float(np.linalg.norm(frame.hip_r - frame.hip_l)), 0.45 * unit)
+    up, across = -frame.down, frame.across
+
+    def torso(out: float, top: float, bottom: float) -> np.ndarray:
+        return np.array([
+            frame.shoulder_l - across * out * unit + up * top * unit,
+            frame.shoulder_r + across * out * unit + up * top * unit,
+            frame.hip_mid + across * (hip_half + out * unit) - up * bottom * length,
+            frame.hip_mid - across * (hip_half + out * unit) - up * bottom * length,
+        ])
+
+    core, reach, other = (np.zeros(shape, np.uint8) for _ in range(3))
+    cv2.fillConvexPoly(core, np.round(torso(0.0, 0.0, -0.05)).astype(np.int32), 1)
+    cv2.fillConvexPoly(reach, np.round(torso(0.35, 0.6, 0.55)).astype(np.int32), 1)
+    for shoulder, elbow, wrist in (
+        (frame.shoulder_l, frame.elbow_l, frame.wrist_l),
+        (frame.shoulder_r, frame.elbow_r, frame.wrist_r),
+    ):
+        capsule(core, shoulder, elbow, 0.1 * unit, 0.08 * unit)
+        capsule(core, elbow, elbow + 0.85 * (wrist - elbow), 0.08 * unit, 0.06 * unit)
+        capsule(reach, shoulder, elbow, 0.3 * unit, 0.25 * unit)
+        capsule(reach, elbow, wrist, 0.25 * unit, 0.2 * unit)
+    for hip, knee in ((frame.hip_l, frame.knee_l), (frame.hip_r, frame.knee_r)):
+        capsule(other, hip + 0.35 * (knee - hip), hip + 0.9 * (knee - hip), 0.12 * unit, 0.1 * unit)
+    # Hair: the top of the head, above the eyes.
+    eyes = pose.points[[2, 5]].astype(float).mean(axis=0)
+    capsule(other, eyes + up * 0.25 * unit, eyes + up * 0.35 * unit, 0.35 * unit, 0.3 * unit)
+    return _Regions(core=core.astype(bool), reach=reach.astype(bool), other=other.astype(bool) & ~core.astype(bool))
+
+
+def _lower_regions(frame: BodyFrame, shape: tuple[int, int]) -> _Regions:
+    """Core: along the leg bones below the top's hem (a third of the way to the knees). Reach: from
+    above the waist to the ankles,
+    wide around the legs (loose trousers, skirts). Other: the chest (the top, whose hem stays in front)."""
+    hip_width = frame.hip_width
+    length = frame.torso_length
+    core, reach, other = (np.zeros(shape, np.uint8) for _ in range(3))
+    waist = frame.hip_mid - frame.down * 0.3 * length
+    for sign, hip, knee, ankle in ((-1, frame.hip_l, frame.knee_l, frame.ankle_l), (1, frame.hip_r, frame.knee_r, frame.ankle_r)):
+        capsule(core, hip + 0.3 * (knee - hip), knee, 0.3 * hip_width, 0.2 * hip_width)
+        capsule(core, knee, knee + 0.85 * (ankle - knee), 0.2 * hip_width, 0.15 * hip_width)
+        capsule(reach, hip, knee, 0.9 * hip_width, 0.8 * hip_width)
+        capsule(reach, knee, ankle, 0.8 * hip_width, 0.6 * hip_width)
+        capsule(reach, waist + frame.across * sign * 0.5 * hip_width, hip, 0.6 * hip_width, 0.9 * hip_width)
+    chest_top = frame.shoulder_mid + frame.down * 0.15 * length
+    capsule(other, chest_top, frame.shoulder_mid + frame.down * 0.7 * length, 0.3 * frame.shoulder_width, 0.3 * frame.shoulder_width)
+    return _Regions(core=core.astype(bool), reach=reach.astype(bool), other=other.astype(bool))
