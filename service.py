@@ -32,6 +32,9 @@ from tryon.api import (
     attach_state,
     create_app,
 )
+from tryon import metrics
+from tryon.webhooks import WebhookSender
+from tryon.api.routes import poll_body
 from tryon.api.health import build_health
 from tryon.engine import ENGINES, TryOnEngine
 from tryon.errors import InvalidImage
@@ -58,6 +61,16 @@ def callable_from_threads(runner: object, api_name: str) -> Callable[[np.ndarray
     return lambda batch: anyio.from_thread.run(runner.to_async.call, api_name, batch, token=token)
 
 
+def _timed(report):
+    timer = metrics.StepTimer()
+
+    def on_step(step) -> None:
+        timer.start(step.value)
+        report(step.value, step.progress)
+
+    return on_step
+
+
 @bentoml.asgi_app(app, path="/")
 @bentoml.service(workers=1, traffic={"timeout": 300})
 class TryOnService:
@@ -66,6 +79,7 @@ class TryOnService:
 
     def __init__(self) -> None:
         settings = Settings()
+        metrics.init()
         logging.getLogger("tryon").setLevel(settings.log_level)  # BentoML's root handler prints them
         analyzer = CanvasPersonAnalyzer(
             segment_batch=callable_from_threads(self.segmentation, "segment"),
@@ -83,6 +97,11 @@ class TryOnService:
             lease_seconds=settings.job_lease_seconds,
             retention_seconds=settings.result_retention_hours * 3600,
             job_timeout_seconds=settings.job_timeout_seconds,
+            on_finished=self._job_finished,
+        )
+        self.webhooks = WebhookSender(
+            settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+            allow_private=settings.webhook_allow_private,
         )
         self.job_store_kind = "redis" if settings.redis_url else "sqlite"
         self.models_loaded = False
@@ -91,6 +110,7 @@ class TryOnService:
             workers=self.workers,
             limits=settings.image_limits,
             results=self.results,
+            webhooks=self.webhooks,
             admission=AdmissionPolicy(
                 api_key=settings.api_key.get_secret_value() if settings.api_key else None,
                 max_queue=settings.max_queue,
@@ -121,19 +141,29 @@ class TryOnService:
         png = await asyncio.to_thread(self.results.png_of, record)
         return Image.open(io.BytesIO(png))
 
+    def __metrics__(self, content: str) -> str:
+        return content + metrics.queue_depth_exposition(self.state.store.counts()["queued"])
+
     def __is_ready__(self) -> bool:
         return self.models_loaded
 
     @bentoml.on_shutdown
     def stop_workers(self) -> None:
         self.workers.stop()
+        self.webhooks.close(timeout=10)
+
+    def _job_finished(self, job_id: str, inputs: JobInputs) -> None:
+        url = inputs.options.get("webhook_url")
+        record = self.state.store.get(job_id)
+        if url and record is not None and record.status.finished:
+            self.webhooks.send(url, poll_body(record, self.results)[1])
 
     def _run_job(self, job_id: str, inputs: JobInputs, report: ProgressReport) -> JobResult:
         output = self.engine.run(
             inputs.person_image,
             inputs.clothing_image,
             category=inputs.options.get("category", "auto"),
-            on_step=lambda step: report(step.value, step.progress),
+            on_step=_timed(report),
         )
         return replace(self.results.publish(job_id, output.png), details=output.details)
 

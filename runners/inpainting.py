@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import collections
+import logging
+
 import bentoml
 import numpy as np
 
 from tryon.model_store import INPAINTING_MODEL, declared_model
+
+log = logging.getLogger("tryon.runners")
 
 
 @bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 600})
@@ -22,6 +27,7 @@ class InpaintingRunner:
         from tryon.vision.diffusion import DiffusionInpainter
 
         settings = ModelSettings()
+        self._batches: collections.deque[int] = collections.deque(maxlen=100_000)
         self.engine = engine_for(settings.inpaint_engine, INPAINTING_MODEL)
         self.inpainter: DiffusionInpainter | None = None
         if self.engine == "diffusers":
@@ -40,4 +46,12 @@ class InpaintingRunner:
         """``(N, H, W, 8)`` uint8 from ``tryon.vision.diffusion.pack_requests`` -> ``(N, H, W, 3)`` uint8 RGB."""
         if self.inpainter is None:
             raise RuntimeError(f"the inpainting engine is {self.engine!r}: this runner holds no model")
+        log.debug("inpainting batch of %d", len(requests))
+        self._batches.append(len(requests))
         return self.inpainter.inpaint_packed(requests)
+
+    @bentoml.api
+    def batch_stats(self) -> dict[str, int]:
+        """How the adaptive batcher has grouped requests so far: requests, batches, largest batch."""
+        batches = list(self._batches)
+        return {"requests": sum(batches), "batches": len(batches), "largest": max(batches, default=0)}

@@ -1,4 +1,4 @@
-"""`bentoml build` from the repo, then the built Bento: its record, its image recipe, and `bentoml serve <tag>`.
+"""`bentoml build` from the repo, then the Bento: its record, its image recipe, `bentoml serve <tag>`.
 
 `bentoml containerize` needs a Docker engine, which these machines lack; the Dockerfile it would
 use is generated into the Bento by the build, so the test reads that instead.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,14 @@ import pytest
 import requests
 import yaml
 
-from .e2e.served import BENTOML, REPO, ServedService
+from tryon.client import TryOnClient, png_size
+from tryon.settings import Settings
+
+from .e2e.served import BENTOML, REPO, ServedService, free_port
+
+K8S = REPO / "deploy" / "k8s"
+PERSON = "persons/studio_man_hoodie.png"
+GARMENT = "garments/shirt_oxford_blue.jpg"
 
 RUNNERS = ("PoseRunner", "SegmentationRunner")
 DEMO_FILES = ("demo.html", "demo.js", "demo.css")
@@ -118,12 +127,16 @@ def test_bento_carries_the_code_demo_page_and_models_it_references(built, bento_
         assert (src / "runners" / runner).is_file()
     missing = [name for name in DEMO_FILES if not (src / "tryon" / "api" / "static" / name).is_file()]
     assert not missing, (
-        f"the Bento lacks tryon/api/static/{missing}: add \"tryon/api/static/*\" to include: in bentofile.yaml"
+        f"the Bento lacks tryon/api/static/{missing}: "
+        'add "tryon/api/static/*" to include: in bentofile.yaml'
     )
     assert not (src / "tests").exists() and not (src / "benchmarks").exists()
-    for model in bento_yaml.get("models", []):  # every model a service declares travels in the Bento
+    # `bentoml containerize` copies every model the services declare from the model store into
+    # the image: each must be in the store the Bento was built against.
+    store = path.parents[2] / "models"
+    for model in bento_yaml.get("models", []):
         name, version = model["tag"].split(":")
-        assert (path / "models" / name / version).is_dir(), f"model {model['tag']} is not in the Bento"
+        assert (store / name / version).is_dir(), f"model {model['tag']} is not in {store}"
 
 
 def test_generated_dockerfile_installs_system_libraries_and_requirements(built) -> None:
@@ -146,23 +159,212 @@ def test_generated_dockerfile_installs_system_libraries_and_requirements(built) 
     assert "torch==2.13.0" in shipped
 
 
+API_KEY = "bento-test-key"
+
+
 @pytest.fixture(scope="module")
 def served_bento(built, workdir: Path) -> Iterator[ServedBento]:
     tag, _ = built
     outside = workdir / "elsewhere"
     outside.mkdir()
-    server = ServedBento(workdir, target=tag, cwd=outside).start()
+    server = ServedBento(workdir, target=tag, cwd=outside, TRYON_API_KEY=API_KEY).start()
     yield server
     server.stop()
 
 
-def test_built_bento_serves_the_same_api(served_bento: ServedBento) -> None:
-    health = requests.get(f"{served_bento.url}/health", timeout=10).json()
+def test_built_bento_serves_the_same_api(served_bento: ServedBento, data_dir: Path) -> None:
+    url = served_bento.url
+    health = requests.get(f"{url}/health", timeout=10).json()
     assert health["models_loaded"] is True
     assert {"status", "cuda_available", "gpu"} <= set(health)
-    assert requests.get(f"{served_bento.url}/api/tryon/not-a-job", timeout=10).status_code == 404
-    assert "/api/tryon" in requests.get(f"{served_bento.url}/openapi.json", timeout=10).json()["paths"]
-    demo = requests.get(f"{served_bento.url}/demo", timeout=10)
+    assert requests.get(f"{url}/readyz", timeout=10).status_code == 200
+    assert "/api/tryon" in requests.get(f"{url}/openapi.json", timeout=10).json()["paths"]
+    demo = requests.get(f"{url}/demo", timeout=10)
     assert demo.status_code == 200 and "Virtual try-on" in demo.text
-    assert requests.get(f"{served_bento.url}/readyz", timeout=10).status_code == 200
-    assert "tryon_jobs_submitted_total" in requests.get(f"{served_bento.url}/metrics", timeout=10).text
+    assert requests.get(f"{url}/api/tryon/not-a-job", timeout=10).status_code == 401  # TRYON_API_KEY
+
+    with TryOnClient(url, api_key=API_KEY) as client:
+        png = client.run(data_dir / PERSON, data_dir / GARMENT, poll_seconds=0.1, timeout=120)
+    assert png_size(png) == _image_size(data_dir / PERSON)
+    metrics = requests.get(f"{url}/metrics", timeout=10).text
+    for line in (
+        r"tryon_jobs_submitted_total 1\.0",
+        r"tryon_jobs_completed_total 1\.0",
+        r'tryon_jobs_failed_total\{reason="no_person"\} 0\.0',
+        r'tryon_step_duration_seconds_count\{step="warp"\} 1\.0',
+        r"tryon_queue_depth 0",
+    ):
+        assert re.search(f"^{line}$", metrics, re.M), f"{line} not in /metrics:\n{metrics[-3000:]}"
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size
+
+
+def k8s_objects() -> list[dict]:
+    return [
+        doc
+        for path in sorted(K8S.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and "kind" in doc and doc["kind"] != "Kustomization"
+    ]
+
+
+def served_by(objects: list[dict]) -> dict[str, dict]:
+    """BentoML service name -> the Deployment that runs it (``start-http-server --service-name``)."""
+    served = {}
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[0] == "start-http-server", f"{deployment['metadata']['name']}: {args}"
+        served[args[args.index("--service-name") + 1]] = deployment
+    return served
+
+
+def k8s_service_for(objects: list[dict], deployment: dict) -> str:
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    [name] = [
+        o["metadata"]["name"]
+        for o in objects
+        if o["kind"] == "Service" and o["spec"]["selector"].items() <= labels.items()
+    ]
+    return name
+
+
+def test_kubernetes_manifests_run_every_service_of_the_bento(bento_yaml: dict) -> None:
+    objects = k8s_objects()
+    served = served_by(objects)
+    assert set(served) == {service["name"] for service in bento_yaml["services"]}
+    for service in bento_yaml["services"]:
+        deployment = served[service["name"]]
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] in ("/livez", "/health")
+        gpus = service["config"].get("resources", {}).get("gpu")
+        if gpus:
+            for kind in ("requests", "limits"):
+                assert container["resources"][kind]["nvidia.com/gpu"] == gpus, service["name"]
+        args = container["args"]
+        for dependency in service["dependencies"]:
+            target = k8s_service_for(objects, served[dependency["service"]])
+            assert f"{dependency['service']}=http://{target}:3000" in args, (service["name"], args)
+
+    api = served[bento_yaml["entry_service"]]
+    assert api["spec"]["replicas"] >= 2
+    sources = {
+        next(iter(source.values()))["name"]
+        for source in api["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    }
+    assert sources == {"tryon-config", "tryon-secrets"}
+    redis = next(o for o in objects if o["kind"] == "StatefulSet" and "redis" in o["metadata"]["name"])
+    assert redis["spec"]["volumeClaimTemplates"]
+
+
+def test_kubernetes_settings_are_settings_the_service_reads() -> None:
+    """A misspelt TRYON_* variable would be ignored silently: every one must be a Settings field."""
+    fields = {f"TRYON_{name.upper()}" for name in Settings.model_fields}
+    objects = k8s_objects()
+    config = next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    secret = next(o for o in objects if o["kind"] == "Secret")["stringData"]
+    unknown = sorted(key for key in {**config, **secret} if key.startswith("TRYON_") and key not in fields)
+    assert not unknown, f"not settings of tryon.settings.Settings: {unknown}"
+    assert "TRYON_REDIS_URL" in secret and "@tryon-redis:6379" in secret["TRYON_REDIS_URL"]
+    assert {"TRYON_S3_BUCKET", "TRYON_WORKERS"} <= set(config)
+
+
+def test_bentocloud_config_sizes_every_service_of_the_bento(built, bento_yaml: dict) -> None:
+    config = yaml.safe_load((REPO / "deploy" / "bentocloud.yaml").read_text())
+    assert config["bento"].split(":")[0] == built[0].split(":")[0]
+    assert set(config["services"]) == {service["name"] for service in bento_yaml["services"]}
+    for name, service in config["services"].items():
+        assert 1 <= service["scaling"]["min_replicas"] <= service["scaling"]["max_replicas"], name
+    fields = {f"TRYON_{name.upper()}" for name in Settings.model_fields}
+    assert {env["name"] for env in config["envs"] if env["name"].startswith("TRYON_")} <= fields
+
+
+def test_services_run_split_as_the_kubernetes_manifests_run_them(
+    built, workdir: Path, data_dir: Path
+) -> None:
+    """Each Deployment's container args, run against the built Bento on loopback ports."""
+    _, bento_path = built
+    objects = k8s_objects()
+    served = served_by(objects)
+    ports = {name: free_port() for name in served}
+    k8s_to_port = {k8s_service_for(objects, deployment): ports[name] for name, deployment in served.items()}
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(workdir / "bentoml"),
+        "TRYON_DATA_DIR": str(workdir / "split-data"),
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+    processes: list[subprocess.Popen] = []
+    try:
+        for name, deployment in served.items():
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            args = localised(container["args"], ports[name], k8s_to_port)
+            # What the image's entrypoint runs for `start-http-server ...`.
+            command = [sys.executable, "-m", "bentoml_cli._internal.start", *args, str(bento_path)]
+            log = (workdir / f"split-{name}.log").open("ab")
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    cwd=bento_path,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        api_url = f"http://127.0.0.1:{ports[_entry_service(built)]}"
+        wait_until_models_loaded(api_url, processes, workdir)
+        with TryOnClient(api_url) as client:
+            png = client.run(data_dir / PERSON, data_dir / GARMENT, poll_seconds=0.1, timeout=120)
+        assert png_size(png) == _image_size(data_dir / PERSON)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _entry_service(built) -> str:
+    return yaml.safe_load((built[1] / "bento.yaml").read_text())["entry_service"]
+
+
+def localised(args: list[str], port: int, k8s_to_port: dict[str, int]) -> list[str]:
+    """The container's args with its port and host on loopback, and Service URLs made local."""
+    result = []
+    for previous, arg in zip([None, *args], args):
+        if previous == "--port":
+            arg = str(port)
+        elif previous == "--host":
+            arg = "127.0.0.1"
+        elif previous == "--depends":
+            name, url = arg.split("=", 1)
+            host = url.split("//", 1)[1].split(":", 1)[0]
+            arg = f"{name}=http://127.0.0.1:{k8s_to_port[host]}"
+        result.append(arg)
+    return result
+
+
+def wait_until_models_loaded(
+    url: str, processes: list[subprocess.Popen], workdir: Path, timeout: float = 120
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            logs = "\n".join(path.read_text(errors="replace")[-2000:] for path in workdir.glob("split-*.log"))
+            raise AssertionError(f"a split server exited:\n{logs}")
+        try:
+            if requests.get(f"{url}/health", timeout=2).json().get("models_loaded"):
+                return
+        except (requests.ConnectionError, requests.Timeout, ValueError):
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"split API server not ready after {timeout}s")

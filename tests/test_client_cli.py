@@ -82,7 +82,9 @@ def test_cli_failed_job_exits_non_zero_with_the_servers_reason(
     assert f"tryon: failed (job {job_id}): {reason}" in run.stderr
 
 
-def test_cli_refused_upload_exits_non_zero_with_the_detail(served, garment_path: Path, tmp_path: Path) -> None:
+def test_cli_refused_upload_exits_non_zero_with_the_detail(
+    served, garment_path: Path, tmp_path: Path
+) -> None:
     gif = tmp_path / "person.gif"
     Image.new("RGB", (128, 128), "white").save(gif, format="GIF")
 
@@ -96,7 +98,8 @@ def test_cli_unreachable_server_and_missing_file_have_their_own_exit_codes(
     person_path: Path, garment_path: Path, tmp_path: Path
 ) -> None:
     with socket_closed_port() as port:
-        run = tryon("run", person_path, garment_path, "-o", tmp_path / "o.png", "--server", f"http://127.0.0.1:{port}")
+        server = f"http://127.0.0.1:{port}"
+        run = tryon("run", person_path, garment_path, "-o", tmp_path / "o.png", "--server", server)
     assert run.returncode == 3 and "cannot reach the server" in run.stderr
     run = tryon("run", tmp_path / "missing.jpg", garment_path, "-o", tmp_path / "o.png")
     assert run.returncode == 2 and "missing.jpg: no such file" in run.stderr

@@ -1,4 +1,4 @@
-"""The tryon_* Prometheus metrics: what each call counts, and that they reach BentoML's multi-process /metrics."""
+"""The tryon_* Prometheus metrics: what each call counts, and that they reach a multi-process /metrics."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_every_reason_class_is_exported_from_the_start_and_free_text_is_not_a_la
         (TimeoutError(), "timeout"),
         ("The job took longer than the time limit of 300 s and was stopped.", "timeout"),
         ("The job was cancelled.", "cancelled"),
-        ("Gave up after 3 attempts: the service stopped while running this job (last step: warp).", "gave_up"),
+        ("Gave up after 3 attempts: the service stopped while running this job.", "gave_up"),
         ("The warp step failed unexpectedly (ValueError); the server log has the details.", "internal"),
         (None, "internal"),
     ],

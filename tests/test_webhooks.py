@@ -176,3 +176,50 @@ def test_allow_private_still_requires_http() -> None:
 
 def test_a_public_address_is_accepted_without_contacting_it() -> None:
     check_webhook_url("https://93.184.215.14:8443/hook", allow_private=False)
+
+
+# --- Through the service: the form field, the delivery at the job's end, the refusal at submission ---
+
+
+@pytest.fixture(scope="module")
+def webhook_service(tmp_path_factory: pytest.TempPathFactory):
+    from .e2e.served import ServedService
+
+    served = ServedService(
+        tmp_path_factory.mktemp("webhook-served"),
+        TRYON_WEBHOOK_SECRET=SECRET,
+        TRYON_WEBHOOK_ALLOW_PRIVATE="true",  # the receiver is on loopback
+    ).start()
+    yield served
+    served.stop()
+
+
+def test_service_posts_the_final_poll_json_signed_when_the_job_ends(
+    webhook_service, receiver, data_dir
+) -> None:
+    from tryon.client import TryOnClient
+
+    with TryOnClient(webhook_service.url) as client:
+        job_id = client.submit(
+            data_dir / "persons" / "studio_man_hoodie.png",
+            data_dir / "garments" / "shirt_oxford_blue.jpg",
+            webhook_url=receiver.url,
+        )
+        final = client.wait(job_id, poll_seconds=0.1, timeout=120)
+
+    [(headers, body)] = receiver.wait_for(1, timeout=30)
+    assert verify(body, headers[SIGNATURE_HEADER], SECRET)
+    assert json.loads(body) == final  # byte for byte what a poll returns, result included
+
+
+def test_service_refuses_a_webhook_url_it_will_not_call_before_queueing(webhook_service, data_dir) -> None:
+    from tryon.client import TryOnClient, TryOnFailed
+
+    with TryOnClient(webhook_service.url) as client, pytest.raises(TryOnFailed) as refused:
+        client.submit(
+            data_dir / "persons" / "studio_man_hoodie.png",
+            data_dir / "garments" / "shirt_oxford_blue.jpg",
+            webhook_url="file:///etc/passwd",
+        )
+    assert refused.value.status_code == 400
+    assert "http or https" in refused.value.reason

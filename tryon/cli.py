@@ -1,10 +1,11 @@
 """``tryon``: the command-line client.
 
-    tryon run PERSON GARMENT -o out.png [--server URL] [--category tops] [--api-key KEY]
+    tryon run PERSON GARMENT -o out.png [--server URL] [--category upper_body] [--api-key KEY]
 
 Shows the job's steps on a progress bar (stderr), writes the result PNG, and exits 0. Exits 1 with
 the server's reason when the photos are refused or the job fails, 2 for a usage or local file
-error, 3 when the server cannot be reached or the job does not finish in time.
+error, 3 when the server cannot be reached or the job does not finish in time, 130 on Ctrl-C
+(the job goes on on the server).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .client import TryOnClient, TryOnFailed, TryOnTimeout, png_size
 
 DEFAULT_SERVER = "http://localhost:3000"
 CATEGORIES = ("auto", "upper_body", "lower_body", "dresses")
-EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 1, 2, 3, 130
 BAR_WIDTH = 10
 
 
@@ -33,6 +34,7 @@ class ProgressBar:
         self.stream = stream
         self.live = stream.isatty()
         self._width = 0
+        self._last = ""
 
     def update(self, body: dict) -> None:
         status = body.get("status", "")
@@ -42,6 +44,9 @@ class ProgressBar:
         label = {"pending": "queued", "completed": "done"}.get(status) or body.get("step") or status
         filled = round(progress * BAR_WIDTH / 100)
         line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {progress:3d}% {label}"
+        if line == self._last:  # e.g. step "done" (100) and then status "completed"
+            return
+        self._last = line
         if self.live:
             self.stream.write("\r" + line.ljust(self._width))
             self._width = len(line)
@@ -103,6 +108,7 @@ def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:
         return EXIT_USAGE
 
     bar = None if args.quiet else ProgressBar(stderr)
+    job_id = None
     with TryOnClient(args.server, api_key=args.api_key) as client:
         try:
             job_id = client.submit(args.person, args.garment, category=args.category)
@@ -126,6 +132,11 @@ def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:
             _end(bar)
             print(f"tryon: cannot reach the server at {args.server}: {error}", file=stderr)
             return EXIT_UNREACHABLE
+        except KeyboardInterrupt:
+            _end(bar)
+            still = f"; job {job_id} goes on on the server" if job_id else ""
+            print(f"tryon: interrupted{still}", file=stderr)
+            return EXIT_INTERRUPTED
     _end(bar)
     args.output.write_bytes(png)
     width, height = png_size(png)

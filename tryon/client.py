@@ -147,7 +147,7 @@ class TryOnClient:
             time.sleep(poll_seconds)
 
     def result_png(self, final: dict) -> bytes:
-        """The result PNG of a completed job: downloaded from ``result_url`` or decoded from ``result_b64``."""
+        """The PNG of a completed job: downloaded from ``result_url`` or decoded from ``result_b64``."""
         job_id = final.get("job_id")
         if final.get("result_url"):
             # A presigned URL carries its own credentials: send no Authorization header with it.
@@ -241,6 +241,7 @@ def _reason(response: requests.Response) -> str:
         if isinstance(detail, str) and detail:
             return detail
         if isinstance(detail, list) and detail:  # FastAPI's default validation shape
-            return "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
+            return "; ".join(str(i.get("msg", i)) if isinstance(i, dict) else str(i) for i in detail)
     text = response.text.strip()
-    return f"HTTP {response.status_code} {response.reason or ''}".strip() + (f": {text[:300]}" if text else "")
+    status = f"HTTP {response.status_code} {response.reason or ''}".strip()
+    return f"{status}: {text[:300]}" if text else status

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         default="INFO", description="Level of the service's own log lines (job ids, steps, failures)."
     )
 
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key of the X-Tryon-Signature header of webhook deliveries."
+    )
+    webhook_allow_private: bool = Field(
+        default=False, description="Allow webhook URLs on loopback, link-local and private addresses."
+    )
+
     redis_url: str | None = Field(
         default=None, description="Share jobs between replicas through this Redis (else SQLite)."
     )

@@ -56,7 +56,9 @@ def browser():
         chromium.close()
 
 
-def test_demo_page_runs_a_try_on_and_shows_the_result(service, browser, data_dir: Path, tmp_path: Path) -> None:
+def test_demo_page_runs_a_try_on_and_shows_the_result(
+    service, browser, data_dir: Path, tmp_path: Path
+) -> None:
     person = data_dir / "persons" / "studio_man_hoodie.png"
     garment = data_dir / "garments" / "shirt_oxford_blue.jpg"
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -111,13 +113,16 @@ def test_demo_page_runs_a_try_on_and_shows_the_result(service, browser, data_dir
     context.close()
 
 
-def test_demo_page_shows_the_servers_reason_for_a_refused_upload(service, browser, tmp_path: Path, data_dir: Path) -> None:
+def test_demo_page_shows_the_servers_reason_for_a_refused_upload(
+    service, browser, tmp_path: Path, data_dir: Path
+) -> None:
     gif = tmp_path / "person.gif"
     Image.new("RGB", (128, 128), "white").save(gif, format="GIF")
     page = browser.new_page()
     page.goto(f"{service.url}/demo")
     # The page judges by the browser's type for quick feedback; the server judges by the bytes.
-    transfer = page.evaluate_handle(DROP_FILE, ["person.png", "image/png", base64.b64encode(gif.read_bytes()).decode()])
+    gif_b64 = base64.b64encode(gif.read_bytes()).decode()
+    transfer = page.evaluate_handle(DROP_FILE, ["person.png", "image/png", gif_b64])
     page.dispatch_event("#person-drop", "drop", {"dataTransfer": transfer})
     page.set_input_files("#garment-input", str(data_dir / "garments" / "shirt_oxford_blue.jpg"))
     page.click("#submit")

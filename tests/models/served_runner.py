@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,9 +15,6 @@ from tests.e2e.served import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BENTOML = Path(sys.executable).with_name("bentoml")
-_BATCH_METRIC = re.compile(
-    r'^bentoml_service_adaptive_batch_size_(sum|count)\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$', re.M
-)
 
 
 class ServedRunner:
@@ -96,15 +92,6 @@ class ServedRunner:
                 return True
             time.sleep(0.3)
         return False
-
-    def batch_totals(self, method: str) -> tuple[float, float]:
-        """``(items, batches)`` the adaptive batcher has dispatched to ``method`` so far (from /metrics)."""
-        text = requests.get(f"{self.url}/metrics", timeout=10).text
-        totals = {"sum": 0.0, "count": 0.0}
-        for match in _BATCH_METRIC.finditer(text):
-            if f'method_name="{method}"' in match.group("labels"):
-                totals[match.group(1)] += float(match.group("value"))
-        return totals["sum"], totals["count"]
 
     def log(self, last_chars: int = 5000) -> str:
         return self.log_path.read_text(errors="replace")[-last_chars:]

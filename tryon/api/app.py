@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..errors import InvalidImage
+from ..webhooks import WebhookURLRefused
+from .demo import demo_router
 from .routes import health_router, tryon_router
 from .admission import AdmissionPolicy
 from .state import ServiceState
@@ -26,7 +28,9 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Virtual Try-On API", version=__version__, description=DESCRIPTION)
     app.include_router(tryon_router)
     app.include_router(health_router)
+    app.include_router(demo_router)
     app.add_exception_handler(InvalidImage, _invalid_image)
+    app.add_exception_handler(WebhookURLRefused, _invalid_image)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.openapi = lambda: _openapi_with_400_for_invalid_requests(app)
     return app

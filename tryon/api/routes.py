@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
 from fastapi.responses import JSONResponse
 
+from .. import metrics
 from ..images import check_upload_size
 from ..jobs import JobRecord, JobStatus
 from ..results import ResultPublisher
@@ -62,11 +63,19 @@ def submit_tryon(
             "or auto: decided from the garment's shape."
         ),
     ] = "auto",
+    webhook_url: Annotated[
+        str | None,
+        Form(max_length=2048, description="POSTed the job's final poll JSON when it ends (signed)."),
+    ] = None,
 ) -> SubmitResponse:
+    options = {"category": category}
+    if webhook_url:
+        state.webhooks.check(webhook_url)  # WebhookURLRefused -> 400
+        options["webhook_url"] = webhook_url
     job_id = state.submit(
         read_upload("person_image", person_image, state.limits.max_bytes),
         read_upload("clothing_image", clothing_image, state.limits.max_bytes),
-        options={"category": category},
+        options=options,
     )
     return SubmitResponse(job_id=job_id)
 
@@ -88,12 +97,19 @@ def get_tryon(
     record = state.store.get(job_id)
     if record is None:
         raise HTTPException(status_code=404, detail=f"No try-on job with id {job_id}.")
+    status_code, body = poll_body(record, state.results)
+    return JSONResponse(status_code=status_code, content=body)
+
+
+def poll_body(record: JobRecord, results: ResultPublisher) -> tuple[int, dict]:
+    """(HTTP status, JSON body) of a poll of this job: also the body of its webhook."""
     if record.status is JobStatus.FAILED:
         failed = FailedJobResponse(
-            detail=JobErrorDetail(error=record.error or "The job failed.", job_id=job_id), job_id=job_id
+            detail=JobErrorDetail(error=record.error or "The job failed.", job_id=record.job_id),
+            job_id=record.job_id,
         )
-        return JSONResponse(status_code=500, content=failed.model_dump())
-    return job_status(record, state.results)
+        return 500, failed.model_dump()
+    return 200, job_status(record, results).model_dump(exclude_none=True)
 
 
 @tryon_router.delete(
@@ -109,6 +125,7 @@ def get_tryon(
 )
 def cancel_tryon(state: StateDep, job_id: JobIdPath) -> CancelResponse:
     if state.store.cancel(job_id, CANCELLED):
+        metrics.job_finished("failed", "cancelled")
         return CancelResponse(job_id=job_id)
     record = state.store.get(job_id)
     if record is None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..images import ImageLimits, validate_image
+from .. import metrics
+from ..webhooks import WebhookSender
 from ..jobs import JobInputs, JobRecord, JobStore, WorkerPool
 from ..results import ResultPublisher
 from .admission import AdmissionPolicy
@@ -22,6 +24,7 @@ class ServiceState:
     results: ResultPublisher
     admission: AdmissionPolicy
     health: Callable[[], HealthResponse]
+    webhooks: "WebhookSender | None" = None
 
     def submit(
         self,
@@ -36,6 +39,7 @@ class ServiceState:
         validate_image("clothing_image", clothing_image, self.limits)
         job_id = job_id or str(uuid.uuid4())
         self.store.create(job_id, JobInputs(person_image, clothing_image, options or {}))
+        metrics.job_submitted()
         self.workers.wake()
         return job_id
 

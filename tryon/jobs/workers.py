@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Callable
 
+from .. import metrics
 from ..errors import TryOnError
 from .records import JobInputs, JobResult
 from .store import JobStore
@@ -40,7 +41,9 @@ class WorkerPool:
         poll_seconds: float = 0.5,
         retention_seconds: float | None = None,
         job_timeout_seconds: float | None = None,
+        on_finished: Callable[[str, JobInputs], None] | None = None,
     ) -> None:
+        self._on_finished = on_finished
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._store = store
         self._run_job = run_job
@@ -117,21 +120,29 @@ class WorkerPool:
             log.warning("job %s: no longer ours (cancelled, timed out or taken over); abandoned", job_id)
         except TryOnError as error:
             log.info("job %s: failed: %s", job_id, error)
-            self._store.fail(job_id, self.worker_id, str(error))
+            if self._store.fail(job_id, self.worker_id, str(error)):
+                metrics.job_finished("failed", metrics.reason_class(error))
         except Exception as error:
             log.exception("job %s: unexpected error in step %s", job_id, current_step)
-            self._store.fail(
+            if self._store.fail(
                 job_id,
                 self.worker_id,
                 f"The {current_step} step failed unexpectedly ({type(error).__name__}); "
                 f"the server log has the details for job {job_id}.",
-            )
+            ):
+                metrics.job_finished("failed", metrics.reason_class(error))
         else:
             if self._store.complete(job_id, self.worker_id, result):
                 log.info("job %s: completed", job_id)
+                metrics.job_finished("completed")
         finally:
             with self._running_lock:
                 self._running.pop(job_id, None)
+            if self._on_finished is not None:
+                try:
+                    self._on_finished(job_id, inputs)
+                except Exception:
+                    log.exception("job %s: end-of-job hook failed", job_id)
 
     def _renew_leases(self) -> None:
         """Keep running jobs ours; end those past the time limit (their thread is told at its next step)."""
@@ -144,10 +155,11 @@ class WorkerPool:
             try:
                 for job_id in overdue:
                     log.warning("job %s: past the %gs time limit; failing it", job_id, limit)
-                    self._store.cancel(
+                    if self._store.cancel(
                         job_id,
                         f"The job took longer than the time limit of {limit:g} s and was stopped.",
-                    )
+                    ):
+                        metrics.job_finished("failed", "timeout")
                 self._store.renew([job_id for job_id in running if job_id not in overdue], self.worker_id)
             except Exception:
                 log.exception("Could not renew job leases")

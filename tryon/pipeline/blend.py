@@ -53,7 +53,12 @@ def _soft(mask: Mask, seam_px: float) -> np.ndarray:
 
 
 def _fold_shading(
-    photo: RGBImage, window: tuple[slice, slice], fold_sigma: float, light_sigma: float, strength: float
+    photo: RGBImage,
+    window: tuple[slice, slice],
+    fold_sigma: float,
+    light_sigma: float,
+    strength: float,
+    dark_offset: float = 60.0,
 ) -> np.ndarray:
     """``hxw`` float32 multiplier around 1: the photo's local light and folds in ``window``.
 
@@ -63,7 +68,9 @@ def _fold_shading(
     are in both and cancel. The ratio is clipped so nothing left over can print the old garment.
     """
     height = photo.shape[0]
-    lightness = cv2.cvtColor(photo[window], cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) + 8.0
+    # The offset damps the relative noise of dark fabric, whose small lightness changes would otherwise
+    # become large ratios (blotches on a white garment over a black jacket).
+    lightness = cv2.cvtColor(photo[window], cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) + dark_offset
     fine = cv2.GaussianBlur(lightness, (0, 0), max(0.5, fold_sigma * height))
     size = (fine.shape[1], fine.shape[0])
     small = cv2.resize(fine, (max(1, size[0] // 4), max(1, size[1] // 4)), interpolation=cv2.INTER_AREA)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from .inpainting import BodyZones, capsule
+from .masks import box_slices, mask_bounds
 from .types import BodyPose, Category, Mask, RGBImage
 from .warp import BodyFrame, body_frame
 
@@ -39,11 +40,14 @@ class ClothingZones:
 @dataclass(frozen=True)
 class _Regions:
     """Geometric priors, ``HxW`` bool: ``core`` surely shows the old garment (where not skin or
-    protected), ``reach`` is as far as it may extend, ``other`` shows clothing or hair that stays."""
+    protected), ``reach`` is as far as it may extend, ``other`` shows clothing or hair that stays,
+    ``likely`` is where the old garment almost surely is (the tops of the shoulders), so a colour that
+    both models explain there (dark hair, a dark sweater) counts as the old garment."""
 
     core: Mask
     reach: Mask
     other: Mask
+    likely: Mask
 
 
 def clothing_zones(
@@ -55,17 +59,28 @@ def clothing_zones(
     *,
     work_scale: float = 0.25,
     margin: float = 2.0,
+    likely_margin: float = 30.0,
     edge_px: int = 2,
+    band_px: int = 8,
+    waist_up: float = 0.12,
+    hem_depth: float = 0.15,
 ) -> ClothingZones:
     """The old garment's zone for a garment of ``category``, and the clothing that stays in front.
 
     ``person`` is ``HxWx3`` uint8 RGB; ``person_mask`` is ``HxW`` bool, True on the person; ``zones``
     from ``body_zones``. A pixel looks like the old garment when its model gives the pixel's colour more
     probability than the other clothing's model does, and like the other clothing (kept in front of new
-    trousers) when that model gives ``margin`` times the old garment's probability. Colour models and the growth run at ``work_scale`` of the resolution; the
+    trousers) when that model gives ``margin`` times the old garment's probability. Where the old
+    garment is likely (the tops of the shoulders), the other clothing must be ``likely_margin`` times
+    more probable to keep a pixel out of the zone (hair hanging there keeps its own colour). Colour models and the growth run at ``work_scale`` of the resolution; the
     zone is then cut to the silhouette at full resolution, grown ``edge_px`` beyond it (the segmenter's
     edge sits a pixel or two inside the real one, which left thin strips of the old garment), and never
-    touches skin or protected pixels (face, hair, hands, feet).
+    touches skin or protected pixels (face, hair, hands, feet). For trousers, the top stays in front:
+    what looks like it down to ``hem_depth`` torso lengths below the hips (and along the arms), and what
+    looks like neither garment only above the new waistband, ``waist_up`` torso lengths above the hips.
+    Within ``band_px`` of the zone, pixels
+    whose colour the old garment's model explains better than the backdrop just outside the silhouette
+    join it too (the segmenter misses the soft edges of sleeves and trouser legs against a bright window).
     """
     frame = body_frame(pose)
     height, width = person_mask.shape
@@ -79,16 +94,25 @@ def clothing_zones(
     usable = small(person_mask & ~zones.protected & ~zones.skin)
     regions = _regions(frame, pose, (height, width), category)
     core, reach, other = small(regions.core) & usable, small(regions.reach) & usable, small(regions.other)
-    own_likelihood = _model(bins, cv2.erode(core.astype(np.uint8), np.ones((3, 3))) > 0)[bins]
+    own_model = _model(bins, cv2.erode(core.astype(np.uint8), np.ones((3, 3))) > 0)
+    own_likelihood = own_model[bins]
     other_likelihood = _model(bins, other & small(person_mask) & ~small(zones.skin))[bins]
-    looks_old = _opened(own_likelihood > np.maximum(other_likelihood, 1e-3))
+    favour = np.where(small(regions.likely), likely_margin, 1.0)
+    looks_old = _opened(own_likelihood * favour > np.maximum(other_likelihood, 1e-3))
     looks_other = _opened(other_likelihood > margin * own_likelihood)
     front_small = np.zeros_like(core)
     if category is Category.LOWER_BODY:
         # The top seen over the hips (its hem, its sleeves) stays in front of new trousers: what looks
         # like the top, and above the hips whatever does not look like the old trousers.
-        above_hips = np.arange(lab.shape[0])[:, None] < work_scale * frame.hip_mid[1]
-        front_small = _connected_to(reach & looks_other, other) | (reach & ~looks_old & above_hips)
+        # Below the new waistband only what looks like the top stays; below the top's longest usual hem
+        # only its sleeves, hanging along the arms (light patches of old jeans may match a white top).
+        rows = np.arange(lab.shape[0])[:, None] / work_scale
+        waistband = rows < frame.hip_mid[1] - waist_up * frame.torso_length
+        hem = (rows < frame.hip_mid[1] + hem_depth * frame.torso_length) | small(zones.front_limbs)
+        front_small = _connected_to(reach & looks_other & hem, other) | (reach & ~looks_old & waistband)
+        # A hem is one piece: close the gaps its shaded ribbing leaves between matched pixels.
+        front_small = cv2.morphologyEx(front_small.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        front_small = front_small.astype(bool) & reach
         core &= ~front_small
     replace_small = core | _connected_to(reach & looks_old & ~front_small, core)
 
@@ -99,7 +123,44 @@ def clothing_zones(
     silhouette = cv2.dilate(person_mask.astype(np.uint8), kernel).astype(bool)
     replace = cv2.dilate(full(replace_small).astype(np.uint8), kernel).astype(bool)
     replace &= silhouette & ~zones.protected & ~zones.skin
+    replace |= _edge_leftovers(person, person_mask, replace, own_model, ~zones.protected & ~zones.skin, band_px, edge_px)
     return ClothingZones(replace=replace, front=full(front_small) & person_mask & ~replace)
+
+
+def _edge_leftovers(
+    person: RGBImage,
+    person_mask: Mask,
+    replace: Mask,
+    own_model: np.ndarray,
+    allowed: Mask,
+    band_px: int,
+    seam_px: int,
+) -> Mask:
+    """``HxW`` bool: pixels within ``band_px`` of ``replace`` that look like the old garment (its colour
+    model ``own_model``) more than like the backdrop in a ring just outside ``person_mask``, at most
+    ``seam_px`` outside ``person_mask``."""
+    if not replace.any() or not own_model.any():
+        return np.zeros_like(replace)
+    window = box_slices(mask_bounds(replace, margin=4 * band_px))
+    zone, body = replace[window].astype(np.uint8), person_mask[window].astype(np.uint8)
+
+    def grown(mask: np.ndarray, radius: int) -> np.ndarray:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        return cv2.dilate(mask, kernel).astype(bool)
+
+    # Never further out than the seam the zone itself may take beyond the silhouette: the backdrop stays.
+    band = grown(zone, band_px) & ~zone.astype(bool) & allowed[window] & grown(body, seam_px)
+    ring = grown(body, 3 * band_px) & ~grown(body, band_px + 2)
+    if not band.any() or not ring.any():
+        return np.zeros_like(replace)
+    bins = _bins(cv2.cvtColor(person[window], cv2.COLOR_RGB2LAB))
+    backdrop = _model(bins, ring)
+    # The old garment's own colours, and its edge blended with the backdrop, which neither model explains.
+    own, behind = own_model[bins], backdrop[bins]
+    looks_old = band & ((own > np.maximum(behind, 1e-3)) | (behind < 2e-3))
+    out = np.zeros_like(replace)
+    out[window] = _connected_to(looks_old, zone.astype(bool)) & ~zone.astype(bool)
+    return out
 
 
 def _bins(lab: np.ndarray) -> np.ndarray:
@@ -142,7 +203,12 @@ def _regions(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int], category:
     if category is Category.LOWER_BODY:
         return _lower_regions(frame, shape)
     upper, lower = _upper_regions(frame, pose, shape), _lower_regions(frame, shape)
-    return _Regions(core=upper.core | lower.core, reach=upper.reach | lower.reach, other=upper.other & ~lower.reach)
+    return _Regions(
+        core=upper.core | lower.core,
+        reach=upper.reach | lower.reach,
+        other=upper.other & ~lower.reach,
+        likely=upper.likely,
+    )
 
 
 def _upper_regions(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> _Regions:
@@ -176,7 +242,17 @@ def _upper_regions(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> 
     # Hair: the top of the head, above the eyes.
     eyes = pose.points[[2, 5]].astype(float).mean(axis=0)
     capsule(other, eyes + up * 0.25 * unit, eyes + up * 0.35 * unit, 0.35 * unit, 0.3 * unit)
-    return _Regions(core=core.astype(bool), reach=reach.astype(bool), other=other.astype(bool) & ~core.astype(bool))
+    # The tops of the shoulders: from each joint inwards to beside the neck and up over the outline.
+    likely = np.zeros(shape, np.uint8)
+    for shoulder, sign in ((frame.shoulder_l, -1.0), (frame.shoulder_r, 1.0)):
+        inner = frame.shoulder_mid + across * sign * 0.22 * unit
+        capsule(likely, inner - up * 0.05 * unit, shoulder + across * sign * 0.05 * unit, 0.2 * unit, 0.2 * unit)
+    return _Regions(
+        core=core.astype(bool),
+        reach=reach.astype(bool),
+        other=other.astype(bool) & ~core.astype(bool),
+        likely=likely.astype(bool) & ~core.astype(bool),
+    )
 
 
 def _lower_regions(frame: BodyFrame, shape: tuple[int, int]) -> _Regions:
@@ -195,4 +271,6 @@ def _lower_regions(frame: BodyFrame, shape: tuple[int, int]) -> _Regions:
         capsule(reach, waist + frame.across * sign * 0.5 * hip_width, hip, 0.6 * hip_width, 0.9 * hip_width)
     chest_top = frame.shoulder_mid + frame.down * 0.15 * length
     capsule(other, chest_top, frame.shoulder_mid + frame.down * 0.7 * length, 0.3 * frame.shoulder_width, 0.3 * frame.shoulder_width)
-    return _Regions(core=core.astype(bool), reach=reach.astype(bool), other=other.astype(bool))
+    return _Regions(
+        core=core.astype(bool), reach=reach.astype(bool), other=other.astype(bool), likely=np.zeros(shape, bool)
+    )

@@ -290,15 +290,24 @@ def _arms_zone(frame: BodyFrame, shape: tuple[int, int], *, start: float) -> Mas
     """Where bare arms would be: capsules around the bones from ``start`` of the way down the upper
     arm to the wrist, tapering from shoulder to wrist."""
     width = frame.shoulder_width
-    zone = np.zeros(shape, np.uint8)
+    zone = np.zeros(shape, bool)
+    big = 4.0 * float(max(shape))
     for shoulder, elbow, wrist in (
         (frame.shoulder_l, frame.elbow_l, frame.wrist_l),
         (frame.shoulder_r, frame.elbow_r, frame.wrist_r),
     ):
+        arm = np.zeros(shape, np.uint8)
         top = shoulder + start * (elbow - shoulder)
-        capsule(zone, top, elbow, (0.14 - 0.03 * start) * width, 0.11 * width)
-        capsule(zone, elbow, wrist, 0.11 * width, 0.08 * width)
-    return zone.astype(bool)
+        capsule(arm, top, elbow, (0.14 - 0.03 * start) * width, 0.11 * width)
+        capsule(arm, elbow, wrist, 0.11 * width, 0.08 * width)
+        # Not the round cap above the joint: over the shoulder a top's fabric ends, and what it does not
+        # cover there is background, not skin.
+        along = (elbow - top) / max(1e-6, float(np.linalg.norm(elbow - top)))
+        side = np.array([-along[1], along[0]])
+        above = np.array([top + side * big, top + side * big - along * big, top - side * big - along * big, top - side * big])
+        cv2.fillConvexPoly(arm, np.round(above).astype(np.int32), 0)
+        zone |= arm.astype(bool)
+    return zone
 
 
 def _legs_zone(frame: BodyFrame, shape: tuple[int, int]) -> Mask:

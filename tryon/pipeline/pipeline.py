@@ -13,7 +13,7 @@ from ..errors import InvalidImage
 from .blend import blend_garment
 from .categories import check_body_visible, classify_garment, resolve_category
 from .clothing import clothing_zones
-from .inpainting import body_zones, fill_agnostic, sample_skin_tone
+from .inpainting import body_zones, capsule, fill_agnostic, sample_skin_tone
 from .landmarks import garment_landmarks, lower_body_landmarks
 from .segmentation import cut_out_garment, person_mask
 from .types import (
@@ -37,6 +37,10 @@ HEM_LENGTH: dict[Category, tuple[float, float]] = {
     Category.UPPER_BODY: (0.95, 1.2),
     Category.DRESSES: (1.4, 3.0),
 }
+
+# Where trousers' waistband sits, in torso lengths above the hip joints: high enough to reach the old
+# trousers' waistband under a short top (what a top does not cover must not show the old trousers).
+WAIST_UP = 0.2
 
 
 def _no_step(step: Step) -> None:
@@ -123,7 +127,9 @@ def run_tryon(
     # 3. Warp: the garment fitted onto shoulders, torso and arms, or onto hips and legs.
     with timer.step(Step.WARP):
         if used is Category.LOWER_BODY:
-            warped = warp_lower_body(prepared.cutout, prepared.landmarks, pose, person.shape[:2])
+            warped = warp_lower_body(
+                prepared.cutout, prepared.landmarks, pose, person.shape[:2], waist_up=WAIST_UP
+            )
         else:
             warped = warp_garment(
                 prepared.cutout, prepared.landmarks, pose, person.shape[:2], body=body, hem_length=HEM_LENGTH[used]
@@ -133,7 +139,7 @@ def run_tryon(
     with timer.step(Step.INPAINTING):
         tone = sample_skin_tone(person, pose)
         zones = body_zones(person, body, pose, tone, used)
-        clothing = clothing_zones(person, body, pose, zones, used)
+        clothing = clothing_zones(person, body, pose, zones, used, waist_up=WAIST_UP)
         below_hem = _below_line(body_frame(pose).hip_mid, body.shape) if used is Category.UPPER_BODY else None
         base = fill_agnostic(
             person, clothing.replace, bare_skin=zones.bare_skin, tone=tone, from_below=below_hem
@@ -141,10 +147,14 @@ def run_tryon(
 
     # 5. Blend: the garment under face, hair, hands, bare limbs and clothing in front, over the rest.
     with timer.step(Step.BLEND):
-        limbs = zones.front_limbs & (clothing.replace | zones.skin)
         if used is Category.LOWER_BODY:
-            limbs = zones.front_limbs & zones.skin
-        keep = zones.protected | clothing.front | _bare_limbs(limbs, warped)
+            limbs = _bare_limbs(zones.front_limbs & zones.skin, warped)
+        else:
+            painted = zones.front_limbs & clothing.replace & ~zones.skin
+            limbs = _bare_limbs(zones.front_limbs & zones.skin, warped) | _painted_limbs_in_front(
+                painted, warped, pose
+            )
+        keep = zones.protected | clothing.front | limbs
         image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
 
     on_step(Step.DONE)
@@ -199,6 +209,35 @@ def _posed_person(silhouette: Mask, pose: BodyPose, *, min_share: float = 0.2) -
     # Keep the posed person and the small specks (a stray hand); drop the other people.
     others = (stats[labels, cv2.CC_STAT_AREA] >= min_share * areas.max()) & (labels != label) & (labels > 0)
     return silhouette & ~others, people
+
+
+def _painted_limbs_in_front(painted: Mask, warped: WarpedGarment, pose: BodyPose) -> Mask:
+    """The painted (formerly clothed) limbs kept in front of a top: beside its torso, not inside it.
+
+    ``painted`` (``HxW`` bool) is the limb zone repainted as skin. The limb zones are capsules around the
+    bones: where an arm hangs beside the body they also reach into the torso, and kept in front there they
+    cut holes into the garment's sides. So painted limbs stay in front only outside the convex hull of the
+    garment's torso part, except an arm whose wrist lies well inside that hull (held in front of the body).
+    """
+    limbs = _bare_limbs(painted, warped)
+    torso = (warped.alpha > 0.5) & (warped.sleeve_alpha < 0.5)
+    if not torso.any():
+        return limbs
+    points = cv2.findNonZero(torso.astype(np.uint8))
+    hull = np.zeros(torso.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+    frame = body_frame(pose)
+    inset = 0.15 * frame.shoulder_width
+    inside = cv2.distanceTransform(hull, cv2.DIST_L2, 3)
+    height, width = torso.shape
+    in_front = np.zeros(torso.shape, bool)
+    for elbow, wrist in ((frame.elbow_l, frame.wrist_l), (frame.elbow_r, frame.wrist_r)):
+        x, y = (int(np.clip(round(v), 0, n - 1)) for v, n in zip(wrist, (width, height)))
+        if inside[y, x] > inset:
+            forearm = np.zeros(torso.shape, np.uint8)
+            capsule(forearm, elbow, wrist, 0.15 * frame.shoulder_width, 0.12 * frame.shoulder_width)
+            in_front |= forearm.astype(bool)
+    return limbs & (~hull.astype(bool) | in_front)
 
 
 def _below_line(point: np.ndarray, shape: tuple[int, int]) -> Mask:

@@ -16,6 +16,13 @@
   let resultObjectUrl = null;
   let running = false;
 
+  // The key stays in this tab only (sessionStorage), never in the page's URL.
+  function authHeaders() {
+    const key = $("api-key").value.trim();
+    sessionStorage.setItem("tryon-api-key", key);
+    return key ? { Authorization: `Bearer ${key}` } : {};
+  }
+
   function setState(state, message) {
     document.body.dataset.state = state;
     if (message !== undefined) $("status").textContent = message;
@@ -126,6 +133,7 @@
       try {
         response = await fetch(new URL(`api/tryon/${encodeURIComponent(jobId)}`, document.baseURI), {
           cache: "no-store",
+          headers: authHeaders(),
         });
         body = await readJson(response);
         networkErrors = 0;
@@ -172,8 +180,14 @@
     form.append("clothing_image", chosen.clothing_image, chosen.clothing_image.name);
     form.append("category", $("category").value);
     try {
-      const response = await fetch(SUBMIT_URL, { method: "POST", body: form });
+      const response = await fetch(SUBMIT_URL, { method: "POST", body: form, headers: authHeaders() });
       const body = await readJson(response);
+      if (response.status === 401) {
+        $("key-box").open = true;
+        $("api-key").focus();
+        setState("failed", `This service needs an API key: enter it below and try again. (${reasonOf(body, response)})`);
+        return;
+      }
       if (response.status !== 202 || !body || !body.job_id) {
         setState("failed", `Not accepted: ${reasonOf(body, response)}`);
         return;
@@ -189,6 +203,7 @@
     }
   }
 
+  $("api-key").value = sessionStorage.getItem("tryon-api-key") || "";
   wireInput("person-input", "person-drop", "person-preview");
   wireInput("garment-input", "garment-drop", "garment-preview");
   $("tryon-form").addEventListener("submit", submit);

@@ -1,0 +1,39 @@
+"""Concurrent jobs reach the model runners together, as batches (adaptive batching)."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from .helpers import poll_until_finished, submit
+from .served import ServedService
+
+BATCH_SIZE = re.compile(
+    r'^bentoml_service_adaptive_batch_size_(sum|count)\{[^}]*runner_name="(\w+)"[^}]*\} ([0-9.e+]+)$', re.M
+)
+
+
+def batch_totals(url: str) -> dict[str, dict[str, float]]:
+    """Per runner: the number of batches run (count) and of requests in them (sum)."""
+    totals: dict[str, dict[str, float]] = {}
+    for kind, runner, value in BATCH_SIZE.findall(requests.get(f"{url}/metrics", timeout=10).text):
+        totals.setdefault(runner, {"sum": 0.0, "count": 0.0})[kind] += float(value)
+    return totals
+
+
+def test_concurrent_jobs_share_runner_batches(tmp_path, person_bytes, garment_bytes) -> None:
+    server = ServedService(tmp_path, TRYON_WORKERS="8").start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            job_ids = list(pool.map(lambda _: submit(server.url, person_bytes, garment_bytes).json()["job_id"], range(32)))
+            finals = list(pool.map(lambda job_id: poll_until_finished(server.url, job_id).final, job_ids))
+        assert all(final["status"] == "completed" for final in finals)
+        totals = batch_totals(server.url)
+        assert set(totals) == {"SegmentationRunner", "PoseRunner"}
+        for runner, total in totals.items():
+            # Fewer batches than requests: some requests of different jobs ran in one batch.
+            assert total["sum"] >= 32 and total["count"] < total["sum"], (runner, total)
+    finally:
+        server.stop()
