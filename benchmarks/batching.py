@@ -127,7 +127,11 @@ def main() -> None:
             "TRYON_INPAINT_GUIDANCE": "5.0",
         }
         with ServedRunner("benchmarks.batching:BatchingBench", Path(workdir), env).start(timeout=900) as server:
-            rows = asyncio.run(run_all(server, args))
+            try:
+                rows = asyncio.run(run_all(server, args))
+            except Exception:
+                print(server.log(20_000), file=sys.stderr)
+                raise
             device = server_device()
 
     print(f"\ninpainting runner, {height}x{width} (h x w), {args.steps} steps, guidance 5 (CFG: 2 UNet rows per image), "

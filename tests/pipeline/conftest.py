@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from tests.conftest import DATA_DIR
 from tryon.pipeline.types import BodyPose
 from tryon.vision.analyzer import CanvasPersonAnalyzer, local_person_analyzer
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-DATA_DIR = Path(os.environ.get("TRYON_TEST_DATA", DEFAULT_DATA))
 PERSONS = ("studio_man_hoodie.png", "studio_woman_jacket.png", "indoor_man_sweater.jpg")
 UPPER_GARMENTS = ("shirt_oxford_blue.jpg", "tshirt_white.jpg", "sweatshirt_grey.jpg")
 

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -5,7 +6,7 @@ from tryon.errors import InvalidImage, NoPersonFound
 from tryon.pipeline import PreparedGarment, Step, TryOnResult, prepare_garment, run_tryon
 from tryon.pipeline.warp import body_frame
 
-from .conftest import PERSONS, UPPER_GARMENTS
+from .conftest import DATA_DIR, PERSONS, UPPER_GARMENTS, load_rgb
 
 DOCUMENTED_ORDER = [Step.SEGMENTATION, Step.POSE, Step.WARP, Step.INPAINTING, Step.BLEND, Step.DONE]
 
@@ -94,3 +95,18 @@ def _grown(mask, radius):
 
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+
+
+@pytest.mark.parametrize("garment_name", ["shirt_oxford_blue.jpg", "jeans_blue.jpg", "tshirt_white.jpg"])
+def test_a_product_photo_is_not_taken_for_a_person(analyzer, garments, garment_name) -> None:
+    """Pose models find a "face" above a shirt's collar; there is no skin there, so no person."""
+    product = load_rgb(DATA_DIR / "garments" / garment_name)
+    with pytest.raises(NoPersonFound, match="No person was found"):
+        run_tryon(product, garments["sweatshirt_grey.jpg"], analyzer)
+
+
+def test_a_grayscale_person_photo_is_still_dressed(analyzer, persons, garments) -> None:
+    gray = cv2.cvtColor(persons["studio_man_hoodie.png"], cv2.COLOR_RGB2GRAY)
+    person = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+    result = run_tryon(person, garments["shirt_oxford_blue.jpg"], analyzer)
+    assert result.image.shape == person.shape

@@ -30,6 +30,16 @@ class SkinTone:
     lab: np.ndarray
 
     @property
+    def looks_like_skin(self) -> bool:
+        """Skin of any tone is a warm colour (hue between red and yellow) with some saturation.
+
+        Pose models happily find a "face" above the collar of a garment's product shot; the colour
+        there (background, fabric) is what tells such a photo from a person's.
+        """
+        a, b = float(self.lab[1]) - 128, float(self.lab[2]) - 128
+        return np.hypot(a, b) >= 5 and 5 <= np.degrees(np.arctan2(b, a)) <= 100
+
+    @property
     def rgb(self) -> np.ndarray:
         """``(3,)`` float32 RGB in 0..255."""
         pixel = np.clip(self.lab, 0, 255).astype(np.uint8).reshape(1, 1, 3)

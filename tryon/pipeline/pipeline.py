@@ -9,7 +9,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..errors import InvalidImage
+from ..errors import InvalidImage, NoPersonFound
 from .blend import blend_garment
 from .categories import check_body_visible, classify_garment, resolve_category
 from .clothing import clothing_zones
@@ -118,6 +118,12 @@ def run_tryon(
         pose = check_body_visible(
             analyzer.estimate_pose(person), person.shape[:2], used, min_visibility=min_visibility
         )
+        tone = sample_skin_tone(person, pose)
+        if _has_colour(person) and not tone.looks_like_skin:
+            raise NoPersonFound(
+                "No person was found in the person photo: where a face should be there is no skin "
+                "(is it a product photo?). Send a photo of a person."
+            )
         body, people = _posed_person(silhouette, pose)
         if people > 1:
             notes.append(
@@ -137,7 +143,6 @@ def run_tryon(
 
     # 4. Inpainting: the old garment's zone repainted as what lies under or behind it, or as bare skin.
     with timer.step(Step.INPAINTING):
-        tone = sample_skin_tone(person, pose)
         zones = body_zones(person, body, pose, tone, used)
         clothing = clothing_zones(person, body, pose, zones, used, waist_up=WAIST_UP)
         below_hem = _below_line(body_frame(pose).hip_mid, body.shape) if used is Category.UPPER_BODY else None
@@ -159,6 +164,13 @@ def run_tryon(
 
     on_step(Step.DONE)
     return TryOnResult(image=image, category=used, notes=notes, step_seconds=timer.seconds)
+
+
+def _has_colour(image: RGBImage, *, min_chroma: float = 6.0) -> bool:
+    """False for grayscale photos, whose skin cannot be told by colour (sampled, for speed)."""
+    lab = cv2.cvtColor(image[::8, ::8], cv2.COLOR_RGB2LAB).astype(np.float32)
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    return float(np.percentile(chroma, 95)) >= min_chroma
 
 
 class _StepTimer:
