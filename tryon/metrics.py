@@ -139,6 +139,8 @@ class StepTimer:
         self._current: tuple[str, float] | None = None
 
     def start(self, step: str) -> None:
+        if self._current is not None and self._current[0] == step:
+            return  # the same step announced again (the engine and the pipeline both announce it)
         now = self._clock()
         if self._current is not None:
             name, started = self._current

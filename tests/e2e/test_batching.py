@@ -29,7 +29,7 @@ def test_concurrent_jobs_share_runner_batches(tmp_path, person_bytes, garment_by
         with ThreadPoolExecutor(8) as pool:
             job_ids = list(pool.map(lambda _: submit(server.url, person_bytes, garment_bytes).json()["job_id"], range(32)))
             finals = list(pool.map(lambda job_id: poll_until_finished(server.url, job_id).final, job_ids))
-        assert all(final["status"] == "completed" for final in finals)
+        assert all(final["status"] == "completed" for final in finals), [f for f in finals if f["status"] != "completed"][:2]
         totals = batch_totals(server.url)
         assert set(totals) == {"SegmentationRunner", "PoseRunner"}
         for runner, total in totals.items():

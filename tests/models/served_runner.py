@@ -29,7 +29,7 @@ class ServedRunner:
         self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> "ServedRunner":
-        return self.start()
+        return self if self._process is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -61,14 +61,22 @@ class ServedRunner:
         )
 
     def stop(self) -> None:
+        """SIGTERM the server, then SIGKILL it and every process it started (the workers run in their
+        own sessions, so they are found by parentage, not by process group)."""
+        import psutil
+
         if self._process is None or self._process.poll() is not None:
             return
+        children = psutil.Process(self._process.pid).children(recursive=True)
         os.killpg(self._process.pid, signal.SIGTERM)
         try:
             self._process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait(timeout=20)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        for child in alive:
+            child.kill()
 
     def client(self, service: object, timeout: float = 600):
         """An async client of ``service`` (the served class). Use it as ``async with``."""
