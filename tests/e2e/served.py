@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,18 +65,39 @@ class ServedService:
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
 
     def kill(self) -> None:
-        """SIGKILL every process of the server at once, as a crash or an OOM kill would."""
-        os.killpg(self._process.pid, signal.SIGKILL)
+        """SIGKILL every process of the server at once, as a crash or an OOM kill of the pod would.
+
+        BentoML starts each service worker in a session of its own, so the whole process tree is
+        collected first: killing the arbiter's group alone would leave its workers running.
+        """
+        processes = self._tree()
+        for process in processes:
+            process.kill()
+        psutil.wait_procs(processes, timeout=30)
         self._process.wait(timeout=30)
 
     def stop(self) -> None:
+        """A graceful stop (SIGTERM), then SIGKILL for anything of the server still running."""
         if self._process is None or self._process.poll() is not None:
             return
+        processes = self._tree()
         os.killpg(self._process.pid, signal.SIGTERM)
         try:
             self._process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            self.kill()
+            pass
+        _, alive = psutil.wait_procs(processes, timeout=10)
+        for process in alive:
+            process.kill()
+        psutil.wait_procs(alive, timeout=10)
+        self._process.wait(timeout=10)
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self._process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
     def log(self, last_chars: int = 5000) -> str:
         return self.log_path.read_text(errors="replace")[-last_chars:]
