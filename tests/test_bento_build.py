@@ -33,40 +33,6 @@ RUNNERS = ("PoseRunner", "SegmentationRunner")
 DEMO_FILES = ("demo.html", "demo.js", "demo.css")
 
 
-class ServedBento(ServedService):
-    """``bentoml serve <target>``: a built Bento's tag instead of the repo's ``service:TryOnService``.
-
-    It runs from ``cwd`` (outside the repo), so the code served is the Bento's own copy.
-    """
-
-    def __init__(self, workdir: Path, *, target: str, cwd: Path, **settings: str) -> None:
-        super().__init__(workdir, **settings)
-        self.target = target
-        self.cwd = cwd
-
-    def start(self, timeout: float = 120) -> "ServedBento":
-        log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            [str(BENTOML), "serve", self.target, "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"bento server exited early:\n{self.log()}")
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).json().get("models_loaded"):
-                    return self
-            except (requests.ConnectionError, requests.Timeout, ValueError):
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"bento server not ready after {timeout}s:\n{self.log()}")
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("bento")
@@ -163,16 +129,16 @@ API_KEY = "bento-test-key"
 
 
 @pytest.fixture(scope="module")
-def served_bento(built, workdir: Path) -> Iterator[ServedBento]:
+def served_bento(built, workdir: Path) -> Iterator[ServedService]:
     tag, _ = built
     outside = workdir / "elsewhere"
     outside.mkdir()
-    server = ServedBento(workdir, target=tag, cwd=outside, TRYON_API_KEY=API_KEY).start()
+    server = ServedService(workdir, target=tag, cwd=outside, TRYON_API_KEY=API_KEY).start()
     yield server
     server.stop()
 
 
-def test_built_bento_serves_the_same_api(served_bento: ServedBento, data_dir: Path) -> None:
+def test_built_bento_serves_the_same_api(served_bento: ServedService, data_dir: Path) -> None:
     url = served_bento.url
     health = requests.get(f"{url}/health", timeout=10).json()
     assert health["models_loaded"] is True

@@ -24,10 +24,21 @@ def free_port() -> int:
 
 
 class ServedService:
-    """``bentoml serve service:TryOnService`` in its own process group, so it can be killed whole."""
+    """``bentoml serve`` of the service (or of a built Bento) on a free loopback port."""
 
-    def __init__(self, workdir: Path, *, cpus: str | None = None, **settings: str) -> None:
-        """``cpus`` pins every process of the server to those cores (``taskset -c`` syntax)."""
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        target: str = "service:TryOnService",
+        cwd: Path = REPO,
+        cpus: str | None = None,
+        **settings: str,
+    ) -> None:
+        """``target`` is what ``bentoml serve`` serves (a built Bento's tag, say), run from ``cwd``;
+        ``cpus`` pins every process of the server to those cores (``taskset -c`` syntax)."""
+        self.target = target
+        self.cwd = cwd
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -45,8 +56,8 @@ class ServedService:
     def start(self, timeout: float = 120) -> "ServedService":
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [*self._pin, str(BENTOML), "serve", "service:TryOnService", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO,
+            [*self._pin, str(BENTOML), "serve", self.target, "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
