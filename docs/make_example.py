@@ -22,10 +22,12 @@ from tests.conftest import DATA_DIR  # noqa: E402
 from tests.e2e.helpers import decode_result, poll_until_finished, submit  # noqa: E402
 from tests.e2e.served import ServedService  # noqa: E402
 
+# Three of the better results (the full 12-pair contact sheet, failures included, is
+# docs/quality_sheet.jpg from benchmarks/quality.py).
 PAIRS = [
-    ("studio_man_hoodie.png", "shirt_oxford_blue.jpg"),
-    ("studio_woman_jacket.png", "tshirt_white.jpg"),
-    ("indoor_man_sweater.jpg", "sweatshirt_grey.jpg"),
+    ("studio_man_hoodie.png", "sweatshirt_grey.jpg"),
+    ("studio_woman_jacket.png", "jeans_blue.jpg"),
+    ("indoor_man_sweater.jpg", "shirt_oxford_blue.jpg"),
 ]
 ROW_HEIGHT = 430
 

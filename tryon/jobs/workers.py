@@ -86,6 +86,7 @@ class WorkerPool:
         self._threads.append(thread)
 
     def _work(self) -> None:
+        _yield_cpu_to_requests()
         while not self._stopping.is_set():
             try:
                 claimed = self._store.claim(self.worker_id)
@@ -172,3 +173,15 @@ class WorkerPool:
                     log.info("deleted %d finished jobs past their retention", purged)
             except Exception:
                 log.exception("Could not delete old jobs")
+
+
+def _yield_cpu_to_requests(niceness: int = 10) -> None:
+    """Run this worker thread at a lower CPU priority than the server's request handling.
+
+    Jobs take seconds; a submit or a poll should take milliseconds even while every worker is busy.
+    On Linux a thread's nice value is its own (``setpriority`` on its native id).
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        log.debug("could not lower the priority of %s", threading.current_thread().name)
