@@ -51,6 +51,15 @@ def contact_sheet(rows: list[tuple[np.ndarray, ...]], path: Path) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(np.vstack(padded), cv2.COLOR_RGB2BGR))
 
 
+def report(timings: dict[str, list[float]], rows: list[tuple[np.ndarray, ...]], sheet: Path, runs: str) -> None:
+    """Print the median seconds of each step and write the contact sheet."""
+    print(f"\nmedian seconds over {runs}")
+    for name, values in timings.items():
+        print(f"  {name:<13} {statistics.median(values):.3f}")
+    contact_sheet(rows, sheet)
+    print(f"contact sheet: {sheet}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,12 +89,7 @@ def main() -> None:
             rows.append((person, garment, result.image))
             print(f"{person_name} + {garment_name}: {sum(result.step_seconds.values()):.3f} s")
 
-    print(f"\nmedian seconds over {len(persons) * len(garments)} pairs x {args.repeats} runs")
-    for name, values in timings.items():
-        print(f"  {name:<13} {statistics.median(values):.3f}")
-
-    contact_sheet(rows, args.sheet)
-    print(f"contact sheet: {args.sheet}")
+    report(timings, rows, args.sheet, f"{len(persons) * len(garments)} pairs x {args.repeats} runs")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_steps import DEFAULT_DATA, contact_sheet, load_rgb, photos  # noqa: E402
+from pipeline_steps import DEFAULT_DATA, load_rgb, photos, report  # noqa: E402
 from tryon.pipeline import BodyPose, Category, Step, prepare_garment, run_tryon  # noqa: E402
 from tryon.pipeline.inpainting import capsule  # noqa: E402
 from tryon.pipeline.warp import body_frame  # noqa: E402
@@ -216,11 +216,7 @@ def main() -> None:
             ok = value >= limit if sign == ">=" else value <= limit
             verdict = f"  target {sign} {limit}: {'met' if ok else 'MISSED'}"
         print(f"  {name:<13} {value:9.3f}{verdict}")
-    print(f"\nmedian seconds over {len(table)} pairs x {args.repeats} runs (garment not cached)")
-    for name, values in timings.items():
-        print(f"  {name:<13} {statistics.median(values):.3f}")
-    contact_sheet(rows, args.sheet)
-    print(f"contact sheet: {args.sheet}")
+    report(timings, rows, args.sheet, f"{len(table)} pairs x {args.repeats} runs (garment not cached)")
 
 
 if __name__ == "__main__":
