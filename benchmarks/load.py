@@ -3,7 +3,7 @@
     python benchmarks/load.py [--jobs 200] [--clients 16] [--workers 2]
 
 Each replica (API + runners) is pinned to its own core with taskset, so "two replicas" means
-twice the cores, as it would on two machines. Prints jobs per second, submit latency (p50/p99),
+twice the cores, as it would on two machines. Clients poll every 0.5 s. Prints jobs per second, submit latency (p50/p99),
 time to result (p50/p99), lost jobs (not completed) and duplicated runs (a job started more than
 once, counted from the servers' logs).
 """
@@ -33,6 +33,7 @@ from tests.redis_server import RedisServer  # noqa: E402
 
 PERSON = DATA_DIR / "persons" / "studio_man_hoodie.png"
 GARMENT = DATA_DIR / "garments" / "shirt_oxford_blue.jpg"
+POLL_SECONDS = 0.5  # clients poll twice a second (the contract's example client waits 2 s)
 STARTED = re.compile(r"job ([0-9a-f-]{36}): started")
 
 
@@ -41,6 +42,7 @@ class Outcome:
     submit_seconds: list[float] = field(default_factory=list)
     result_seconds: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
     job_ids: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
 
@@ -73,8 +75,11 @@ def drive(urls: list[str], jobs: int, clients: int, person: bytes, garment: byte
                 body = session.get(f"{url}/api/tryon/{job_id}", timeout=60).json()
                 if body["status"] in ("completed", "failed"):
                     status = body["status"]
+                    if status == "failed":
+                        with lock:
+                            outcome.errors[body["detail"]["error"]] += 1
                     break
-                time.sleep(0.05)
+                time.sleep(POLL_SECONDS)
             with lock:
                 outcome.submit_seconds.append(submitted - started)
                 outcome.result_seconds.append(time.perf_counter() - started)
@@ -106,6 +111,8 @@ def report(name: str, outcome: Outcome, servers: list[ServedService]) -> float:
         f" {percentile(outcome.result_seconds, 50):5.2f} s p99 {percentile(outcome.result_seconds, 99):5.2f} s"
         f" | lost {sum(outcome.statuses.values()) - completed} duplicated {duplicated} | {dict(outcome.statuses)}"
     )
+    for error, count in outcome.errors.items():
+        print(f"    failed x{count}: {error}")
     return throughput
 
 
