@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_steps import DEFAULT_DATA, load_rgb, photos, report  # noqa: E402
+from photos import DEFAULT_DATA, load_rgb, photos, report  # noqa: E402
 from tryon.pipeline import BodyPose, Category, Step, prepare_garment, run_tryon  # noqa: E402
 from tryon.pipeline.inpainting import capsule  # noqa: E402
 from tryon.pipeline.warp import body_frame  # noqa: E402
