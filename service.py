@@ -1,7 +1,9 @@
 """The try-on service: the documented HTTP API, a BentoML task endpoint, and the job workers.
 
-The learned models run in the runner services (``runners/``); this service queues jobs in its own
+The learned models run in the runner services (``runners/``); this service queues jobs in its
 store and runs the pipeline in worker threads that call the runners, so concurrent jobs batch.
+The API half (``ApiCore``) and the worker half (``JobRunner``) share only the job store and result
+storage, so they could run in separate processes (measured: on one core that made submits slower).
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from _bentoml_impl.client import RemoteProxy
 from bentoml.exceptions import BentoMLException, InvalidArgument
 from PIL import Image
 
-from runners import PoseRunner, SegmentationRunner
+from runners import InpaintingRunner, ParsingRunner, PoseRunner, SegmentationRunner
 from tryon import metrics
 from tryon.api import AdmissionControl, admission_policy, attach_state, create_app
-from tryon.core import TryOnCore
+from tryon.core import ApiCore, JobRunner, WorkerStatus
 from tryon.errors import InvalidImage
 from tryon.jobs import JobStatus
 from tryon.settings import Settings
-from tryon.vision.analyzer import CanvasPersonAnalyzer
+from tryon.wiring import build_engine
 
 app = create_app()
 
@@ -35,20 +37,31 @@ app = create_app()
 @bentoml.asgi_app(app, path="/")
 @bentoml.service(workers=1, traffic={"timeout": 300})
 class TryOnService:
+    """The documented HTTP API, a BentoML task endpoint, and the job workers (threads)."""
+
     segmentation = bentoml.depends(SegmentationRunner)
     pose = bentoml.depends(PoseRunner)
+    parsing = bentoml.depends(ParsingRunner)  # used when TRYON_PARSING_ENGINE resolves to segformer
+    inpainting = bentoml.depends(InpaintingRunner)  # used when TRYON_INPAINT_ENGINE resolves to diffusers
 
     def __init__(self) -> None:
         settings = Settings()
         logging.getLogger("tryon").setLevel(settings.log_level)  # BentoML's root handler prints them
         metrics.init()
-        analyzer = CanvasPersonAnalyzer(
+        engine = build_engine(
+            settings,
             segment_batch=callable_from_threads(self.segmentation, "segment"),
             estimate_batch=callable_from_threads(self.pose, "estimate"),
+            parse_batch=callable_from_threads(self.parsing, "parse"),
+            inpaint_packed=callable_from_threads(self.inpainting, "inpaint"),
         )
-        self.core = TryOnCore(settings, analyzer)
+        self.jobs = JobRunner(settings, engine)
+        self.core = ApiCore(settings, wake=self.jobs.wake, worker_status=self.worker_status)
         attach_state(app, self.core.state)
-        self.core.start()
+        self.jobs.start()
+
+    async def worker_status(self) -> WorkerStatus:
+        return self.jobs.status()
 
     @bentoml.task
     async def tryon(self, person_image: Path, clothing_image: Path, ctx: bentoml.Context) -> Image.Image:
@@ -70,14 +83,14 @@ class TryOnService:
         return Image.open(io.BytesIO(png))
 
     def __is_ready__(self) -> bool:
-        return self.core.models_loaded
+        return self.jobs.models_loaded
 
     def __metrics__(self, content: str) -> str:
         return content + metrics.queue_depth_exposition(self.core.queued())
 
     @bentoml.on_shutdown
     def stop(self) -> None:
-        self.core.stop()
+        self.jobs.stop()
 
 
 TryOnService.add_asgi_middleware(AdmissionControl, policy=admission_policy(app))

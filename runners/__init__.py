@@ -1,6 +1,8 @@
 """BentoML services that host the learned models, one model each, with adaptive batching."""
 
+from .inpainting import InpaintingRunner
+from .parsing import ParsingRunner
 from .pose import PoseRunner
 from .segmentation import SegmentationRunner
 
-__all__ = ["PoseRunner", "SegmentationRunner"]
+__all__ = ["InpaintingRunner", "ParsingRunner", "PoseRunner", "SegmentationRunner"]

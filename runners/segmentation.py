@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import bentoml
 import numpy as np
 
@@ -9,7 +11,10 @@ class SegmentationRunner:
     """Person segmentation. Concurrent jobs' canvases are merged into one batch."""
 
     def __init__(self) -> None:
+        from tryon.model_store import ModelSettings
         from tryon.vision.mediapipe_models import SelfieSegmenter
+
+        os.nice(ModelSettings().runner_niceness)  # mediapipe runs on the CPU: yield it to the API
 
         self.model = SelfieSegmenter()
 

@@ -29,7 +29,7 @@ K8S = REPO / "deploy" / "k8s"
 PERSON = "persons/studio_man_hoodie.png"
 GARMENT = "garments/shirt_oxford_blue.jpg"
 
-RUNNERS = ("PoseRunner", "SegmentationRunner")
+RUNNERS = ("PoseRunner", "SegmentationRunner", "ParsingRunner", "InpaintingRunner")
 DEMO_FILES = ("demo.html", "demo.js", "demo.css")
 
 

@@ -1,24 +1,37 @@
-"""Everything the service runs, independent of BentoML: the engine, jobs, results and webhooks.
+"""The two halves of the service, independent of BentoML.
 
-``service.py`` hands in the person analyzer (the runners) and serves ``TryOnCore.state`` over HTTP.
+- ``ApiCore``: what the HTTP API needs: the job store (to queue and poll jobs), result links, the
+  admission policy, and ``/health`` assembled from the job workers' ``WorkerStatus``.
+- ``JobRunner``: runs queued jobs in worker threads (the pipeline, the models through the runners),
+  publishes results and sends webhooks.
+
+They share nothing but the job store (SQLite on one machine, Redis across replicas) and result
+storage. ``service.py`` runs both in the API process: a separate worker process was measured, and
+on one core it made submits slower (README, Benchmarks).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
 import time
 from dataclasses import replace
+from typing import Awaitable, Callable
+
+from pydantic import BaseModel, Field
 
 from . import metrics
 from .api import AdmissionPolicy, ServiceState
 from .api.health import build_health
 from .api.routes import poll_body
 from .api.schemas import HealthResponse
-from .engine import ENGINES, TryOnEngine
+from .engine import TryOnEngine
 from .jobs import JobInputs, JobResult, WorkerPool
 from .jobs.workers import ProgressReport
-from .pipeline.types import PersonAnalyzer, Step
+from .pipeline.types import Step
+from .results import StorageStatus
 from .settings import Settings
 from .webhooks import WebhookSender
 from .wiring import build_job_store, build_result_publisher
@@ -26,11 +39,21 @@ from .wiring import build_job_store, build_result_publisher
 log = logging.getLogger(__name__)
 
 
-class TryOnCore:
-    def __init__(self, settings: Settings, analyzer: PersonAnalyzer) -> None:
-        self.engine = TryOnEngine(
-            analyzer, limits=settings.image_limits, png_compress_level=settings.png_compress_level
-        )
+class WorkerStatus(BaseModel):
+    """What the job workers report to the API process (for ``/health``)."""
+
+    models_loaded: bool = Field(description="Every model the engines use has answered once.")
+    running: int = Field(description="Jobs running in this worker process now.")
+    workers: int = Field(description="Jobs this process runs at once (TRYON_WORKERS).")
+    engines: dict[str, str] = Field(description="What performs each pipeline step.")
+    storage_error: str | None = Field(default=None, description="Why the last result upload failed.")
+
+
+class JobRunner:
+    """Claims queued jobs and runs them; started once the engine's models answer."""
+
+    def __init__(self, settings: Settings, engine: TryOnEngine) -> None:
+        self.engine = engine
         self.results = build_result_publisher(settings)
         self.store = build_job_store(settings)
         self.webhooks = WebhookSender(
@@ -46,44 +69,26 @@ class TryOnCore:
             job_timeout_seconds=settings.job_timeout_seconds,
             on_finished=self._send_webhook,
         )
-        self.job_store_kind = "redis" if settings.redis_url else "sqlite"
         self.models_loaded = False
-        self.state = ServiceState(
-            store=self.store,
-            workers=self.workers,
-            limits=settings.image_limits,
-            results=self.results,
-            webhooks=self.webhooks,
-            admission=AdmissionPolicy(
-                api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-                max_queue=settings.max_queue,
-                queued=self.queued,
-                workers=settings.workers,
-            ),
-            health=self.health,
-        )
 
     def start(self) -> None:
         """Check result storage and start the workers once the models answer (in the background)."""
-        log.info("job store: %s; %d workers", self.job_store_kind, self.workers.concurrency)
         threading.Thread(target=self._start_when_ready, name="tryon-start", daemon=True).start()
 
     def stop(self) -> None:
         self.workers.stop()
         self.webhooks.close(timeout=10)
 
-    def queued(self) -> int:
-        return self.store.counts()["queued"]
+    def wake(self) -> None:
+        self.workers.wake()
 
-    def health(self) -> HealthResponse:
-        return build_health(
+    def status(self) -> WorkerStatus:
+        return WorkerStatus(
             models_loaded=self.models_loaded,
-            engines=ENGINES,
-            job_counts=self.store.counts(),
-            running_here=self.workers.running,
+            running=self.workers.running,
             workers=self.workers.concurrency,
-            job_store=self.job_store_kind,
-            storage=self.results.status,
+            engines=self.engine.engines,
+            storage_error=self.results.status.error,
         )
 
     def _run_job(self, job_id: str, inputs: JobInputs, report: ProgressReport) -> JobResult:
@@ -98,6 +103,7 @@ class TryOnCore:
             inputs.clothing_image,
             category=inputs.options.get("category", "auto"),
             on_step=on_step,
+            job_id=job_id,
         )
         return replace(self.results.publish(job_id, output.png), details=output.details)
 
@@ -108,7 +114,7 @@ class TryOnCore:
             self.webhooks.send(url, poll_body(record, self.results)[1])
 
     def _start_when_ready(self) -> None:
-        """Queued jobs wait (they are not failed) until both runners have answered once."""
+        """Queued jobs wait (they are not failed) until every model has answered once."""
         self.results.check()
         delay = 0.5
         while not self.models_loaded:
@@ -120,3 +126,62 @@ class TryOnCore:
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
         self.workers.start()
+
+
+class ApiCore:
+    """The HTTP side: queues and polls jobs in the store; asks the job workers how they are doing.
+
+    ``wake`` tells this replica's workers a job was queued (they also poll the store);
+    ``worker_status`` fetches their ``WorkerStatus``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        wake: Callable[[], None],
+        worker_status: Callable[[], Awaitable[WorkerStatus]],
+    ) -> None:
+        self.results = build_result_publisher(settings)
+        self.store = build_job_store(settings)
+        self.job_store_kind = "redis" if settings.redis_url else "sqlite"
+        self._worker_status = worker_status
+        self.state = ServiceState(
+            store=self.store,
+            wake=wake,
+            limits=settings.image_limits,
+            results=self.results,
+            allow_private_webhooks=settings.webhook_allow_private,
+            admission=AdmissionPolicy(
+                api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+                max_queue=settings.max_queue,
+                queued=self.queued,
+                workers=settings.workers,
+            ),
+            health=self.health,
+        )
+        log.info("job store: %s; %d workers (pid %d serves the API)", self.job_store_kind, settings.workers, os.getpid())
+
+    def queued(self) -> int:
+        return self.store.counts()["queued"]
+
+    async def health(self) -> HealthResponse:
+        try:
+            workers = await self._worker_status()
+        except Exception as error:  # not started yet, or restarting: report, do not fail the probe
+            log.debug("job workers not answering: %s", error)
+            workers = None
+        return await asyncio.to_thread(self._health, workers)
+
+    def _health(self, workers: WorkerStatus | None) -> HealthResponse:
+        api_storage = self.results.status
+        storage_error = api_storage.error or (workers.storage_error if workers else None)
+        return build_health(
+            models_loaded=workers is not None and workers.models_loaded,
+            engines=workers.engines if workers else {},
+            job_counts=self.store.counts(),
+            running_here=workers.running if workers else 0,
+            workers=workers.workers if workers else 0,
+            job_store=self.job_store_kind,
+            storage=StorageStatus(backend=api_storage.backend, bucket=api_storage.bucket, error=storage_error),
+        )

@@ -44,12 +44,19 @@ ParsingEngineSetting = Literal["auto", "segformer", "mediapipe"]
 class ModelSettings(BaseSettings):
     """The model knobs, read from the same ``TRYON_*`` variables as the service's ``Settings``.
 
-    Meant to be merged into ``tryon.settings.Settings`` (``class Settings(ModelSettings)``); the
-    runners read it on their own because they run in their own processes.
+    ``tryon.settings.Settings`` extends it; the runners read it on their own, in their own processes.
     """
 
     model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
 
+    runner_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower than the API's the CPU priority (Linux nice) of the mediapipe "
+        "runners is, so submits and polls stay fast while every worker is busy (job worker threads "
+        "run at nice 10 too).",
+    )
     inpaint_engine: InpaintEngineSetting = Field(
         default="auto",
         description="Inpainting step: 'diffusers' (the store's diffusion model), 'opencv' (classical "

@@ -6,13 +6,18 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from .images import ImageLimits
+from .model_store import ModelSettings
 
 
-class Settings(BaseSettings):
-    """Every knob an operator can turn. Invalid values stop the service at start-up with a message."""
+class Settings(ModelSettings):
+    """Every knob an operator can turn. Invalid values stop the service at start-up with a message.
+
+    The model knobs (``TRYON_INPAINT_*``, ``TRYON_PARSING_ENGINE``) come from ``ModelSettings``,
+    which the runners read on their own.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
 
@@ -20,7 +25,7 @@ class Settings(BaseSettings):
         default=Path("data"),
         description="Where the embedded job store (SQLite) keeps jobs, inputs and results.",
     )
-    workers: int = Field(default=2, ge=1, le=64, description="Jobs that run at once in each API process.")
+    workers: int = Field(default=2, ge=1, le=64, description="Jobs that run at once in each replica.")
     max_upload_mb: float = Field(default=20, gt=0, le=200, description="Largest accepted upload per file.")
     max_megapixels: float = Field(
         default=40, gt=0, le=500, description="Largest accepted image area (decompression-bomb guard)."

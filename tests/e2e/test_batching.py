@@ -31,8 +31,8 @@ def test_concurrent_jobs_share_runner_batches(tmp_path, person_bytes, garment_by
             finals = list(pool.map(lambda job_id: poll_until_finished(server.url, job_id).final, job_ids))
         assert all(final["status"] == "completed" for final in finals), [f for f in finals if f["status"] != "completed"][:2]
         totals = batch_totals(server.url)
-        assert set(totals) == {"SegmentationRunner", "PoseRunner"}
-        for runner, total in totals.items():
+        for runner in ("SegmentationRunner", "PoseRunner"):
+            total = totals[runner]
             # Fewer batches than requests: some requests of different jobs ran in one batch.
             assert total["sum"] >= 32 and total["count"] < total["sum"], (runner, total)
     finally:

@@ -12,6 +12,7 @@ from .. import metrics
 from ..images import check_upload_size
 from ..jobs import JobRecord, JobStatus
 from ..results import ResultPublisher
+from ..webhooks import check_webhook_url
 from .schemas import (
     CancelResponse,
     CategoryName,
@@ -70,7 +71,7 @@ def submit_tryon(
 ) -> SubmitResponse:
     options = {"category": category}
     if webhook_url:
-        state.webhooks.check(webhook_url)  # WebhookURLRefused -> 400
+        check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url
     job_id = state.submit(
         read_upload("person_image", person_image, state.limits.max_bytes),
@@ -141,8 +142,8 @@ def unknown_api_route(unknown: str) -> None:
 
 
 @health_router.get("/health", summary="Service health and GPU memory status")
-def health(state: StateDep) -> HealthResponse:
-    return state.health()
+async def health(state: StateDep) -> HealthResponse:
+    return await state.health()
 
 
 def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:

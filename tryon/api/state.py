@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
-from ..images import ImageLimits, validate_image
 from .. import metrics
-from ..webhooks import WebhookSender
-from ..jobs import JobInputs, JobRecord, JobStore, WorkerPool
+from ..images import ImageLimits, validate_image
+from ..jobs import JobInputs, JobRecord, JobStore
 from ..results import ResultPublisher
 from .admission import AdmissionPolicy
 from .schemas import HealthResponse
@@ -19,12 +18,12 @@ from .schemas import HealthResponse
 @dataclass
 class ServiceState:
     store: JobStore
-    workers: WorkerPool
+    wake: Callable[[], None]  # tells idle job workers a job was queued (they also poll)
     limits: ImageLimits
     results: ResultPublisher
     admission: AdmissionPolicy
-    health: Callable[[], HealthResponse]
-    webhooks: "WebhookSender | None" = None
+    health: Callable[[], Awaitable[HealthResponse]]
+    allow_private_webhooks: bool = False
 
     def submit(
         self,
@@ -40,7 +39,7 @@ class ServiceState:
         job_id = job_id or str(uuid.uuid4())
         self.store.create(job_id, JobInputs(person_image, clothing_image, options or {}))
         metrics.job_submitted()
-        self.workers.wake()
+        self.wake()
         return job_id
 
     async def wait(self, job_id: str, poll_seconds: float = 0.1) -> JobRecord:

@@ -9,16 +9,20 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..errors import InvalidImage, NoPersonFound
+from ..errors import GarmentNotFound, InvalidImage, NoPersonFound
 from .blend import blend_garment
 from .categories import check_body_visible, classify_garment, resolve_category
-from .clothing import clothing_zones
-from .inpainting import body_zones, capsule, fill_agnostic, sample_skin_tone
+from .clothing import ClothingZones, clothing_zones
+from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, sample_skin_tone
 from .landmarks import garment_landmarks, lower_body_landmarks
+from .parsed_zones import garment_mask, refine_zones
 from .segmentation import cut_out_garment, person_mask
 from .types import (
     BodyPose,
     Category,
+    GarmentCutout,
+    GarmentInpainter,
+    HumanParser,
     Mask,
     PersonAnalyzer,
     PreparedGarment,
@@ -47,16 +51,17 @@ def _no_step(step: Step) -> None:
     """The default ``on_step``: report nothing."""
 
 
-def prepare_garment(garment: RGBImage) -> PreparedGarment:
+def prepare_garment(garment: RGBImage, parser: HumanParser | None = None) -> PreparedGarment:
     """Cut the garment out of its product photo, tell its category from its shape, find its landmarks.
 
-    ``garment`` is an ``HxWx3`` uint8 RGB product photo of a garment on a plain background. The result
-    depends on the photo alone, so callers may cache it by the photo's content hash
+    ``garment`` is an ``HxWx3`` uint8 RGB product photo of a garment on a plain background. With a
+    ``parser``, the clothes it finds there are the cut-out (the classical cut-out when it finds none).
+    The result depends on the photo alone, so callers may cache it by the photo's content hash
     (``tryon.garment_cache.GarmentCache``). Raises ``GarmentNotFound`` when no garment can be separated
     from the background, or its shape is neither a top, a dress, trousers nor a skirt.
     """
     _check_image(garment, "garment")
-    cutout = cut_out_garment(garment)
+    cutout = _cut_out(garment, parser)
     if classify_garment(cutout.mask) is Category.LOWER_BODY:
         landmarks = lower_body_landmarks(cutout)
         reason = "two legs, no sleeves" if landmarks.has_legs else "a waistband and one opening, no sleeves"
@@ -75,6 +80,9 @@ def run_tryon(
     category: Category = Category.AUTO,
     on_step: StepCallback = _no_step,
     prepared_garment: PreparedGarment | None = None,
+    parser: HumanParser | None = None,
+    inpainter: GarmentInpainter | None = None,
+    seed: int = 0,
     min_visibility: float = 0.5,
     shading_strength: float = 0.5,
 ) -> TryOnResult:
@@ -84,8 +92,11 @@ def run_tryon(
     ``category`` says what the garment is worn as; ``AUTO`` (the
     default) decides from the garment's shape. ``on_step`` is called with each ``Step`` as it starts,
     then with ``Step.DONE``. ``prepared_garment``, when given, is ``prepare_garment(garment)`` from a
-    cache and the garment photo is not analysed again. The body parts the category needs (shoulders and
-    hips; hips, knees and ankles; shoulders, hips and knees) must be seen with at least
+    cache and the garment photo is not analysed again. ``parser`` (a learned human parser) sharpens
+    the face, hair, hands, skin and old-clothes zones; ``inpainter`` (diffusion) repaints the dressed
+    region of the classical result, with noise from ``seed``, and only that region. The body parts
+    the category needs (shoulders and hips; hips, knees and ankles; shoulders, hips and knees) must be
+    seen with at least
     ``min_visibility``; ``shading_strength`` (0..1) is how strongly the photo's folds and light shade
     the new garment.
 
@@ -145,25 +156,53 @@ def run_tryon(
     with timer.step(Step.INPAINTING):
         zones = body_zones(person, body, pose, tone, used)
         clothing = clothing_zones(person, body, pose, zones, used, waist_up=WAIST_UP)
+        if parser is not None:
+            zones, clothing = refine_zones(zones, clothing, parser.parse(person), used, body)
         below_hem = _below_line(body_frame(pose).hip_mid, body.shape) if used is Category.UPPER_BODY else None
         base = fill_agnostic(
             person, clothing.replace, bare_skin=zones.bare_skin, tone=tone, from_below=below_hem
         )
+        keep = _kept_in_front(zones, clothing, warped, pose, used)
+        if inpainter is not None:
+            # Diffusion starts from the classical result and repaints only what the try-on changes.
+            start = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
+            repaint = (clothing.replace | (warped.alpha > 0.5)) & ~keep
+            base = inpainter.inpaint(start, repaint, prepared.cutout.rgb, seed=seed)
 
     # 5. Blend: the garment under face, hair, hands, bare limbs and clothing in front, over the rest.
     with timer.step(Step.BLEND):
-        if used is Category.LOWER_BODY:
-            limbs = _bare_limbs(zones.front_limbs & zones.skin, warped)
-        else:
-            painted = zones.front_limbs & clothing.replace & ~zones.skin
-            limbs = _bare_limbs(zones.front_limbs & zones.skin, warped) | _painted_limbs_in_front(
-                painted, warped, pose
-            )
-        keep = zones.protected | clothing.front | limbs
-        image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
+        if inpainter is None:
+            image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
+        else:  # the inpainter pasted its result inside the repaint mask: keep holds the original
+            image = base
 
     on_step(Step.DONE)
     return TryOnResult(image=image, category=used, notes=notes, step_seconds=timer.seconds)
+
+
+def _cut_out(garment: RGBImage, parser: HumanParser | None) -> GarmentCutout:
+    """The parser's clothes as the cut-out when they look like one garment, else the classical cut-out."""
+    clothes = garment_mask(parser.parse(garment)) if parser is not None else None
+    if clothes is not None:
+        try:
+            return cut_out_garment(garment, clothes_mask=clothes)
+        except GarmentNotFound:
+            pass  # no plausible garment in the parser's labels (a garment laid flat is not a person)
+    return cut_out_garment(garment)
+
+
+def _kept_in_front(
+    zones: BodyZones, clothing: ClothingZones, warped: WarpedGarment, pose: BodyPose, used: Category
+) -> Mask:
+    """What stays in front of the new garment: face, hair, hands, clothing in front, bare limbs."""
+    if used is Category.LOWER_BODY:
+        limbs = _bare_limbs(zones.front_limbs & zones.skin, warped)
+    else:
+        painted = zones.front_limbs & clothing.replace & ~zones.skin
+        limbs = _bare_limbs(zones.front_limbs & zones.skin, warped) | _painted_limbs_in_front(
+            painted, warped, pose
+        )
+    return zones.protected | clothing.front | limbs
 
 
 def _has_colour(image: RGBImage, *, min_chroma: float = 6.0) -> bool:

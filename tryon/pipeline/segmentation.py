@@ -13,6 +13,7 @@ from .types import Alpha, GarmentCutout, Mask, RGBImage
 def cut_out_garment(
     garment: RGBImage,
     *,
+    clothes_mask: Mask | None = None,
     work_side: int = 256,
     border_fraction: float = 0.03,
     shadow_allowance: float = 25.0,
@@ -31,10 +32,18 @@ def cut_out_garment(
     are filled. The returned cut-out is cropped to the garment's bounding box at full resolution,
     with edges feathered over about ``feather_px`` pixels.
 
+    ``clothes_mask`` (``HxW`` bool), when given, is where a learned parser sees clothes: it replaces
+    the background model and GrabCut.
+
     Raises ``GarmentNotFound`` when the foreground covers less than ``min_share`` or more than
     ``max_share`` of the photo, or touches all four borders (no plain background to separate it from).
     """
     small, scale = _downscale(garment, work_side)
+    if clothes_mask is not None:
+        small_mask = cv2.resize(clothes_mask.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        mask = _filled_largest(small_mask.astype(bool))
+        _check_plausible(mask, min_share=min_share, max_share=max_share)
+        return _full_resolution_cutout(garment, mask, scale, feather_px=feather_px)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     border = _border_mask(small.shape[:2], max(2, round(border_fraction * max(small.shape[:2]))))
     distance = _background_distance(lab, border, shadow_allowance=shadow_allowance)

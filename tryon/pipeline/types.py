@@ -9,7 +9,7 @@ Conventions, everywhere in the pipeline:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import Callable, Protocol
 
 import numpy as np
@@ -60,6 +60,27 @@ class Category(str, Enum):
     AUTO = "auto"
 
 
+class ParseLabel(IntEnum):
+    """The labels ``ClothesParser`` returns.
+
+    ``HANDS`` only appears with checkpoints that have a hand (or glove) class; the ATR-trained default
+    (``mattmdjaga/segformer_b2_clothes``) counts hands as ``ARMS``. ``OTHER`` is the rest of the person:
+    hat, shoes, socks, belt, bag, scarf, and any class name not recognised.
+    """
+
+    BACKGROUND = 0
+    UPPER_CLOTHES = 1  # tops, shirts, coats, jackets
+    LOWER_CLOTHES = 2  # pants, skirts, shorts
+    ONE_PIECE = 3  # dresses, jumpsuits
+    ARMS = 4
+    HANDS = 5
+    FACE = 6  # face, sunglasses
+    HAIR = 7
+    LEGS = 8
+    NECK = 9
+    OTHER = 10
+
+
 @dataclass(frozen=True)
 class BodyPose:
     """Body landmarks of one person, in the pixel coordinates of the person photo.
@@ -84,6 +105,21 @@ class PersonAnalyzer(Protocol):
 
     def estimate_pose(self, person: RGBImage) -> BodyPose | None:
         """The most prominent person's landmarks, or None when no person is found."""
+
+
+class HumanParser(Protocol):
+    """A learned human parser (the SegFormer runner): per-pixel ``ParseLabel`` values of a photo."""
+
+    def parse(self, image: RGBImage) -> np.ndarray:
+        """``HxW`` uint8 ``ParseLabel`` map of ``image`` (``HxWx3`` uint8 RGB)."""
+
+
+class GarmentInpainter(Protocol):
+    """A learned inpainter (the diffusion runner) that repaints a region of a photo."""
+
+    def inpaint(self, start: RGBImage, mask: Mask, garment: RGBImage, *, seed: int) -> RGBImage:
+        """``start`` repainted where ``mask`` is True, conditioned on ``garment`` (its product photo
+        or cut-out); pixels outside ``mask`` are returned unchanged."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,76 @@
+"""The learned engines end to end: test models in a temporary model store, served by `bentoml serve`.
+
+The models are small and randomly initialised (``make_test_models.py``), so the pictures are noise;
+what is tested is the path: the store, the runners, batching, the pipeline hooks, /health, errors.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from tests.models.conftest import TEST_ENV
+from tryon.images import ImageLimits, decode_image
+
+from .helpers import decode_result, poll_until_finished, submit
+from .served import ServedService
+from .test_batching import batch_totals
+
+REPO = Path(__file__).resolve().parents[2]
+# The parser's random labels would make a random garment cut-out: its served path is tested in
+# tests/models/test_runner_served.py, its effect on the zones in tests/pipeline/test_learned_steps.py.
+LEARNED = {"TRYON_INPAINT_ENGINE": "diffusers", "TRYON_PARSING_ENGINE": "mediapipe"}
+
+
+@pytest.fixture(scope="module")
+def learned_service(tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp("learned")
+    subprocess.run(
+        [sys.executable, "model_store_scripts/make_test_models.py"],
+        cwd=REPO,
+        env={**ServedService(workdir).env},
+        check=True,
+        capture_output=True,
+    )
+    served = ServedService(workdir, TRYON_WORKERS="4", **TEST_ENV, **LEARNED).start(timeout=240)
+    yield served
+    served.stop()
+
+
+def test_jobs_run_through_the_diffusion_runner_in_batches(learned_service, person_bytes, garment_bytes) -> None:
+    health = requests.get(f"{learned_service.url}/health", timeout=10).json()
+    assert "tryon-inpainting:" in health["engines"]["inpainting"], health["engines"]
+
+    with ThreadPoolExecutor(4) as pool:
+        job_ids = list(pool.map(lambda _: submit(learned_service.url, person_bytes, garment_bytes).json()["job_id"], range(4)))
+        polls = list(pool.map(lambda job_id: poll_until_finished(learned_service.url, job_id, interval=0.02), job_ids))
+
+    person = decode_image("person_image", person_bytes, ImageLimits())
+    for poll in polls:
+        assert poll.final["status"] == "completed", poll.final
+        steps = {step for _, step, _ in poll.states}
+        assert "inpainting" in steps, poll.states  # progress passed through the diffusion step
+        result = decode_result(poll.final)
+        assert result.shape == person.shape
+        # Outside what the try-on repaints (the top rows: background above the head) nothing changes.
+        assert np.abs(result[:20].astype(int) - person[:20]).mean() < 1
+
+    totals = batch_totals(learned_service.url)
+    assert totals["InpaintingRunner"]["sum"] >= 4, totals
+    # Concurrent jobs' diffusion requests reached the runner together: fewer batches than requests.
+    assert totals["InpaintingRunner"]["count"] < totals["InpaintingRunner"]["sum"], totals
+
+
+def test_a_configured_model_missing_from_the_store_stops_start_up(tmp_path) -> None:
+    server = ServedService(tmp_path, TRYON_INPAINT_ENGINE="diffusers")
+    with pytest.raises(RuntimeError) as failure:
+        server.start(timeout=120)
+    server.stop()
+    message = str(failure.value)
+    assert "tryon-inpainting" in message and "model_store_scripts/import_models.py" in message, message[-3000:]

@@ -1,0 +1,84 @@
+"""The pipeline's hooks for the learned models: a human parser's labels and a diffusion inpainter.
+
+The models are stand-ins here (the real ones are tested in tests/models and, served, in tests/e2e):
+what is tested is what the pipeline does with their answers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tryon.pipeline import run_tryon
+from tryon.pipeline.clothing import ClothingZones
+from tryon.pipeline.inpainting import BodyZones
+from tryon.pipeline.parsed_zones import garment_mask, refine_zones
+from tryon.pipeline.types import Category, ParseLabel, Step
+
+PERSON = "studio_man_hoodie.png"
+GARMENT = "shirt_oxford_blue.jpg"
+
+
+def empty_zones(shape: tuple[int, int]) -> tuple[BodyZones, ClothingZones]:
+    nothing = np.zeros(shape, bool)
+    return BodyZones(nothing, nothing, nothing, nothing), ClothingZones(nothing, nothing)
+
+
+def test_parser_labels_protect_face_hair_hands_and_mark_the_old_clothes() -> None:
+    labels = np.full((4, 6), ParseLabel.BACKGROUND, np.uint8)
+    labels[0, :3] = ParseLabel.HAIR
+    labels[1, :3] = ParseLabel.FACE
+    labels[2, :] = ParseLabel.UPPER_CLOTHES
+    labels[3, :2] = ParseLabel.HANDS
+    labels[3, 2:4] = ParseLabel.ARMS
+    labels[3, 4:] = ParseLabel.LOWER_CLOTHES
+    silhouette = np.ones((4, 6), bool)
+    silhouette[2, 5] = False  # a clothes label outside the person is the parser's mistake
+
+    zones, clothing = refine_zones(*empty_zones((4, 6)), labels, Category.UPPER_BODY, silhouette)
+
+    assert zones.protected[0, :3].all() and zones.protected[1, :3].all() and zones.protected[3, :2].all()
+    assert zones.skin[3, :4].all() and not zones.skin[2].any()
+    assert clothing.replace[2, :5].all() and not clothing.replace[2, 5]
+    assert not clothing.replace[3].any()  # trousers stay under a new top; hands and arms are skin
+    _, for_trousers = refine_zones(*empty_zones((4, 6)), labels, Category.LOWER_BODY, silhouette)
+    assert for_trousers.replace[3, 4:].all() and not for_trousers.replace[2].any()
+
+
+def test_garment_mask_needs_enough_clothes() -> None:
+    labels = np.zeros((100, 100), np.uint8)
+    labels[:2, :10] = ParseLabel.UPPER_CLOTHES
+    assert garment_mask(labels) is None
+    labels[20:80, 20:80] = ParseLabel.ONE_PIECE
+    mask = garment_mask(labels)
+    assert mask is not None and mask[50, 50] and not mask[90, 90]
+
+
+class PaintingInpainter:
+    """Paints the repaint mask flat magenta and records what it was asked (as the runner would)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def inpaint(self, start, mask, garment, *, seed):
+        self.calls.append({"mask": mask.copy(), "seed": seed, "garment_shape": garment.shape})
+        out = start.copy()
+        out[mask] = (255, 0, 255)
+        return out
+
+
+def test_diffusion_repaints_only_the_dressed_region(persons, garments, analyzer) -> None:
+    person, garment = persons[PERSON], garments[GARMENT]
+    steps: list[Step] = []
+    classical = run_tryon(person, garment, analyzer)
+    inpainter = PaintingInpainter()
+    learned = run_tryon(person, garment, analyzer, inpainter=inpainter, seed=1234, on_step=steps.append)
+
+    assert steps == [Step.SEGMENTATION, Step.POSE, Step.WARP, Step.INPAINTING, Step.BLEND, Step.DONE]
+    (call,) = inpainter.calls
+    assert call["seed"] == 1234 and call["garment_shape"][2] == 3
+    repaint = call["mask"]
+    assert 0.02 < repaint.mean() < 0.6
+    magenta = np.all(learned.image == (255, 0, 255), axis=-1)
+    assert np.array_equal(magenta, repaint & ~np.all(person == (255, 0, 255), axis=-1))
+    # Outside the repaint mask the picture is the classical try-on's: face, hands, background untouched.
+    assert np.array_equal(learned.image[~repaint], classical.image[~repaint])
