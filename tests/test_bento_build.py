@@ -23,7 +23,7 @@ import yaml
 from tryon.client import TryOnClient, png_size
 from tryon.settings import Settings
 
-from .e2e.served import BENTOML, REPO, ServedService, free_port
+from .e2e.served import BENTOML, REPO, ServedService, free_ports
 
 K8S = REPO / "deploy" / "k8s"
 PERSON = "persons/studio_man_hoodie.png"
@@ -257,7 +257,7 @@ def test_services_run_split_as_the_kubernetes_manifests_run_them(
     _, bento_path = built
     objects = k8s_objects()
     served = served_by(objects)
-    ports = {name: free_port() for name in served}
+    ports = dict(zip(served, free_ports(len(served))))
     k8s_to_port = {k8s_service_for(objects, deployment): ports[name] for name, deployment in served.items()}
     env = {
         **os.environ,

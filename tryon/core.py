@@ -71,9 +71,12 @@ class JobRunner:
         )
         self.models_loaded = False
 
-    def start(self) -> None:
-        """Check result storage and start the workers once the models answer (in the background)."""
-        threading.Thread(target=self._start_when_ready, name="tryon-start", daemon=True).start()
+    def start(self, on_ready: Callable[[], None] = lambda: None) -> None:
+        """Check result storage and start the workers once the models answer (in the background);
+        ``on_ready`` runs then, just before the workers start."""
+        threading.Thread(
+            target=self._start_when_ready, args=(on_ready,), name="tryon-start", daemon=True
+        ).start()
 
     def stop(self) -> None:
         self.workers.stop()
@@ -113,7 +116,7 @@ class JobRunner:
         if record is not None and record.status.finished:
             self.webhooks.send(url, poll_body(record, self.results)[1])
 
-    def _start_when_ready(self) -> None:
+    def _start_when_ready(self, on_ready: Callable[[], None]) -> None:
         """Queued jobs wait (they are not failed) until every model has answered once."""
         self.results.check()
         delay = 0.5
@@ -125,6 +128,7 @@ class JobRunner:
                 log.info("models not answering yet (%s); retrying in %.1fs", error, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
+        on_ready()
         self.workers.start()
 
 

@@ -80,13 +80,18 @@ def validate_image(field: str, data: bytes, limits: ImageLimits) -> None:
     """Every check ``decode_image`` makes, at a fraction of its cost, for the upload path.
 
     A PNG is verified (every chunk's CRC, which catches truncation and corruption) rather than
-    decompressed: 0.4 ms instead of 25 ms for a 768x1376 photo. JPEG and WEBP decode fast anyway.
+    decompressed: 0.4 ms instead of 25 ms for a 768x1376 photo. A JPEG is decoded at 1/8 scale;
+    WEBP decodes fast anyway.
     """
     with _opened(field, data, limits) as image:
         if image.format == "PNG":
             image.verify()
-        else:
-            image.load()
+            return
+        if image.format == "JPEG":
+            # libjpeg still reads every scan (truncation and corruption still fail) but skips
+            # most of the inverse DCT and colour work: about twice as fast for a 1024x1024 photo.
+            image.draft("RGB", (image.width // 8, image.height // 8))
+        image.load()
 
 
 def decode_image(field: str, data: bytes, limits: ImageLimits) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 
 import requests
 
@@ -29,6 +31,28 @@ def test_swagger_redoc_and_schema_document_every_shape(service) -> None:
     assert set(submit_op["responses"]) >= {"202", "400"}
     poll_op = schema["paths"]["/api/tryon/{job_id}"]["get"]
     assert set(poll_op["responses"]) >= {"200", "404", "500"}
+
+
+def test_metrics_label_requests_by_route_not_by_job_id(service) -> None:
+    """BentoML labels its request metrics with the raw path: one set of series per job id polled
+    (and per path a scanner invents), kept for the life of the process."""
+    job_ids = [str(uuid.uuid4()) for _ in range(12)]
+    for job_id in job_ids:
+        assert requests.get(f"{service.url}/api/tryon/{job_id}", timeout=10).status_code == 404
+    for junk in ("wp-login.php", "a/b/c", "x" * 40):
+        assert requests.get(f"{service.url}/{junk}", timeout=10).status_code == 404
+
+    metrics = requests.get(f"{service.url}/metrics", timeout=10).text
+
+    assert not any(job_id in metrics for job_id in job_ids)
+    assert "wp-login" not in metrics and "x" * 40 not in metrics
+    polls = re.search(
+        r'^bentoml_service_request_total\{endpoint="/api/tryon/\{job_id\}",http_response_code="404"[^}]*\} (\S+)$',
+        metrics,
+        re.M,
+    )
+    assert polls and float(polls.group(1)) >= len(job_ids)
+    assert 'endpoint="unmatched",http_response_code="404"' in metrics
 
 
 def test_jobs_survive_a_crash_and_restart(tmp_path, person_bytes, garment_bytes) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Imported with the module rather than on the first /health: the service freezes the objects alive
+# at start-up out of the garbage collector's way (service.py), and torch's are nearly half of them.
+import torch
+
 from .. import __version__
 from ..results import StorageStatus
 from .schemas import GpuInfo, HealthResponse, QueueInfo, StorageInfo
@@ -11,8 +15,6 @@ _GB = 1024**3
 
 def gpu_info() -> GpuInfo | None:
     """The first CUDA device as torch sees it, or None without one."""
-    import torch
-
     if not torch.cuda.is_available():
         return None
     free, total = torch.cuda.mem_get_info(0)
