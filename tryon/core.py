@@ -161,6 +161,7 @@ class ApiCore:
                 max_queue=settings.max_queue,
                 queued=self.queued,
                 workers=settings.workers,
+                max_upload_bytes=settings.image_limits.max_bytes,
             ),
             health=self.health,
         )

@@ -69,6 +69,13 @@ HOSTILE = {
     "many files": lambda url: multipart(url, pair(OK_JPEG) + [(f"f{i}", (f"{i}.jpg", b"x")) for i in range(1200)]),
     "control characters in the job id": lambda url: requests.get(f"{url}/api/tryon/a%0Ab", timeout=10),
     "job id of 10,000 characters": lambda url: requests.get(f"{url}/api/tryon/{'a' * 10_000}", timeout=10),
+    # Refused from the headers: the 100 MB are never sent, let alone held in memory.
+    "body declared larger than two photos": lambda url: requests.post(
+        f"{url}/api/tryon",
+        data=iter([b""]),
+        headers={"Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(100 * 2**20)},
+        timeout=30,
+    ),
 }
 
 

@@ -1,7 +1,10 @@
-"""Checks made before a request's body is read: a sane path, the API key, and room in the queue.
+"""Checks made before a request's body is read: a sane path, the API key, room in the queue, and
+a body no larger than two photos.
 
 A pure ASGI middleware on the whole server (BentoML's task routes included), so a refused upload
-costs the server a few header bytes, not 40 MB of multipart parsing.
+costs the server a few header bytes, not 40 MB of multipart parsing. Uploads are parsed in memory
+(``keep_uploads_in_memory``), so the body limit is also what bounds a request's memory; a body
+sent without a Content-Length is counted as it arrives and cut off at the limit.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Callable
 # Probes, metrics, docs and the demo page stay open; the API and BentoML's task routes need the key.
 PROTECTED_PREFIXES = ("/api/", "/tryon/")
 SUBMIT_PATHS = ("/api/tryon", "/tryon/submit")
+FORM_ALLOWANCE = 1024 * 1024  # the other form fields and the multipart framing
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,17 @@ class AdmissionPolicy:
     max_queue: int
     queued: Callable[[], int]
     workers: int
+    max_upload_bytes: int
+
+    @property
+    def max_body_bytes(self) -> int:
+        return 2 * self.max_upload_bytes + FORM_ALLOWANCE
+
+    def body_too_large(self) -> str:
+        return (
+            f"The request body is larger than {self.max_body_bytes / 2**20:.0f} MB: send two photos"
+            f" of at most {self.max_upload_bytes / 2**20:g} MB each."
+        )
 
     def retry_after_seconds(self, queued: int) -> int:
         """A rough wait: about one second of work per queued job, shared by the workers."""
@@ -42,6 +57,7 @@ class AdmissionControl:
                 status, detail, headers = refusal
                 await _respond(send, status, detail, headers)
                 return
+            receive, send = _limit_body(receive, send, policy)
         await self.app(scope, receive, send)
 
 
@@ -57,6 +73,8 @@ def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes
                 "Missing or invalid API key: send the header 'Authorization: Bearer <key>'.",
                 [(b"www-authenticate", b"Bearer")],
             )
+    if _declared_length(scope) > policy.max_body_bytes:
+        return 400, policy.body_too_large(), [(b"connection", b"close")]
     if scope["method"] == "POST" and path.rstrip("/") in SUBMIT_PATHS:
         queued = policy.queued()
         if queued >= policy.max_queue:
@@ -67,6 +85,38 @@ def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes
                 [(b"retry-after", str(wait).encode())],
             )
     return None
+
+
+def _declared_length(scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0  # a malformed one is the server's to refuse
+    return 0
+
+
+def _limit_body(receive, send, policy: AdmissionPolicy):
+    """``receive`` that answers 400 once the body passes the limit, and tells the app the client
+    left; ``send`` that drops what the app still sends after that answer."""
+    received, refused = 0, False
+
+    async def limited_receive():
+        nonlocal received, refused
+        if refused:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > policy.max_body_bytes:
+                refused = True
+                await _respond(send, 400, policy.body_too_large(), [(b"connection", b"close")])
+                return {"type": "http.disconnect"}
+        return message
+
+    async def guarded_send(message) -> None:
+        if not refused:
+            await send(message)
+
+    return limited_receive, guarded_send
 
 
 def _bearer_matches(scope, api_key: str) -> bool:

@@ -81,7 +81,8 @@ def keep_uploads_in_memory(max_bytes: int) -> None:
 
     Starlette spools a file part over 1 MB to disk and then hands every further chunk to a thread;
     a submit reads the whole photo into memory anyway, so the spool only costs time: with 16
-    concurrent 1.2 MB uploads on one core it was a quarter of each request's CPU. Starlette reads
+    concurrent 1.2 MB uploads on one core it was a quarter of each request's CPU. What one request
+    can hold is bounded by the admission middleware's body limit (two photos). Starlette reads
     this from a class attribute (FastAPI offers no per-route setting).
     """
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes)
