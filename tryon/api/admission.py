@@ -3,8 +3,8 @@ a body no larger than two photos.
 
 A pure ASGI middleware on the whole server (BentoML's task routes included), so a refused upload
 costs the server a few header bytes, not 40 MB of multipart parsing. Uploads are parsed in memory
-(``keep_uploads_in_memory``), so the body limit is also what bounds a request's memory; a body
-sent without a Content-Length is counted as it arrives and cut off at the limit.
+(``keep_uploads_in_memory``), so the body limit is also what bounds a request's memory; a chunked
+body (no Content-Length) is counted as it arrives and cut off at the limit.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Callable
 PROTECTED_PREFIXES = ("/api/", "/tryon/")
 SUBMIT_PATHS = ("/api/tryon", "/tryon/submit")
 FORM_ALLOWANCE = 1024 * 1024  # the other form fields and the multipart framing
+CLOSE = [(b"connection", b"close")]  # refused before the body was read: do not reuse the connection
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,10 @@ class AdmissionControl:
                 status, detail, headers = refusal
                 await _respond(send, status, detail, headers)
                 return
-            receive, send = _limit_body(receive, send, policy)
+            if _header(scope, b"transfer-encoding") is not None:
+                # No Content-Length to check up front (the server reads no more than a declared
+                # one): count the body as it arrives.
+                receive, send = _limit_body(receive, send, policy)
         await self.app(scope, receive, send)
 
 
@@ -74,7 +78,7 @@ def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes
                 [(b"www-authenticate", b"Bearer")],
             )
     if _declared_length(scope) > policy.max_body_bytes:
-        return 400, policy.body_too_large(), [(b"connection", b"close")]
+        return 400, policy.body_too_large(), CLOSE
     if scope["method"] == "POST" and path.rstrip("/") in SUBMIT_PATHS:
         queued = policy.queued()
         if queued >= policy.max_queue:
@@ -87,11 +91,13 @@ def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes
     return None
 
 
+def _header(scope, name: bytes) -> bytes | None:
+    return next((value for key, value in scope.get("headers", []) if key == name), None)
+
+
 def _declared_length(scope) -> int:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0  # a malformed one is the server's to refuse
-    return 0
+    value = _header(scope, b"content-length") or b""
+    return int(value) if value.isdigit() else 0  # a malformed one is the server's to refuse
 
 
 def _limit_body(receive, send, policy: AdmissionPolicy):
@@ -108,7 +114,7 @@ def _limit_body(receive, send, policy: AdmissionPolicy):
             received += len(message.get("body", b""))
             if received > policy.max_body_bytes:
                 refused = True
-                await _respond(send, 400, policy.body_too_large(), [(b"connection", b"close")])
+                await _respond(send, 400, policy.body_too_large(), CLOSE)
                 return {"type": "http.disconnect"}
         return message
 
@@ -120,11 +126,8 @@ def _limit_body(receive, send, policy: AdmissionPolicy):
 
 
 def _bearer_matches(scope, api_key: str) -> bool:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), api_key)
-    return False
+    scheme, _, token = (_header(scope, b"authorization") or b"").decode("latin-1").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), api_key)
 
 
 async def _respond(send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:

@@ -1,8 +1,8 @@
 """Bounded ``endpoint`` labels for BentoML's request metrics.
 
 BentoML labels each request's metrics with its raw path, so every polled job id, and every path a
-scanner invents, became three new Prometheus series that lived as long as the process: memory and
-``/metrics`` grew with every job. Here each request is labelled with the route it matched
+scanner invents, added about 20 lines to ``/metrics`` (three metrics, one a histogram) that lived
+as long as the process: memory and ``/metrics`` grew with every job. Here each request is labelled with the route it matched
 (``/api/tryon/{job_id}``), and a path no route knows with ``unmatched``.
 """
 
@@ -27,9 +27,9 @@ def endpoint_label(routes: Sequence[Route], scope: dict) -> str:
         match, _ = route.matches(scope)
         if match is not Match.NONE:  # PARTIAL: the path matches, the method does not (a 405)
             return route.path
-    api_route, _, task_route = path.rpartition("/")
     if path in BENTOML_PATHS or path in server_context.service_routes:
         return path
+    api_route, _, task_route = path.rpartition("/")
     if api_route in server_context.service_routes and task_route in TASK_ROUTES:
         return path
     return UNMATCHED
