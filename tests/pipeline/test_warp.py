@@ -46,6 +46,25 @@ def test_long_and_short_sleeves_are_told_apart(prepared):
     assert sleeve_length("tshirt_white.jpg") < 0.6 < sleeve_length("shirt_oxford_blue.jpg")
 
 
+def test_garment_landmarks_read_opencv_5_convexity_defects(prepared, monkeypatch):
+    """OpenCV 5 returns convexity defects as (N, 4) where OpenCV 4 gave (N, 1, 4); the landmarks
+    must not depend on which one is installed (the pinned mediapipe brings 4, newer images 5)."""
+    import cv2
+
+    opencv_4 = cv2.convexityDefects
+
+    def opencv_5(contour, hull):
+        defects = opencv_4(contour, hull)
+        return None if defects is None else defects.reshape(-1, 4)
+
+    monkeypatch.setattr(cv2, "convexityDefects", opencv_5)
+    cutout, marks = prepared["shirt_oxford_blue.jpg"]
+
+    assert vars(garment_landmarks(cutout)).keys() == vars(marks).keys()
+    for key, value in vars(garment_landmarks(cutout)).items():
+        np.testing.assert_allclose(value, vars(marks)[key], err_msg=key)
+
+
 def test_lower_body_garment_is_rejected(jeans):
     with pytest.raises(GarmentNotFound, match="upper-body"):
         garment_landmarks(cut_out_garment(jeans))

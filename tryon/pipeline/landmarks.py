@@ -153,7 +153,8 @@ def _side_notch(outline: np.ndarray, mask: Mask, centre_x: float, side: int) -> 
     hull = cv2.convexHull(outline, returnPoints=False)
     defects = cv2.convexityDefects(outline, np.sort(hull, axis=0))
     best, best_depth = None, 0.02 * width
-    for _, _, far, fixed_depth in defects[:, 0] if defects is not None else []:
+    # OpenCV 4 returns (N, 1, 4) defects and OpenCV 5 (N, 4); None when there are none.
+    for _, _, far, fixed_depth in defects.reshape(-1, 4) if defects is not None else []:
         x, y = outline[far]
         depth = fixed_depth / 256.0  # OpenCV gives depths in 8.8 fixed point
         if side * (x - centre_x) > 0.12 * width and 0.15 * height < y < 0.95 * height and depth > best_depth:
