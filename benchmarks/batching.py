@@ -31,6 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from runners.gpus import share_gpus_when_too_few  # noqa: E402
 from runners.inpainting import InpaintingRunner  # noqa: E402
 from tryon.model_store import INPAINTING_MODEL, declared_model  # noqa: E402
 
@@ -95,6 +96,11 @@ class BatchingBench:
         return {"seconds": seconds, "latencies": latencies, "mean_batch": len(latencies) / max(1, batches)}
 
 
+# Both runners ask for a GPU: on a one-GPU host, BentoML would give the second a device that does
+# not exist, and it would run on the CPU.
+share_gpus_when_too_few(gpu_services=2)
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -126,46 +132,43 @@ def main() -> None:
             "TRYON_INPAINT_STRENGTH": "1.0",
             "TRYON_INPAINT_GUIDANCE": "5.0",
         }
+        print(
+            f"inpainting runner, {height}x{width} (h x w), {args.steps} steps, guidance 5 (CFG: 2 UNet rows per"
+            f" image), {'full-size SD-1.5 architecture' if args.full_size else 'tiny test model'}, {server_device()}"
+        )
+        print(f"{'N':>3} {'batching':>8} {'img/s':>7} {'p50 s':>7} {'p95 s':>7} {'mean batch':>10} {'speed-up':>8}", flush=True)
         with ServedRunner("benchmarks.batching:BatchingBench", Path(workdir), env).start(timeout=900) as server:
             try:
-                rows = asyncio.run(run_all(server, args))
+                asyncio.run(run_all(server, args))
             except Exception:
                 print(server.log(20_000), file=sys.stderr)
                 raise
-            device = server_device()
-
-    print(f"\ninpainting runner, {height}x{width} (h x w), {args.steps} steps, guidance 5 (CFG: 2 UNet rows per image), "
-          f"{'full-size SD-1.5 architecture' if args.full_size else 'tiny test model'}, {device}")
-    print(f"{'N':>3} {'batching':>8} {'img/s':>7} {'p50 s':>7} {'p95 s':>7} {'mean batch':>10} {'speed-up':>8}")
-    for concurrency in args.concurrency:
-        off, on = rows[(concurrency, False)], rows[(concurrency, True)]
-        for batching, row in ((False, off), (True, on)):
-            speedup = f"{on['throughput'] / off['throughput']:.2f}x" if batching else ""
-            mean_batch = f"{row['mean_batch']:.1f}"
-            print(
-                f"{concurrency:>3} {'on' if batching else 'off':>8} {row['throughput']:>7.2f} {row['p50']:>7.3f} "
-                f"{row['p95']:>7.3f} {mean_batch:>10} {speedup:>8}"
-            )
 
 
-async def run_all(server, args) -> dict:
-    rows = {}
+async def run_all(server, args) -> None:
+    """Prints each N's two rows as soon as they are measured (a long GPU run may be cut short)."""
     async with server.client(BatchingBench, timeout=3600) as client:
         for batching in (False, True):
             await client.burst(batching=batching, concurrency=1, requests_per_client=1)  # warm-up
         for concurrency in args.concurrency:
+            rows = {}
             for batching in (False, True):
                 result = await client.burst(
                     batching=batching, concurrency=concurrency, requests_per_client=args.requests_per_client
                 )
-                latencies = result["latencies"]
-                rows[(concurrency, batching)] = {
-                    "throughput": len(latencies) / result["seconds"],
-                    "p50": statistics.median(latencies),
-                    "p95": percentile(latencies, 95),
+                rows[batching] = {
+                    "throughput": len(result["latencies"]) / result["seconds"],
+                    "p50": statistics.median(result["latencies"]),
+                    "p95": percentile(result["latencies"], 95),
                     "mean_batch": result["mean_batch"],
                 }
-    return rows
+            for batching, row in rows.items():
+                speedup = f"{row['throughput'] / rows[False]['throughput']:.2f}x" if batching else ""
+                print(
+                    f"{concurrency:>3} {'on' if batching else 'off':>8} {row['throughput']:>7.2f} {row['p50']:>7.3f}"
+                    f" {row['p95']:>7.3f} {row['mean_batch']:>10.1f} {speedup:>8}",
+                    flush=True,
+                )
 
 
 def server_device() -> str:

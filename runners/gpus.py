@@ -1,0 +1,47 @@
+"""GPU placement on one host.
+
+BentoML hands each service that asks for ``gpu: 1`` a device of its own (``CUDA_VISIBLE_DEVICES=0``,
+then ``=1``, ...; dependencies in the alphabetical order of their attribute names), whether or not
+the host has that many.
+A service handed an index past the host's last GPU sees no GPU at all and runs on the CPU, without
+a word. So on a host with fewer GPUs than the services that need one, they share instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, MutableMapping
+
+log = logging.getLogger("tryon.runners")
+
+# BentoML's switch: with it set, no service is given a device index, so each sees every GPU.
+SHARE_GPUS = "BENTOML_DISABLE_GPU_ALLOCATION"
+
+
+def host_gpu_count() -> int:
+    """The NVIDIA GPUs BentoML's allocator sees (NVML; 0 without a driver)."""
+    from bentoml._internal.resource import NvidiaGpuResource
+
+    return len(NvidiaGpuResource.from_system())
+
+
+def share_gpus_when_too_few(
+    gpu_services: int,
+    environ: MutableMapping[str, str] = os.environ,
+    count_gpus: Callable[[], int] = host_gpu_count,
+) -> bool:
+    """Let ``gpu_services`` services share the host's GPUs when it has some, but fewer than that.
+
+    Call it where ``bentoml serve`` imports the service, before it places the services. Whether it
+    shared is returned. Left alone: an operator's own placement (either variable set), and a
+    worker BentoML has already placed.
+    """
+    if SHARE_GPUS in environ or "CUDA_VISIBLE_DEVICES" in environ:
+        return False
+    gpus = count_gpus()
+    if not 0 < gpus < gpu_services:
+        return False
+    environ[SHARE_GPUS] = "1"
+    log.info("%d GPU(s) for %d services that need one: they share (%s=1)", gpus, gpu_services, SHARE_GPUS)
+    return True
