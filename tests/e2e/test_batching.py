@@ -23,17 +23,23 @@ def batch_totals(url: str) -> dict[str, dict[str, float]]:
     return totals
 
 
+JOBS = 48
+
+
 def test_concurrent_jobs_share_runner_batches(tmp_path, person_bytes, garment_bytes) -> None:
     server = ServedService(tmp_path, TRYON_WORKERS="8").start()
     try:
         with ThreadPoolExecutor(8) as pool:
-            job_ids = list(pool.map(lambda _: submit(server.url, person_bytes, garment_bytes).json()["job_id"], range(32)))
+            job_ids = list(pool.map(lambda _: submit(server.url, person_bytes, garment_bytes).json()["job_id"], range(JOBS)))
             finals = list(pool.map(lambda job_id: poll_until_finished(server.url, job_id).final, job_ids))
         assert all(final["status"] == "completed" for final in finals), [f for f in finals if f["status"] != "completed"][:2]
         totals = batch_totals(server.url)
-        for runner in ("SegmentationRunner", "PoseRunner"):
-            total = totals[runner]
-            # Fewer batches than requests: some requests of different jobs ran in one batch.
-            assert total["sum"] >= 32 and total["count"] < total["sum"], (runner, total)
+        runners = ("SegmentationRunner", "PoseRunner")
+        for runner in runners:
+            assert totals[runner]["sum"] >= JOBS, (runner, totals[runner])  # every job's request went through
+        # Fewer batches than requests: some requests of different jobs ran in one batch. Counted over
+        # both runners: a job's calls take a few ms of its seconds, so in one run a runner's calls
+        # merge only a few times (1 to 13 of 33 were seen, with 32 jobs), and once not at all.
+        assert sum(totals[r]["count"] for r in runners) < sum(totals[r]["sum"] for r in runners), totals
     finally:
         server.stop()
