@@ -24,7 +24,7 @@ from bentoml.exceptions import BentoMLException, InvalidArgument
 from PIL import Image
 
 from runners import InpaintingRunner, ParsingRunner, PoseRunner, SegmentationRunner
-from runners.gpus import share_gpus_when_too_few
+from runners.gpus import gpu_services, share_gpus_when_too_few
 from tryon import metrics
 from tryon.api import AdmissionControl, admission_policy, attach_state, create_app, route_table
 from tryon.api.endpoint_labels import label_bentoml_metrics_by_route
@@ -99,10 +99,7 @@ class TryOnService:
 
 
 TryOnService.add_asgi_middleware(AdmissionControl, policy=admission_policy(app))
-# BentoML gives out GPUs in the alphabetical order of the attributes above: inpainting and parsing,
-# the runners that use one, get the first two (mediapipe runs on the CPU anyway). On a one-GPU host
-# the parser's would not exist, so they share.
-share_gpus_when_too_few(gpu_services=2)
+share_gpus_when_too_few(gpu_services(TryOnService))  # inpainting and parsing, on a one-GPU host
 
 
 def freeze_startup_objects() -> None:

@@ -31,7 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from runners.gpus import share_gpus_when_too_few  # noqa: E402
+from runners.gpus import gpu_services, share_gpus_when_too_few  # noqa: E402
 from runners.inpainting import InpaintingRunner  # noqa: E402
 from tryon.model_store import INPAINTING_MODEL, declared_model  # noqa: E402
 
@@ -98,7 +98,7 @@ class BatchingBench:
 
 # Both runners ask for a GPU: on a one-GPU host, BentoML would give the second a device that does
 # not exist, and it would run on the CPU.
-share_gpus_when_too_few(gpu_services=2)
+share_gpus_when_too_few(gpu_services(BatchingBench))
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,10 +1,9 @@
 """GPU placement on one host.
 
 BentoML hands each service that asks for ``gpu: 1`` a device of its own (``CUDA_VISIBLE_DEVICES=0``,
-then ``=1``, ...; dependencies in the alphabetical order of their attribute names), whether or not
-the host has that many.
-A service handed an index past the host's last GPU sees no GPU at all and runs on the CPU, without
-a word. So on a host with fewer GPUs than the services that need one, they share instead.
+then ``=1``, ...), whether or not the host has that many. A service handed an index past the host's
+last GPU sees no GPU at all and runs on the CPU, without a word. So on a host with fewer GPUs than
+the services that ask for one, they share instead.
 """
 
 from __future__ import annotations
@@ -12,11 +11,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import bentoml
 
 log = logging.getLogger("tryon.runners")
 
 # BentoML's switch: with it set, no service is given a device index, so each sees every GPU.
 SHARE_GPUS = "BENTOML_DISABLE_GPU_ALLOCATION"
+
+
+def gpu_services(service: bentoml.Service[Any]) -> int:
+    """How many of ``service`` and the services it depends on ask for a GPU."""
+    return sum(1 for each in service.all_services().values() if (each.config.get("resources") or {}).get("gpu"))
 
 
 def host_gpu_count() -> int:

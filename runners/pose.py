@@ -6,7 +6,8 @@ import bentoml
 import numpy as np
 
 
-@bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 60})
+# mediapipe's Python solutions run on the CPU: a GPU would sit idle.
+@bentoml.service(resources={"cpu": "1"}, workers=1, traffic={"timeout": 60})
 class PoseRunner:
     """Body landmarks. Concurrent jobs' canvases are merged into one batch."""
 

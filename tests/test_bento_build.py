@@ -30,6 +30,7 @@ PERSON = "persons/studio_man_hoodie.png"
 GARMENT = "garments/shirt_oxford_blue.jpg"
 
 RUNNERS = ("PoseRunner", "SegmentationRunner", "ParsingRunner", "InpaintingRunner")
+GPU_RUNNERS = ("ParsingRunner", "InpaintingRunner")
 DEMO_FILES = ("demo.html", "demo.js", "demo.css")
 
 
@@ -79,8 +80,10 @@ def test_bento_record_names_the_service_its_runners_and_settings(built, bento_ya
     assert bento_yaml["entry_service"] == "TryOnService"
     services = {service["name"]: service for service in bento_yaml["services"]}
     assert set(services) >= {"TryOnService", *RUNNERS}
-    for runner in RUNNERS:  # each model service asks for a GPU of its own
+    for runner in GPU_RUNNERS:  # the learned models' services ask for a GPU of their own
         assert services[runner]["config"]["resources"]["gpu"] == 1
+    for runner in set(RUNNERS) - set(GPU_RUNNERS):  # mediapipe's run on the CPU
+        assert "gpu" not in services[runner]["config"]["resources"]
     envs = {env["name"]: env.get("value") for env in bento_yaml["envs"]}
     assert envs.get("TRYON_DATA_DIR")
 
@@ -209,9 +212,8 @@ def test_kubernetes_manifests_run_every_service_of_the_bento(bento_yaml: dict) -
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] in ("/livez", "/health")
         gpus = service["config"].get("resources", {}).get("gpu")
-        if gpus:
-            for kind in ("requests", "limits"):
-                assert container["resources"][kind]["nvidia.com/gpu"] == gpus, service["name"]
+        for kind in ("requests", "limits"):
+            assert container["resources"][kind].get("nvidia.com/gpu") == gpus, service["name"]
         args = container["args"]
         for dependency in service["dependencies"]:
             target = k8s_service_for(objects, served[dependency["service"]])

@@ -78,4 +78,6 @@ def test_on_one_gpu_every_runner_sees_it():
 def test_on_two_gpus_the_inpainting_and_parsing_runners_get_one_each():
     devices = placement(2)
 
-    assert devices["InpaintingRunner"] == "0" and devices["ParsingRunner"] == "1", devices
+    assert {devices["InpaintingRunner"], devices["ParsingRunner"]} == {"0", "1"}, devices
+    # mediapipe runs on the CPU: those runners ask for no GPU, so none is held for them.
+    assert devices["SegmentationRunner"] is None and devices["PoseRunner"] is None, devices
