@@ -34,11 +34,12 @@ def host_gpu_count() -> int:
 
 
 def share_gpus_when_too_few(
-    gpu_services: int,
+    asking: int,
     environ: MutableMapping[str, str] = os.environ,
     count_gpus: Callable[[], int] = host_gpu_count,
 ) -> bool:
-    """Let ``gpu_services`` services share the host's GPUs when it has some, but fewer than that.
+    """Let the ``asking`` services that ask for a GPU share the host's GPUs when it has some, but
+    fewer than that (count them with ``gpu_services``).
 
     Call it where ``bentoml serve`` imports the service, before it places the services. Whether it
     shared is returned. Left alone: an operator's own placement (either variable set), and a
@@ -47,8 +48,8 @@ def share_gpus_when_too_few(
     if SHARE_GPUS in environ or "CUDA_VISIBLE_DEVICES" in environ:
         return False
     gpus = count_gpus()
-    if not 0 < gpus < gpu_services:
+    if not 0 < gpus < asking:
         return False
     environ[SHARE_GPUS] = "1"
-    log.info("%d GPU(s) for %d services that need one: they share (%s=1)", gpus, gpu_services, SHARE_GPUS)
+    log.info("%d GPU(s) for %d services that ask for one: they share (%s=1)", gpus, asking, SHARE_GPUS)
     return True

@@ -2,8 +2,8 @@
 
 BentoML labels each request's metrics with its raw path, so every polled job id, and every path a
 scanner invents, added about 20 lines to ``/metrics`` (three metrics, one a histogram) that lived
-as long as the process: memory and ``/metrics`` grew with every job. Here each request is labelled with the route it matched
-(``/api/tryon/{job_id}``), and a path no route knows with ``unmatched``.
+as long as the process: memory and ``/metrics`` grew with every job. Here each request is labelled
+with the route it matched (``/api/tryon/{job_id}``), and a path no route knows with ``unmatched``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ UNMATCHED = "unmatched"
 # BentoML's own routes beside the app's, and the routes of a task endpoint (``/tryon`` + these).
 BENTOML_PATHS = frozenset({"/metrics", "/healthz", "/livez", "/readyz", "/docs.json", "/schema.json"})
 TASK_ROUTES = frozenset({"submit", "status", "get", "retry", "cancel"})
+_REAL_PATH = "tryon.real_path"  # where the app's real path rides past BentoML's middleware
 
 
 def endpoint_label(routes: Sequence[Route], scope: dict) -> str:
@@ -53,9 +54,6 @@ def label_bentoml_metrics_by_route(routes: Sequence[Route]) -> None:
             await super().__call__(scope, receive, send)
 
     instruments.RunnerTrafficMetricsMiddleware = RouteLabelledMetrics
-
-
-_REAL_PATH = "tryon.real_path"
 
 
 def _real_path(inner):
