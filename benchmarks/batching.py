@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from runners.gpus import gpu_services, share_gpus_when_too_few  # noqa: E402
-from runners.inpainting import InpaintingRunner  # noqa: E402
-from tryon.model_store import INPAINTING_MODEL, declared_model  # noqa: E402
+from tryon.engines.classical.runners import InpaintingRunner  # noqa: E402
+from tryon.engines.classical.inpainting_model import INPAINTING_MODEL  # noqa: E402
+from tryon.models.store import declared_model  # noqa: E402
 
 
 @bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 600})
@@ -67,8 +68,8 @@ class BatchingBench:
     @bentoml.api
     async def burst(self, batching: bool, concurrency: int, requests_per_client: int) -> dict:
         """``concurrency`` clients each send ``requests_per_client`` requests, one after another."""
-        from tryon.model_store import ModelSettings
-        from tryon.vision.diffusion import pack_requests
+        from tryon.engines.classical.diffusion import pack_requests
+        from tryon.settings import ModelSettings
 
         settings = ModelSettings()
         size = (settings.inpaint_height, settings.inpaint_width)
@@ -120,7 +121,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         home = args.store or Path(workdir) / "bentoml"
         if args.store is None:  # in its own process: this one's BentoML already knows its store
-            command = [sys.executable, str(REPO / "model_store_scripts" / "make_test_models.py"), "--only", INPAINTING_MODEL]
+            command = [sys.executable, str(REPO / "model_store_scripts" / "make_test_models.py"), INPAINTING_MODEL]
             command += ["--full-size"] if args.full_size else []
             subprocess.run(command, env={**os.environ, "BENTOML_HOME": str(home)}, check=True, capture_output=True)
         env = {

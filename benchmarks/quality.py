@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from photos import DEFAULT_DATA, load_rgb, photos, report  # noqa: E402
-from tryon.pipeline import BodyPose, Category, Step, prepare_garment, run_tryon  # noqa: E402
-from tryon.pipeline.inpainting import capsule  # noqa: E402
-from tryon.pipeline.warp import body_frame  # noqa: E402
-from tryon.vision.analyzer import local_person_analyzer  # noqa: E402
+from tryon.engines.classical.pipeline import BodyPose, Category, Step, prepare_garment, run_tryon  # noqa: E402
+from tryon.engines.classical.pipeline.inpainting import capsule  # noqa: E402
+from tryon.engines.classical.pipeline.warp import body_frame  # noqa: E402
+from tryon.engines.classical.analyzer import local_person_analyzer  # noqa: E402
 
 TARGETS = {"changed": (">=", 85.0), "garment|skin": (">=", 90.0), "face PSNR": (">=", 35.0),
            "bg SSIM": (">=", 0.97), "drift": ("<=", 2.0)}

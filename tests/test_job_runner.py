@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from tryon.core import JobRunner
+from tryon.engines.base import EngineDescription, EngineRequest, EngineResult, Step
 from tryon.jobs import JobInputs, JobStatus
 from tryon.settings import Settings
 
@@ -13,7 +14,7 @@ from tryon.settings import Settings
 class WarmingEngine:
     """Its models answer from the third warm-up on, as runners still loading would."""
 
-    engines = {"segmentation": "test"}
+    name = "warming"
 
     def __init__(self) -> None:
         self.warm_ups = 0
@@ -23,10 +24,20 @@ class WarmingEngine:
         if self.warm_ups < 3:
             raise ConnectionError("runner not ready")
 
+    def describe(self) -> EngineDescription:
+        return EngineDescription(engine=self.name, available=True, reason="test", steps={"segmentation": "test"})
+
+    def run(self, request: EngineRequest, on_progress) -> EngineResult:
+        on_progress(Step.SEGMENTATION)
+        for fraction in (0.0, 0.001, 0.5, 0.5):  # a sampling loop: only changed percentages are written
+            on_progress(Step.INPAINTING, fraction)
+        on_progress(Step.DONE)
+        return EngineResult(png=request.person_image, details={"category": request.category.value})
+
 
 def test_on_ready_runs_once_the_models_answer_and_before_the_workers(tmp_path: Path) -> None:
     engine = WarmingEngine()
-    runner = JobRunner(Settings(data_dir=tmp_path), engine)
+    runner = JobRunner(Settings(data_dir=tmp_path), {"warming": engine})
     runner.store.create("queued-before-start", JobInputs(b"person", b"garment", {}))
     seen = []
     ready = threading.Event()
@@ -41,3 +52,18 @@ def test_on_ready_runs_once_the_models_answer_and_before_the_workers(tmp_path: P
         assert seen == [(3, True, JobStatus.QUEUED)]  # no worker has claimed the job yet
     finally:
         runner.stop()
+
+
+def test_a_job_reaches_the_engine_as_a_request_and_its_progress_as_percentages(tmp_path: Path) -> None:
+    runner = JobRunner(Settings(data_dir=tmp_path), {"warming": WarmingEngine()})
+    runner.engine = runner.engines["warming"]
+    reports: list[tuple[str, int]] = []
+
+    result = runner._run_job(
+        "job-1",
+        JobInputs(b"person", b"garment", {"category": "dresses", "webhook_url": "https://example.com/hook"}),
+        lambda step, progress: reports.append((step, progress)),
+    )
+
+    assert reports == [("segmentation", 10), ("inpainting", 55), ("inpainting", 70), ("done", 100)]
+    assert result.details == {"category": "dresses"}

@@ -27,10 +27,10 @@ from .api import AdmissionPolicy, ServiceState
 from .api.health import build_health
 from .api.routes import poll_body
 from .api.schemas import HealthResponse
-from .engine import TryOnEngine
+from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
+from .engines.registry import EngineUnavailable, choose_engine
 from .jobs import JobInputs, JobResult, WorkerPool
 from .jobs.workers import ProgressReport
-from .pipeline.types import Step
 from .results import StorageStatus
 from .settings import Settings
 from .webhooks import WebhookSender
@@ -42,18 +42,24 @@ log = logging.getLogger(__name__)
 class WorkerStatus(BaseModel):
     """What the job workers report to the API process (for ``/health``)."""
 
-    models_loaded: bool = Field(description="Every model the engines use has answered once.")
+    models_loaded: bool = Field(description="The chosen engine's models have answered once.")
     running: int = Field(description="Jobs running in this worker process now.")
     workers: int = Field(description="Jobs this process runs at once (TRYON_WORKERS).")
-    engines: dict[str, str] = Field(description="What performs each pipeline step.")
+    engine: EngineDescription | None = Field(default=None, description="The engine chosen, as its runners describe it.")
+    start_error: str | None = Field(default=None, description="Why no engine could be chosen yet.")
     storage_error: str | None = Field(default=None, description="Why the last result upload failed.")
 
 
 class JobRunner:
-    """Claims queued jobs and runs them; started once the engine's models answer."""
+    """Claims queued jobs and runs them, with the engine ``TRYON_ENGINE`` chooses among ``engines``
+    (name -> adapter, in registry order) once their runners answer."""
 
-    def __init__(self, settings: Settings, engine: TryOnEngine) -> None:
-        self.engine = engine
+    def __init__(self, settings: Settings, engines: dict[str, TryOnEngine]) -> None:
+        self.engines = engines
+        self.engine_setting = settings.engine
+        self.engine: TryOnEngine | None = None
+        self.description: EngineDescription | None = None
+        self.start_error: str | None = None
         self.results = build_result_publisher(settings)
         self.store = build_job_store(settings)
         self.webhooks = WebhookSender(
@@ -86,28 +92,48 @@ class JobRunner:
         self.workers.wake()
 
     def status(self) -> WorkerStatus:
+        """How the workers are doing; the engine's figures (GPU memory) are asked of its runners now.
+
+        Blocking (runner calls): call it from a thread.
+        """
         return WorkerStatus(
             models_loaded=self.models_loaded,
             running=self.workers.running,
             workers=self.workers.concurrency,
-            engines=self.engine.engines,
+            engine=self._fresh_description(),
+            start_error=self.start_error,
             storage_error=self.results.status.error,
         )
 
+    def _fresh_description(self) -> EngineDescription | None:
+        if self.engine is None:
+            return None
+        try:
+            self.description = self.engine.describe()
+        except Exception as error:  # a runner restarting: report what it said last
+            log.debug("engine runners not answering: %s", error)
+        return self.description
+
     def _run_job(self, job_id: str, inputs: JobInputs, report: ProgressReport) -> JobResult:
         timer = metrics.StepTimer()
+        reported: list[tuple[str, int]] = []
 
-        def on_step(step: Step) -> None:
+        def on_progress(step: Step, fraction: float = 0.0) -> None:
             timer.start(step.value)
-            report(step.value, step.progress)
+            state = (step.value, progress_percent(step, fraction))
+            if not reported or reported[-1] != state:  # a sampling loop reports often: write changes only
+                reported.append(state)
+                report(*state)
 
-        output = self.engine.run(
-            inputs.person_image,
-            inputs.clothing_image,
-            category=inputs.options.get("category", "auto"),
-            on_step=on_step,
+        options = dict(inputs.options)
+        request = EngineRequest(
+            person_image=inputs.person_image,
+            clothing_image=inputs.clothing_image,
+            category=Category(options.pop("category", Category.AUTO.value)),
+            options={key: value for key, value in options.items() if key != "webhook_url"},
             job_id=job_id,
         )
+        output = self.engine.run(request, on_progress)
         return replace(self.results.publish(job_id, output.png), details=output.details)
 
     def _send_webhook(self, job_id: str, inputs: JobInputs) -> None:
@@ -117,15 +143,23 @@ class JobRunner:
             self.webhooks.send(url, poll_body(record, self.results)[1])
 
     def _start_when_ready(self, on_ready: Callable[[], None]) -> None:
-        """Queued jobs wait (they are not failed) until every model has answered once."""
+        """Queued jobs wait (they are not failed) until the runners have said which engine serves
+        and its models have answered once."""
         self.results.check()
         delay = 0.5
         while not self.models_loaded:
             try:
-                self.engine.warm_up()
+                engine, description = choose_engine(self.engine_setting, self.engines)
+                engine.warm_up()
+                self.engine, self.description, self.start_error = engine, description, None
                 self.models_loaded = True
+                log.info("engine %s: %s", description.engine, description.reason)
+            except EngineUnavailable as error:  # the operator's choice: say so loudly, keep asking
+                self.start_error = str(error)
+                log.error("%s", error)
+                time.sleep(10)
             except Exception as error:
-                log.info("models not answering yet (%s); retrying in %.1fs", error, delay)
+                log.info("runners not answering yet (%s); retrying in %.1fs", error, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
         on_ready()
@@ -170,6 +204,10 @@ class ApiCore:
     def queued(self) -> int:
         return self.store.counts()["queued"]
 
+    def metrics(self, content: str) -> str:
+        """BentoML's ``/metrics`` text with the queue depth (shared by every replica) appended."""
+        return content + metrics.queue_depth_exposition(self.queued())
+
     async def health(self) -> HealthResponse:
         try:
             workers = await self._worker_status()
@@ -183,7 +221,7 @@ class ApiCore:
         storage_error = api_storage.error or (workers.storage_error if workers else None)
         return build_health(
             models_loaded=workers is not None and workers.models_loaded,
-            engines=workers.engines if workers else {},
+            engine=workers.engine if workers else None,
             job_counts=self.store.counts(),
             running_here=workers.running if workers else 0,
             workers=workers.workers if workers else 0,

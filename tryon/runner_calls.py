@@ -9,9 +9,11 @@ them again is safe.
 from __future__ import annotations
 
 import logging
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import aiohttp
+import anyio.from_thread
+import anyio.lowlevel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,3 +32,26 @@ def retry_dropped_connections(call: Callable[..., T], name: str) -> Callable[...
         return call(*args, **kwargs)
 
     return retried
+
+
+def runner_api_from_threads(service: Any) -> Callable[[Any, str], Callable[..., Any]]:
+    """``runner_api(RunnerService, "api")`` for the engines: that API of ``service``'s dependency on the
+    runner, callable from the job worker threads. Call it on the server's event loop (in ``__init__``).
+
+    A remote runner's sync client only works in AnyIO's own threads, so plain threads hand the
+    async call to the server's event loop. In-process (tests), the dependency is the runner object itself.
+    """
+    from _bentoml_impl.client import RemoteProxy
+
+    token = anyio.lowlevel.current_token()
+
+    def runner_api(runner: Any, api_name: str) -> Callable[..., Any]:
+        dependency = getattr(service, runner.name)
+        if not isinstance(dependency, RemoteProxy):
+            return getattr(dependency, api_name)
+        return retry_dropped_connections(
+            lambda *args: anyio.from_thread.run(dependency.to_async.call, api_name, *args, token=token),
+            f"{runner.name}.{api_name}",
+        )
+
+    return runner_api

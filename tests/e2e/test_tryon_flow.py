@@ -15,7 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tryon.vision.analyzer import local_person_analyzer
+from tryon.engines.classical.analyzer import local_person_analyzer
 
 from .helpers import decode_result, poll_until_finished, submit
 

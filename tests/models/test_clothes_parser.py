@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_store_scripts.make_test_models import ATR_ID2LABEL
-from tryon.vision.parsing import CanvasClothesParser, ParseLabel, label_for, label_lookup
+from tryon.models.clothes_parser_store import ATR_ID2LABEL
+from tryon.models.clothes_parser import CanvasClothesParser, ParseLabel, label_for, label_lookup
 
 
 @pytest.fixture(scope="module")
 def runner(model_env: dict[str, str]):
-    from runners.parsing import ParsingRunner
+    from tryon.engines.classical.runners import ParsingRunner
 
     return ParsingRunner()
 

@@ -12,7 +12,7 @@ from tests.models.served_runner import ServedRunner
 
 def test_a_configured_model_missing_from_the_store_stops_the_runner(tmp_path: Path) -> None:
     env = {"BENTOML_HOME": str(tmp_path / "empty"), "TRYON_INPAINT_ENGINE": "diffusers"}
-    runner = ServedRunner("runners.inpainting:InpaintingRunner", tmp_path, env)
+    runner = ServedRunner("tryon.engines.classical.runners:InpaintingRunner", tmp_path, env)
     try:
         assert runner.wait_for_log("MissingModelError", timeout=90), runner.log()
     finally:

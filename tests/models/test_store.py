@@ -10,18 +10,20 @@ import bentoml
 import pytest
 
 from model_store_scripts import import_models
-from model_store_scripts.make_test_models import tiny_clothes_parser, tiny_inpainting_pipeline, write_tiny_ip_adapter
-from tryon.model_store import (
-    INPAINTING_MODEL,
-    PARSING_MODEL,
+from tryon.engines.classical.inpainting_model import INPAINTING_MODEL, tiny_inpainting_pipeline, write_tiny_ip_adapter
+from tryon.models.clothes_parser_store import PARSING_MODEL, save_clothes_parser, tiny_clothes_parser
+from tryon.models.store import (
     ModelSource,
     MissingModelError,
     declared_model,
-    engine_for,
     model_tag,
     require_model,
-    save_clothes_parser,
+    resolve_engine,
 )
+
+
+def inpainting_engine(setting: str, model: str = INPAINTING_MODEL, **kwargs: bool) -> str:
+    return resolve_engine(setting, model, learned="diffusers", classical="opencv", **kwargs).engine
 
 
 def test_require_model_on_an_empty_store_names_the_import_script(fresh_store: Path) -> None:
@@ -35,11 +37,11 @@ def test_require_model_on_an_empty_store_names_the_import_script(fresh_store: Pa
 
 def test_a_configured_engine_whose_model_is_missing_is_an_error(fresh_store: Path) -> None:
     with pytest.raises(MissingModelError, match="import_models.py"):
-        engine_for("diffusers", INPAINTING_MODEL)
-    with pytest.raises(MissingModelError, match="import_models.py"):
-        engine_for("segformer", PARSING_MODEL, learned="segformer", classical="mediapipe")
-    assert engine_for("auto", INPAINTING_MODEL, cuda_available=True) == "opencv"
-    assert engine_for("opencv", INPAINTING_MODEL) == "opencv"
+        inpainting_engine("diffusers")
+    with pytest.raises(MissingModelError, match=f"import_models.py {PARSING_MODEL}"):
+        resolve_engine("segformer", PARSING_MODEL, learned="segformer", classical="mediapipe")
+    assert inpainting_engine("auto", cuda_available=True) == "opencv"
+    assert inpainting_engine("opencv") == "opencv"
     assert model_tag(INPAINTING_MODEL) is None
     assert declared_model(INPAINTING_MODEL) is None  # so `bentoml serve` does not refuse to start
 
@@ -65,21 +67,22 @@ def test_make_test_models_saves_both_models_labelled_as_test_models(test_models:
 
 def test_auto_uses_a_model_only_with_cuda_and_never_a_test_model(test_models: dict) -> None:
     # These machines have no GPU: auto is the classical engine.
-    assert engine_for("auto", INPAINTING_MODEL) == "opencv"
+    assert inpainting_engine("auto") == "opencv"
     # Test models have random weights: auto never serves them, even with a GPU.
-    assert engine_for("auto", INPAINTING_MODEL, cuda_available=True) == "opencv"
+    resolution = resolve_engine("auto", INPAINTING_MODEL, learned="diffusers", classical="opencv", cuda_available=True)
+    assert resolution.engine == "opencv" and "test model" in resolution.reason
     # Asked for by name, they are used (tests, benchmarks), GPU or not.
-    assert engine_for("diffusers", INPAINTING_MODEL) == "diffusers"
+    assert inpainting_engine("diffusers") == "diffusers"
     with pytest.raises(ValueError, match="auto"):
-        engine_for("gpu", INPAINTING_MODEL)
+        inpainting_engine("gpu")
 
 
 def test_auto_uses_a_real_model_when_cuda_is_available(test_models: dict) -> None:
     model, processor = tiny_clothes_parser()
     real = ModelSource("org/parser", "main", "mit", commit="0" * 40)
     save_clothes_parser(model, processor, source=real, name="tryon-auto-probe")
-    assert engine_for("auto", "tryon-auto-probe", cuda_available=True) == "diffusers"
-    assert engine_for("auto", "tryon-auto-probe", cuda_available=False) == "opencv"
+    assert inpainting_engine("auto", "tryon-auto-probe", cuda_available=True) == "diffusers"
+    assert inpainting_engine("auto", "tryon-auto-probe", cuda_available=False) == "opencv"
 
 
 def test_import_dry_run_prints_the_plan_and_downloads_nothing(capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,6 +92,17 @@ def test_import_dry_run_prints_the_plan_and_downloads_nothing(capsys: pytest.Cap
     assert "creativeml-openrail-m" in out
     assert "h94/IP-Adapter" in out
     assert "mattmdjaga/segformer_b2_clothes@main" in out
+
+
+def test_import_takes_model_or_engine_names_from_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    import_models.main(["--dry-run", PARSING_MODEL])
+    out = capsys.readouterr().out
+    assert "mattmdjaga/segformer_b2_clothes@main" in out and "stable-diffusion" not in out
+    import_models.main(["--dry-run", "classical"])  # an engine: all its models
+    out = capsys.readouterr().out
+    assert "mattmdjaga/segformer_b2_clothes@main" in out and "stable-diffusion" in out
+    with pytest.raises(SystemExit, match="no model or engine named 'nope'"):
+        import_models.main(["--dry-run", "nope"])
 
 
 def test_import_refuses_non_commercial_checkpoints_unless_allowed() -> None:
@@ -148,4 +162,4 @@ def test_import_saves_what_it_downloaded_with_its_source(
     assert parser.info.metadata["source"]["commit"] == "c" * 40
     assert parser.info.labels["license"] == "mit"
     # A real model now: with a GPU, auto would use it.
-    assert engine_for("auto", INPAINTING_MODEL, cuda_available=True) == "diffusers"
+    assert inpainting_engine("auto", cuda_available=True) == "diffusers"

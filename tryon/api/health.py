@@ -2,50 +2,33 @@
 
 from __future__ import annotations
 
-# Imported with the module rather than on the first /health: the service freezes the objects alive
-# at start-up out of the garbage collector's way (service.py), and torch's are nearly half of them.
-import torch
-
 from .. import __version__
+from ..engines.base import EngineDescription
 from ..results import StorageStatus
-from .schemas import GpuInfo, HealthResponse, QueueInfo, StorageInfo
-
-_GB = 1024**3
-
-
-def gpu_info() -> GpuInfo | None:
-    """The first CUDA device as torch sees it, or None without one."""
-    if not torch.cuda.is_available():
-        return None
-    free, total = torch.cuda.mem_get_info(0)
-    return GpuInfo(
-        gpu_name=torch.cuda.get_device_name(0),
-        memory_allocated_gb=round(torch.cuda.memory_allocated(0) / _GB, 2),
-        memory_reserved_gb=round(torch.cuda.memory_reserved(0) / _GB, 2),
-        total_memory_gb=round(total / _GB, 2),
-        memory_used_gb=round((total - free) / _GB, 2),
-    )
+from .schemas import HealthResponse, QueueInfo, StorageInfo
 
 
 def build_health(
     *,
     models_loaded: bool,
-    engines: dict[str, str],
+    engine: EngineDescription | None,
     job_counts: dict[str, int],
     running_here: int,
     workers: int,
     job_store: str,
     storage: StorageStatus,
 ) -> HealthResponse:
-    gpu = gpu_info()
+    """``engine`` is the chosen engine as its runners describe it: the GPU figures are theirs, since
+    the models live there (this process may have no GPU at all)."""
     status = "starting" if not models_loaded else "degraded" if storage.error else "ok"
     return HealthResponse(
         status=status,
         models_loaded=models_loaded,
-        cuda_available=gpu is not None,
-        gpu=gpu,
+        cuda_available=engine is not None and engine.cuda_available,
+        gpu=engine.gpu if engine else None,
         version=__version__,
-        engines=engines,
+        engine=engine.engine if engine else None,
+        engines=engine.steps if engine else {},
         queue=QueueInfo(**job_counts, running_here=running_here, workers=workers),
         job_store=job_store,
         storage=StorageInfo(backend=storage.backend, bucket=storage.bucket, error=storage.error),

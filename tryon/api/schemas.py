@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..models.devices import GpuInfo
+
 JobState = Literal["pending", "processing", "completed", "failed"]
 CategoryName = Literal["auto", "upper_body", "lower_body", "dresses"]
 StepName = Literal["segmentation", "pose", "warp", "inpainting", "blend", "done"]
@@ -69,14 +71,6 @@ class FailedJobResponse(BaseModel):
     status: Literal["failed"] = "failed"
 
 
-class GpuInfo(BaseModel):
-    gpu_name: str
-    memory_allocated_gb: float = Field(description="Allocated by this process through torch.")
-    memory_reserved_gb: float = Field(description="Reserved by this process's torch allocator.")
-    total_memory_gb: float
-    memory_used_gb: float = Field(description="In use on the device by all processes.")
-
-
 class QueueInfo(BaseModel):
     queued: int
     processing: int
@@ -99,9 +93,12 @@ class HealthResponse(BaseModel):
         description="ok once the models answer; degraded while result storage is failing."
     )
     models_loaded: bool
-    cuda_available: bool
-    gpu: GpuInfo | None = Field(description="The first CUDA device, or null without one.")
+    cuda_available: bool = Field(description="A runner of the engine sees a CUDA device.")
+    gpu: GpuInfo | None = Field(
+        description="The first CUDA device of the engine's runners (the one a model runs on first), or null."
+    )
     version: str
+    engine: str | None = Field(default=None, description="The engine TRYON_ENGINE chose (null while starting).")
     engines: dict[str, str] = Field(description="What performs each pipeline step.")
     queue: QueueInfo
     job_store: str = Field(description="sqlite or redis.")

@@ -8,14 +8,35 @@ names follow ATR / LIP (``Upper-clothes``, ``Left-arm``, ``Face``, ...) works.
 from __future__ import annotations
 
 import re
+from enum import IntEnum
 from pathlib import Path
 from typing import Callable, Mapping
 
 import cv2
 import numpy as np
 
-from ..pipeline.types import ParseLabel
 from .canvas import CanvasPlacement, to_canvas
+
+
+class ParseLabel(IntEnum):
+    """The labels ``ClothesParser`` returns.
+
+    ``HANDS`` only appears with checkpoints that have a hand (or glove) class; the ATR-trained default
+    (``mattmdjaga/segformer_b2_clothes``) counts hands as ``ARMS``. ``OTHER`` is the rest of the person:
+    hat, shoes, socks, belt, bag, scarf, and any class name not recognised.
+    """
+
+    BACKGROUND = 0
+    UPPER_CLOTHES = 1  # tops, shirts, coats, jackets
+    LOWER_CLOTHES = 2  # pants, skirts, shorts
+    ONE_PIECE = 3  # dresses, jumpsuits
+    ARMS = 4
+    HANDS = 5
+    FACE = 6  # face, sunglasses
+    HAIR = 7
+    LEGS = 8
+    NECK = 9
+    OTHER = 10
 
 
 # First match wins; names are lower-cased and compared as whole words.

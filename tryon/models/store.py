@@ -1,17 +1,11 @@
-"""The learned models in the BentoML model store: their names, layout, saving, and engine choice.
+"""The BentoML model store: stored models' names, labels, sources, and what to do when one is missing.
 
-Two models, each under a stable name so services can declare ``BentoModel("<name>:latest")``:
-
-- ``INPAINTING_MODEL``: a diffusers ``StableDiffusionInpaintPipeline`` saved with ``save_pretrained``
-  at the model's root, plus, optionally, an IP-Adapter under ``ip_adapter/`` (its weight file and its
-  CLIP image encoder in ``ip_adapter/image_encoder``), so the garment photo conditions the generation.
-- ``PARSING_MODEL``: a transformers ``SegformerForSemanticSegmentation`` and its image processor, saved
-  with ``save_pretrained`` at the model's root.
-
-``model_store_scripts/import_models.py`` puts the real models there (from the Hugging Face hub);
-``model_store_scripts/make_test_models.py`` puts small random ones under the same names, labelled
-``test-model: "true"``. Both go through ``save_inpainting_pipeline`` and ``save_clothes_parser``, so
-everything after the download is the code the tests run.
+Each model an engine keeps in the store has a stable name, so its runner can declare
+``BentoModel("<name>:latest")``, and a ``StoredModel`` recipe in its engine's registry row (or in
+``tryon.models`` when several engines share it): ``model_store_scripts/import_models.py NAME`` runs its
+import (from the Hugging Face hub), ``model_store_scripts/make_test_models.py NAME`` saves a small
+random one under the same name, labelled ``test-model: "true"``. Both save through ``save_to_store``,
+so everything after the download is the code the tests run.
 """
 
 from __future__ import annotations
@@ -19,65 +13,18 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
 
 log = logging.getLogger("tryon.models")
-
-INPAINTING_MODEL = "tryon-inpainting"
-PARSING_MODEL = "tryon-clothes-parser"
-
-IP_ADAPTER_DIR = "ip_adapter"
-IP_ADAPTER_ENCODER_DIR = "image_encoder"
 
 TEST_MODEL_LABEL = "test-model"
 
 IMPORT_SCRIPT = "model_store_scripts/import_models.py"
 TEST_MODELS_SCRIPT = "model_store_scripts/make_test_models.py"
-
-InpaintEngineSetting = Literal["auto", "diffusers", "opencv"]
-ParsingEngineSetting = Literal["auto", "segformer", "mediapipe"]
-
-
-class ModelSettings(BaseSettings):
-    """The model knobs, read from the same ``TRYON_*`` variables as the service's ``Settings``.
-
-    ``tryon.settings.Settings`` extends it; the runners read it on their own, in their own processes.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
-
-    runner_niceness: int = Field(
-        default=10,
-        ge=0,
-        le=19,
-        description="How much lower than the API's the CPU priority (Linux nice) of the mediapipe "
-        "runners is, so submits and polls stay fast while every worker is busy (job worker threads "
-        "run at nice 10 too).",
-    )
-    inpaint_engine: InpaintEngineSetting = Field(
-        default="auto",
-        description="Inpainting step: 'diffusers' (the store's diffusion model), 'opencv' (classical "
-        "fill), or 'auto' (diffusers when its model is in the store and a GPU is present).",
-    )
-    parsing_engine: ParsingEngineSetting = Field(
-        default="auto",
-        description="Human parsing: 'segformer' (the store's clothes parser), 'mediapipe' (selfie "
-        "segmentation + pose geometry), or 'auto' (segformer when in the store and a GPU is present).",
-    )
-    inpaint_steps: int = Field(default=30, ge=1, le=150, description="Denoising steps of a full strength run.")
-    inpaint_strength: float = Field(
-        default=0.85, gt=0, le=1, description="How far from the starting image (the warped garment) to go."
-    )
-    inpaint_guidance: float = Field(default=5.0, ge=1, le=30, description="Classifier-free guidance scale.")
-    inpaint_width: int = Field(default=768, ge=64, le=2048, multiple_of=8, description="Working width (px).")
-    inpaint_height: int = Field(default=1024, ge=64, le=2048, multiple_of=8, description="Working height (px).")
-    inpaint_ip_adapter_scale: float = Field(
-        default=0.6, ge=0, le=2, description="Weight of the garment photo (IP-Adapter), when the model has one."
-    )
-
 
 class MissingModelError(RuntimeError):
     """A model the configuration needs is not in the BentoML model store."""
@@ -96,76 +43,6 @@ class ModelSource:
     license: str
     commit: str | None = None
     notes: str = ""
-
-
-@dataclass(frozen=True)
-class IPAdapterFiles:
-    """An IP-Adapter to store beside the pipeline: a weight file and a CLIP image encoder folder."""
-
-    weight_file: Path
-    image_encoder_dir: Path
-    source: ModelSource
-
-
-def save_inpainting_pipeline(
-    pipeline: Any,
-    *,
-    source: ModelSource,
-    ip_adapter: IPAdapterFiles | None = None,
-    test_model: bool = False,
-    name: str = INPAINTING_MODEL,
-) -> Any:
-    """Save a loaded diffusers inpainting pipeline (and an IP-Adapter) into the store as ``name``.
-
-    Returns the new ``bentoml.Model``; its tag is ``name:<new version>`` and ``name:latest`` now
-    resolves to it.
-    """
-    import shutil
-
-    def write(path: Path) -> None:
-        pipeline.save_pretrained(path, safe_serialization=True)
-        if ip_adapter is not None:
-            target = path / IP_ADAPTER_DIR
-            target.mkdir()
-            shutil.copy2(ip_adapter.weight_file, target / ip_adapter.weight_file.name)
-            shutil.copytree(ip_adapter.image_encoder_dir, target / IP_ADAPTER_ENCODER_DIR)
-
-    metadata: dict[str, Any] = {
-        "source": _source_metadata(source),
-        "pipeline_class": type(pipeline).__name__,
-        "dtype": str(getattr(pipeline, "dtype", "")).replace("torch.", ""),
-    }
-    if ip_adapter is not None:
-        metadata["ip_adapter"] = {
-            **_source_metadata(ip_adapter.source),
-            "weight_name": ip_adapter.weight_file.name,
-        }
-    labels = _labels(task="inpainting", framework="diffusers", source=source, test_model=test_model)
-    labels["ip-adapter"] = "true" if ip_adapter is not None else "false"
-    return save_to_store(name, write, labels=labels, metadata=metadata)
-
-
-def save_clothes_parser(
-    model: Any,
-    processor: Any,
-    *,
-    source: ModelSource,
-    test_model: bool = False,
-    name: str = PARSING_MODEL,
-) -> Any:
-    """Save a loaded transformers SegFormer parser and its image processor into the store as ``name``."""
-
-    def write(path: Path) -> None:
-        model.save_pretrained(path, safe_serialization=True)
-        processor.save_pretrained(path)
-
-    metadata = {
-        "source": _source_metadata(source),
-        "model_class": type(model).__name__,
-        "id2label": {str(k): v for k, v in model.config.id2label.items()},
-    }
-    labels = _labels(task="human-parsing", framework="transformers", source=source, test_model=test_model)
-    return save_to_store(name, write, labels=labels, metadata=metadata)
 
 
 def save_to_store(
@@ -195,9 +72,10 @@ def require_model(tag: str) -> Any:
         name = tag.split(":")[0]
         raise MissingModelError(
             f"Model '{tag}' is not in the BentoML model store ({_store_location()}). Import it with "
-            f"`python {IMPORT_SCRIPT} --only {name}` (downloads from the Hugging Face hub), or, for tests "
-            f"and CPU development, build random test models with `python {TEST_MODELS_SCRIPT}`. "
-            f"Or choose the classical engine (TRYON_INPAINT_ENGINE=opencv / TRYON_PARSING_ENGINE=mediapipe)."
+            f"`python {IMPORT_SCRIPT} {name}` (downloads from the Hugging Face hub), or, for tests "
+            f"and CPU development, build a random test model with `python {TEST_MODELS_SCRIPT} {name}`. "
+            "Or choose an engine that does not need it (TRYON_ENGINE, or the classical engine's "
+            "TRYON_INPAINT_ENGINE=opencv / TRYON_PARSING_ENGINE=mediapipe)."
         ) from None
 
 
@@ -228,40 +106,50 @@ def is_test_model(model: Any) -> bool:
     return model.info.labels.get(TEST_MODEL_LABEL) == "true"
 
 
-def engine_for(
+@dataclass(frozen=True)
+class Resolution:
+    """What a runner serves: ``learned`` (a model from the store) or ``classical``, and why."""
+
+    engine: str
+    reason: str
+
+
+def resolve_engine(
     setting: str,
     model_name: str,
     *,
-    learned: str = "diffusers",
-    classical: str = "opencv",
+    learned: str,
+    classical: str,
     cuda_available: bool | None = None,
-) -> str:
-    """The engine a step uses: ``learned`` (a model from the store) or ``classical``.
+) -> Resolution:
+    """The engine a runner serves for ``setting`` (``"auto"``, ``learned`` or ``classical``).
 
-    ``setting`` is ``"auto"``, ``learned`` or ``classical``. ``learned`` requires the model: when it
-    is missing this raises ``MissingModelError`` (a start-up error, never a silent fallback), and it
-    runs on the CPU when there is no GPU. ``"auto"`` is ``learned`` only when ``model_name`` is in the
-    store, is not a test model (random weights), and CUDA is available; otherwise ``classical``.
-    ``cuda_available`` defaults to ``torch.cuda.is_available()``.
+    ``learned`` requires the model: when it is missing this raises ``MissingModelError`` (a start-up
+    error, never a silent fallback), and it runs on the CPU when there is no GPU. ``"auto"`` is
+    ``learned`` only when ``model_name`` is in the store, is not a test model (random weights), and
+    CUDA is available; otherwise ``classical``. ``cuda_available`` defaults to what this process sees:
+    call it where the model runs (a runner), never for another process.
     """
     if setting == classical:
-        return classical
+        return Resolution(classical, f"{classical} configured")
     if setting == learned:
         require_model(f"{model_name}:latest")
-        return learned
+        return Resolution(learned, f"{learned} configured")
     if setting != "auto":
         raise ValueError(f"engine must be 'auto', '{learned}' or '{classical}', got {setting!r}")
     model = find_model(f"{model_name}:latest")
     if model is None:
-        return classical
+        return Resolution(classical, f"auto: {model_name} is not in the model store")
     if is_test_model(model):
         log.warning("%s is a test model (random weights); 'auto' does not use it", model.tag)
-        return classical
+        return Resolution(classical, f"auto: {model.tag} is a test model (random weights)")
     if cuda_available is None:
-        import torch
+        from .devices import cuda_available as sees_cuda
 
-        cuda_available = torch.cuda.is_available()
-    return learned if cuda_available else classical
+        cuda_available = sees_cuda()
+    if not cuda_available:
+        return Resolution(classical, "auto: this runner sees no CUDA device")
+    return Resolution(learned, f"auto: {model.tag} and a CUDA device")
 
 
 def model_tag(model_name: str) -> str | None:
@@ -270,7 +158,7 @@ def model_tag(model_name: str) -> str | None:
     return None if model is None else str(model.tag)
 
 
-def _labels(*, task: str, framework: str, source: ModelSource, test_model: bool) -> dict[str, str]:
+def model_labels(*, task: str, framework: str, source: ModelSource, test_model: bool) -> dict[str, str]:
     return {
         "task": task,
         "framework": framework,
@@ -279,8 +167,63 @@ def _labels(*, task: str, framework: str, source: ModelSource, test_model: bool)
     }
 
 
-def _source_metadata(source: ModelSource) -> dict[str, Any]:
+def source_metadata(source: ModelSource) -> dict[str, Any]:
     return {key: value for key, value in asdict(source).items() if value not in (None, "")}
+
+
+NON_COMMERCIAL_LICENSES = ("cc-by-nc", "non-commercial", "noncommercial", "research-only")
+KNOWN_NON_COMMERCIAL_REPOS = ("yisol/idm-vton", "levihsu/ootdiffusion", "zhengchong/catvton")
+
+
+def is_non_commercial(source: ModelSource) -> bool:
+    license_id = source.license.lower()
+    return source.repo.lower() in KNOWN_NON_COMMERCIAL_REPOS or any(
+        marker in license_id for marker in NON_COMMERCIAL_LICENSES
+    )
+
+
+def resolve_source(source: ModelSource) -> ModelSource:
+    """``source`` with the commit its revision resolves to on the Hugging Face hub, and the license the
+    hub reports (the card's license wins over the expected one, with a warning when they differ)."""
+    from huggingface_hub import model_info
+
+    info = model_info(source.repo, revision=source.revision)
+    card_license = info.card_data.get("license") if info.card_data else None
+    license_id = source.license
+    if card_license and str(card_license).lower() != source.license.lower():
+        log.warning("%s declares license %r, expected %r", source.repo, card_license, source.license)
+        license_id = str(card_license)
+    return ModelSource(source.repo, source.revision, license_id, commit=info.sha, notes=source.notes)
+
+
+TEST_SOURCE = ModelSource(
+    repo="random-init (model_store_scripts/make_test_models.py)",
+    revision="none",
+    license="apache-2.0",
+    notes="random weights built from a config; for tests and timing only",
+)
+
+
+def _no_options(parser: "ArgumentParser") -> None:
+    """A recipe without options of its own."""
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model an engine keeps in the store, and how the model-store scripts put it there.
+
+    ``sources(options)``: what ``import_model(options)`` would download (for ``--dry-run`` and the
+    licence check). ``import_model`` / ``make_test_model`` save it and return the stored model;
+    ``add_*_options`` add its own command-line options to the scripts' parsers.
+    """
+
+    name: str
+    summary: str
+    sources: Callable[["Namespace"], list[ModelSource]]
+    import_model: Callable[["Namespace"], Any]
+    make_test_model: Callable[["Namespace"], Any]
+    add_import_options: Callable[["ArgumentParser"], None] = _no_options
+    add_test_options: Callable[["ArgumentParser"], None] = _no_options
 
 
 def _store_location() -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.models.conftest import TEST_SIZE, person_batch
-from tryon.vision.diffusion import (
+from tryon.engines.classical.diffusion import (
     FramedInpainting,
     crop_frame,
     frame_around,
@@ -19,17 +19,26 @@ from tryon.vision.diffusion import (
 @pytest.fixture(scope="module")
 def runner(model_env: dict[str, str]):
     """The runner service class instantiated in-process: the same loading code as when served."""
-    from runners.inpainting import InpaintingRunner
+    from tryon.engines.classical.runners import InpaintingRunner
 
     return InpaintingRunner()
 
 
 def test_the_runner_loads_the_stored_pipeline_with_its_ip_adapter(runner) -> None:
-    assert runner.engine == "diffusers"
+    assert runner.resolution.engine == "diffusers"
     inpainter = runner.inpainter
     assert inpainter.size == TEST_SIZE
     assert inpainter.has_ip_adapter
     assert (inpainter.device, str(inpainter.dtype)) == ("cpu", "torch.float32")
+
+
+def test_the_runner_describes_what_it_loaded_where(runner, test_models: dict) -> None:
+    description = runner.describe()
+    assert description["available"] is True
+    assert description["model_tag"] == str(test_models["tryon-inpainting"].tag)
+    assert (description["license"], description["test_model"]) == ("apache-2.0", True)
+    assert (description["device"], description["dtype"]) == ("cpu", "float32")
+    assert description["cuda_available"] is False and description["gpu"] is None  # no GPU here
 
 
 def test_inpaint_batch_returns_one_uint8_image_per_item(runner) -> None:

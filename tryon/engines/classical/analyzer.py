@@ -6,8 +6,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..pipeline.types import Alpha, BodyPose, RGBImage
-from .canvas import mask_from_canvas, points_from_canvas, to_canvas
+from ...models.canvas import mask_from_canvas, points_from_canvas, to_canvas
+from .pipeline.types import Alpha, BodyPose, RGBImage
 
 BatchFunction = Callable[[np.ndarray], np.ndarray]
 

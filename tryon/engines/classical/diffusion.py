@@ -1,6 +1,6 @@
 """Diffusion inpainting of the cloth-agnostic region, in batches at a fixed working resolution.
 
-Conventions (as in ``tryon.pipeline.types``): images are ``HxWx3`` uint8 RGB; masks are ``HxW``, True
+Conventions (as in ``pipeline/types.py``): images are ``HxWx3`` uint8 RGB; masks are ``HxW``, True
 (or non-zero) where the image is repainted: **white = repaint, black = keep**. Batches stack them on a
 leading axis.
 
@@ -37,7 +37,7 @@ BatchFunction = Callable[[np.ndarray], np.ndarray]
 class DiffusionInpainter:
     """A Stable Diffusion inpainting pipeline from the model store, run on batches.
 
-    ``model_dir`` is the stored model's folder (``tryon.model_store`` layout: a diffusers pipeline
+    ``model_dir`` is the stored model's folder (``inpainting_model`` layout: a diffusers pipeline
     at its root, optionally ``ip_adapter/``). On CUDA (``torch.cuda.is_available()``) the weights
     run in float16, on the CPU in float32. ``size`` is the working ``(height, width)``, multiples of
     8; every batch is run at that size. ``steps`` is the number of denoising steps of a full-strength
@@ -62,7 +62,7 @@ class DiffusionInpainter:
         import torch
         from diffusers import DPMSolverMultistepScheduler, StableDiffusionInpaintPipeline
 
-        from ..model_store import IP_ADAPTER_DIR, IP_ADAPTER_ENCODER_DIR
+        from .inpainting_model import IP_ADAPTER_DIR, IP_ADAPTER_ENCODER_DIR
 
         height, width = size
         if height % 8 or width % 8:

@@ -48,7 +48,7 @@ class GarmentCache:
     def get_or_prepare(self, photo: bytes, prepare: Callable[[], PreparedGarment]) -> PreparedGarment:
         """The prepared garment of ``photo`` (the garment photo's bytes): cached, or ``prepare()``'d now.
 
-        ``prepare`` decodes the photo and calls ``tryon.pipeline.prepare_garment``; it runs only on a
+        ``prepare`` decodes the photo and calls ``tryon.engines.classical.pipeline.prepare_garment``; it runs only on a
         miss, outside the lock, so other garments are served meanwhile.
         """
         key = garment_key(photo)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import DATA_DIR
-from tryon.pipeline.types import BodyPose
-from tryon.vision.analyzer import CanvasPersonAnalyzer, local_person_analyzer
+from tryon.engines.classical.pipeline.types import BodyPose
+from tryon.engines.classical.analyzer import CanvasPersonAnalyzer, local_person_analyzer
 
 PERSONS = ("studio_man_hoodie.png", "studio_woman_jacket.png", "indoor_man_sweater.jpg")
 UPPER_GARMENTS = ("shirt_oxford_blue.jpg", "tshirt_white.jpg", "sweatshirt_grey.jpg")

@@ -1,7 +1,7 @@
 import numpy as np
 
-from tryon.pipeline.blend import blend_garment
-from tryon.pipeline.types import WarpedGarment
+from tryon.engines.classical.pipeline.blend import blend_garment
+from tryon.engines.classical.pipeline.types import WarpedGarment
 
 
 def _scene():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tryon.errors import NoPersonFound
-from tryon.pipeline import (
+from tryon.engines.classical.pipeline import (
     BodyPartNotVisible,
     Category,
     CategoryMismatch,
@@ -10,11 +10,11 @@ from tryon.pipeline import (
     prepare_garment,
     run_tryon,
 )
-from tryon.pipeline.categories import check_body_visible
-from tryon.pipeline.landmarks import garment_landmarks, lower_body_landmarks
-from tryon.pipeline.segmentation import cut_out_garment
-from tryon.pipeline.types import GarmentCutout
-from tryon.pipeline.warp import body_frame
+from tryon.engines.classical.pipeline.categories import check_body_visible
+from tryon.engines.classical.pipeline.landmarks import garment_landmarks, lower_body_landmarks
+from tryon.engines.classical.pipeline.segmentation import cut_out_garment
+from tryon.engines.classical.pipeline.types import GarmentCutout
+from tryon.engines.classical.pipeline.warp import body_frame
 
 from .conftest import UPPER_GARMENTS
 
@@ -116,7 +116,7 @@ def test_explicit_category_wins_but_trousers_cannot_be_a_top(persons, jeans, pre
 
 
 def test_of_two_people_the_posed_one_is_kept(poses):
-    from tryon.pipeline.pipeline import _posed_person
+    from tryon.engines.classical.pipeline.pipeline import _posed_person
 
     pose = poses["studio_man_hoodie.png"]
     frame = body_frame(pose)

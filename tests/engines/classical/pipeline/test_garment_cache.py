@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tryon.errors import GarmentNotFound
-from tryon.garment_cache import GarmentCache, garment_key
-from tryon.pipeline.types import Category, GarmentCutout, GarmentLandmarks, PreparedGarment
+from tryon.engines.classical.garment_cache import GarmentCache, garment_key
+from tryon.engines.classical.pipeline.types import Category, GarmentCutout, GarmentLandmarks, PreparedGarment
 
 
 def _prepared(tag: float) -> PreparedGarment:

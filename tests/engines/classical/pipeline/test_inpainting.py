@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from tryon.pipeline.clothing import clothing_zones
-from tryon.pipeline.inpainting import body_zones, fill_agnostic, sample_skin_tone, SkinTone
-from tryon.pipeline.types import Category
-from tryon.pipeline.warp import body_frame
+from tryon.engines.classical.pipeline.clothing import clothing_zones
+from tryon.engines.classical.pipeline.inpainting import body_zones, fill_agnostic, sample_skin_tone, SkinTone
+from tryon.engines.classical.pipeline.types import Category
+from tryon.engines.classical.pipeline.warp import body_frame
 
 from .conftest import PERSONS
 

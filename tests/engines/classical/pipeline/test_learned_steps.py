@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tryon.pipeline import run_tryon
-from tryon.pipeline.clothing import ClothingZones
-from tryon.pipeline.inpainting import BodyZones
-from tryon.pipeline.parsed_zones import garment_mask, refine_zones
-from tryon.pipeline.types import Category, ParseLabel, Step
+from tryon.engines.classical.pipeline import run_tryon
+from tryon.engines.classical.pipeline.clothing import ClothingZones
+from tryon.engines.classical.pipeline.inpainting import BodyZones
+from tryon.engines.classical.pipeline.parsed_zones import garment_mask, refine_zones
+from tryon.engines.classical.pipeline.types import Category, ParseLabel, Step
 
 PERSON = "studio_man_hoodie.png"
 GARMENT = "shirt_oxford_blue.jpg"

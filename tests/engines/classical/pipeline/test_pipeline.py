@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from tryon.errors import InvalidImage, NoPersonFound
-from tryon.pipeline import PreparedGarment, Step, TryOnResult, prepare_garment, run_tryon
-from tryon.pipeline.warp import body_frame
+from tryon.engines.classical.pipeline import PreparedGarment, Step, TryOnResult, prepare_garment, run_tryon
+from tryon.engines.classical.pipeline.warp import body_frame
 
 from .conftest import DATA_DIR, PERSONS, UPPER_GARMENTS, load_rgb
 

@@ -4,11 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
-from tryon.pipeline import Category, prepare_garment, run_tryon
-from tryon.pipeline.inpainting import capsule, sample_skin_tone, skin_mask
-from tryon.pipeline.pipeline import HEM_LENGTH, _posed_person
-from tryon.pipeline.segmentation import person_mask
-from tryon.pipeline.warp import body_frame, warp_garment
+from tryon.engines.classical.pipeline import Category, prepare_garment, run_tryon
+from tryon.engines.classical.pipeline.inpainting import capsule, sample_skin_tone, skin_mask
+from tryon.engines.classical.pipeline.pipeline import HEM_LENGTH, _posed_person
+from tryon.engines.classical.pipeline.segmentation import person_mask
+from tryon.engines.classical.pipeline.warp import body_frame, warp_garment
 
 from .conftest import PERSONS
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tryon.errors import GarmentNotFound
-from tryon.pipeline.segmentation import cut_out_garment, person_mask
+from tryon.engines.classical.pipeline.segmentation import cut_out_garment, person_mask
 
 from .conftest import UPPER_GARMENTS
 

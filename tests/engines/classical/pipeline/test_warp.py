@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from tryon.errors import GarmentNotFound
-from tryon.pipeline.landmarks import garment_landmarks
-from tryon.pipeline.segmentation import cut_out_garment
-from tryon.pipeline.warp import body_frame, warp_garment
+from tryon.engines.classical.pipeline.landmarks import garment_landmarks
+from tryon.engines.classical.pipeline.segmentation import cut_out_garment
+from tryon.engines.classical.pipeline.warp import body_frame, warp_garment
 
 from .conftest import UPPER_GARMENTS
 

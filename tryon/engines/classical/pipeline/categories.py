@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..errors import NoPersonFound, TryOnError
+from ....errors import NoPersonFound, TryOnError
 from .types import BodyPose, Category, GarmentLandmarks, Mask
 
 # mediapipe Pose indices each category must see: shoulders and hips for tops; hips, knees and ankles

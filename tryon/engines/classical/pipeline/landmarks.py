@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..errors import GarmentNotFound
+from ....errors import GarmentNotFound
 from .masks import largest_component
 from .types import GarmentCutout, GarmentLandmarks, LowerBodyLandmarks, Mask
 

@@ -9,7 +9,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..errors import GarmentNotFound, InvalidImage, NoPersonFound
+from ....errors import GarmentNotFound, InvalidImage, NoPersonFound
 from .blend import blend_garment
 from .categories import check_body_visible, classify_garment, resolve_category
 from .clothing import ClothingZones, clothing_zones
@@ -57,7 +57,7 @@ def prepare_garment(garment: RGBImage, parser: HumanParser | None = None) -> Pre
     ``garment`` is an ``HxWx3`` uint8 RGB product photo of a garment on a plain background. With a
     ``parser``, the clothes it finds there are the cut-out (the classical cut-out when it finds none).
     The result depends on the photo alone, so callers may cache it by the photo's content hash
-    (``tryon.garment_cache.GarmentCache``). Raises ``GarmentNotFound`` when no garment can be separated
+    (``tryon.engines.classical.garment_cache.GarmentCache``). Raises ``GarmentNotFound`` when no garment can be separated
     from the background, or its shape is neither a top, a dress, trousers nor a skirt.
     """
     _check_image(garment, "garment")

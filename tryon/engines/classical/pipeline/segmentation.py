@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..errors import GarmentNotFound
+from ....errors import GarmentNotFound
 from .masks import box_slices, fill_holes, largest_component, mask_bounds
 from .types import Alpha, GarmentCutout, Mask, RGBImage
 

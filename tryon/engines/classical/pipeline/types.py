@@ -9,76 +9,19 @@ Conventions, everywhere in the pipeline:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
 from typing import Callable, Protocol
 
 import numpy as np
+
+from ...base import Category, Step
+from ....models.clothes_parser import ParseLabel
 
 RGBImage = np.ndarray
 Mask = np.ndarray
 Alpha = np.ndarray
 
 
-class Step(str, Enum):
-    """The documented pipeline steps and the progress (percent) reported when each starts."""
-
-    SEGMENTATION = "segmentation"
-    POSE = "pose"
-    WARP = "warp"
-    INPAINTING = "inpainting"
-    BLEND = "blend"
-    DONE = "done"
-
-    @property
-    def progress(self) -> int:
-        return STEP_PROGRESS[self]
-
-
-STEP_PROGRESS: dict[Step, int] = {
-    Step.SEGMENTATION: 10,
-    Step.POSE: 25,
-    Step.WARP: 40,
-    Step.INPAINTING: 55,
-    Step.BLEND: 85,
-    Step.DONE: 100,
-}
-
 StepCallback = Callable[[Step], None]
-
-
-class Category(str, Enum):
-    """Which part of the body a garment dresses; ``AUTO`` asks the pipeline to decide from its shape.
-
-    ``UPPER_BODY``: shoulders to hips, arms (shirts, t-shirts, sweatshirts, jackets).
-    ``LOWER_BODY``: waist to ankles (trousers, jeans, shorts, skirts).
-    ``DRESSES``: one piece from the shoulders to a hem well below the hips.
-    """
-
-    UPPER_BODY = "upper_body"
-    LOWER_BODY = "lower_body"
-    DRESSES = "dresses"
-    AUTO = "auto"
-
-
-class ParseLabel(IntEnum):
-    """The labels ``ClothesParser`` returns.
-
-    ``HANDS`` only appears with checkpoints that have a hand (or glove) class; the ATR-trained default
-    (``mattmdjaga/segformer_b2_clothes``) counts hands as ``ARMS``. ``OTHER`` is the rest of the person:
-    hat, shoes, socks, belt, bag, scarf, and any class name not recognised.
-    """
-
-    BACKGROUND = 0
-    UPPER_CLOTHES = 1  # tops, shirts, coats, jackets
-    LOWER_CLOTHES = 2  # pants, skirts, shorts
-    ONE_PIECE = 3  # dresses, jumpsuits
-    ARMS = 4
-    HANDS = 5
-    FACE = 6  # face, sunglasses
-    HAIR = 7
-    LEGS = 8
-    NECK = 9
-    OTHER = 10
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import collections
 import logging
+from typing import Any
 
 import bentoml
 import numpy as np
 
-from tryon.model_store import INPAINTING_MODEL, declared_model
+from ....models.store import declared_model
+from ..inpainting_model import INPAINTING_MODEL
 
 log = logging.getLogger("tryon.runners")
 
@@ -15,25 +17,28 @@ log = logging.getLogger("tryon.runners")
 class InpaintingRunner:
     """Diffusion inpainting from the model store. Concurrent jobs' requests are merged into one batch.
 
-    Loads the model only when ``TRYON_INPAINT_ENGINE`` resolves to ``diffusers`` (a missing model is
-    then a start-up error); otherwise it stays empty and the service never calls it.
+    Loads the model only when ``TRYON_INPAINT_ENGINE`` resolves to ``diffusers`` here, where the GPU
+    is (a configured model that is missing is then a start-up error); otherwise it stays empty, says
+    so in ``describe``, and the service never calls it.
     """
 
     # Declared so `bentoml build` records it; absent when the store lacks it (see declared_model).
     model = declared_model(INPAINTING_MODEL)
 
     def __init__(self) -> None:
-        from tryon.model_store import ModelSettings, engine_for, require_model
-        from tryon.vision.diffusion import DiffusionInpainter
+        from ....models.store import require_model, resolve_engine
+        from ....settings import ModelSettings
+        from ..diffusion import DiffusionInpainter
 
         settings = ModelSettings()
         self._batches: collections.deque[int] = collections.deque(maxlen=100_000)
-        self.engine = engine_for(settings.inpaint_engine, INPAINTING_MODEL)
+        self.resolution = resolve_engine(settings.inpaint_engine, INPAINTING_MODEL, learned="diffusers", classical="opencv")
+        self.stored = None
         self.inpainter: DiffusionInpainter | None = None
-        if self.engine == "diffusers":
-            stored = require_model(f"{INPAINTING_MODEL}:latest")
+        if self.resolution.engine == "diffusers":
+            self.stored = require_model(f"{INPAINTING_MODEL}:latest")
             self.inpainter = DiffusionInpainter(
-                stored.path,
+                self.stored.path,
                 size=(settings.inpaint_height, settings.inpaint_width),
                 steps=settings.inpaint_steps,
                 strength=settings.inpaint_strength,
@@ -43,12 +48,27 @@ class InpaintingRunner:
 
     @bentoml.api(batchable=True, max_batch_size=8, max_latency_ms=30_000)
     def inpaint(self, requests: np.ndarray) -> np.ndarray:
-        """``(N, H, W, 8)`` uint8 from ``tryon.vision.diffusion.pack_requests`` -> ``(N, H, W, 3)`` uint8 RGB."""
+        """``(N, H, W, 8)`` uint8 from ``diffusion.pack_requests`` -> ``(N, H, W, 3)`` uint8 RGB."""
         if self.inpainter is None:
-            raise RuntimeError(f"the inpainting engine is {self.engine!r}: this runner holds no model")
+            raise RuntimeError(f"this runner holds no model ({self.resolution.reason})")
         log.debug("inpainting batch of %d", len(requests))
         self._batches.append(len(requests))
         return self.inpainter.inpaint_packed(requests)
+
+    @bentoml.api
+    def describe(self) -> dict[str, Any]:
+        """A ``RunnerDescription``: whether the model is loaded (and why), its tag, licence, device."""
+        from ...base import describe_runner
+
+        inpainter = self.inpainter
+        return describe_runner(
+            "InpaintingRunner",
+            available=inpainter is not None,
+            reason=self.resolution.reason,
+            model=self.stored,
+            device=inpainter.device if inpainter else "cpu",
+            dtype=str(inpainter.dtype).replace("torch.", "") if inpainter else None,
+        ).model_dump()
 
     @bentoml.api
     def batch_stats(self) -> dict[str, int]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import bentoml
 import numpy as np
@@ -12,8 +13,8 @@ class SegmentationRunner:
     """Person segmentation. Concurrent jobs' canvases are merged into one batch."""
 
     def __init__(self) -> None:
-        from tryon.model_store import ModelSettings
-        from tryon.vision.mediapipe_models import SelfieSegmenter
+        from ....settings import ModelSettings
+        from ..mediapipe_models import SelfieSegmenter
 
         os.nice(ModelSettings().runner_niceness)  # mediapipe runs on the CPU: yield it to the API
 
@@ -23,3 +24,10 @@ class SegmentationRunner:
     def segment(self, canvases: np.ndarray) -> np.ndarray:
         """``(N, S, S, 3)`` uint8 RGB canvases -> ``(N, S, S)`` float32 person probability."""
         return self.model.segment_batch(canvases)
+
+    @bentoml.api
+    def describe(self) -> dict[str, Any]:
+        """A ``RunnerDescription``: mediapipe's models ship in its wheel, so this runner always serves."""
+        from ...base import describe_runner
+
+        return describe_runner("SegmentationRunner", available=True, reason="mediapipe selfie segmentation, on the CPU").model_dump()

@@ -1,0 +1,215 @@
+"""What every try-on engine is to the service: photos in, a PNG and a few details out.
+
+An engine is one folder under ``tryon/engines/`` holding its BentoML runner services, its model code
+and an adapter implementing ``TryOnEngine``; ``registry.py`` lists it. The job workers call
+``TryOnEngine.run`` in worker threads; the adapter calls its runners and reports progress by the
+documented step names. Neither fastapi nor bentoml is imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+
+from pydantic import BaseModel, Field
+
+from ..models.devices import GpuInfo
+from ..models.store import StoredModel
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+
+class Step(str, Enum):
+    """The documented steps of a job and the progress (percent) reported when each starts.
+
+    Every engine reports these names, in this order, whatever its model does inside them.
+    """
+
+    SEGMENTATION = "segmentation"
+    POSE = "pose"
+    WARP = "warp"
+    INPAINTING = "inpainting"
+    BLEND = "blend"
+    DONE = "done"
+
+    @property
+    def progress(self) -> int:
+        return STEP_PROGRESS[self]
+
+
+STEP_PROGRESS: dict[Step, int] = {
+    Step.SEGMENTATION: 10,
+    Step.POSE: 25,
+    Step.WARP: 40,
+    Step.INPAINTING: 55,
+    Step.BLEND: 85,
+    Step.DONE: 100,
+}
+
+
+def progress_percent(step: Step, fraction: float = 0.0) -> int:
+    """The job's percentage ``fraction`` (clipped to [0, 1)) of the way through ``step``."""
+    steps = list(STEP_PROGRESS)
+    if step is Step.DONE:
+        return STEP_PROGRESS[Step.DONE]
+    start, end = STEP_PROGRESS[step], STEP_PROGRESS[steps[steps.index(step) + 1]]
+    return start + int((end - start) * min(max(fraction, 0.0), 0.999))
+
+
+class Category(str, Enum):
+    """Which part of the body a garment dresses; ``AUTO`` asks the engine to decide.
+
+    ``UPPER_BODY``: shoulders to hips, arms (shirts, t-shirts, sweatshirts, jackets).
+    ``LOWER_BODY``: waist to ankles (trousers, jeans, shorts, skirts).
+    ``DRESSES``: one piece from the shoulders to a hem well below the hips.
+    """
+
+    UPPER_BODY = "upper_body"
+    LOWER_BODY = "lower_body"
+    DRESSES = "dresses"
+    AUTO = "auto"
+
+
+class ProgressCallback(Protocol):
+    def __call__(self, step: Step, fraction: float = 0.0) -> None:
+        """``step`` is starting or under way; ``fraction`` in [0, 1) of it is done."""
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """One job's inputs. The photos are the uploads as received (already validated as images)."""
+
+    person_image: bytes
+    clothing_image: bytes
+    category: Category = Category.AUTO
+    options: Mapping[str, Any] = field(default_factory=dict)  # engine-specific, already validated
+    job_id: str = ""  # seeds an engine's randomness: a job gives the same picture on every run
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """The dressed person as PNG bytes, and extras for the job's answer (``category``, ``notes``, ...)."""
+
+    png: bytes
+    details: dict = field(default_factory=dict)
+
+
+class RunnerDescription(BaseModel):
+    """What a runner service says about itself (its ``describe`` API), decided in its own process."""
+
+    service: str = Field(description="The BentoML service name, e.g. InpaintingRunner.")
+    available: bool = Field(description="Its model is loaded (or it needs none) and it serves calls.")
+    reason: str = Field(description="Why it is, or is not, available, for an operator to read.")
+    model_tag: str | None = Field(default=None, description="The store tag of the model it serves.")
+    license: str | None = Field(default=None, description="The licence the model's source declares.")
+    test_model: bool = Field(default=False, description="Random test weights: 'auto' never picks it.")
+    device: str = Field(default="cpu", description="Where its model runs: cpu or cuda:N.")
+    dtype: str | None = None
+    cuda_available: bool = Field(default=False, description="The runner's process sees a CUDA device.")
+    gpu: GpuInfo | None = Field(default=None, description="The CUDA device it sees, when it sees one.")
+
+
+class EngineDescription(BaseModel):
+    """An engine as the API process sees it: built from its runners' descriptions."""
+
+    engine: str
+    available: bool
+    reason: str
+    test_model: bool = False
+    steps: dict[str, str] = Field(description="What performs each documented step.")
+    runners: list[RunnerDescription] = Field(default_factory=list)
+
+    @property
+    def gpu(self) -> GpuInfo | None:
+        """The first GPU among the runners that use one, else among those that see one."""
+        using = [runner.gpu for runner in self.runners if runner.gpu and runner.device.startswith("cuda")]
+        seeing = [runner.gpu for runner in self.runners if runner.gpu]
+        return (using or seeing or [None])[0]
+
+    @property
+    def cuda_available(self) -> bool:
+        return any(runner.cuda_available for runner in self.runners)
+
+
+class TryOnEngine(Protocol):
+    """An engine's adapter, built in the API process over its runners' clients."""
+
+    name: str
+
+    def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
+        """The person of ``request.person_image`` wearing the garment, as a PNG of the person photo's size.
+
+        Raises the ``tryon.errors`` domain errors (no person, no garment, bad image) for a failed job
+        with a readable reason; ``on_progress`` is called with each ``Step`` and last with ``DONE``.
+        """
+
+    def warm_up(self) -> None:
+        """Call each model once, so the first job does not pay for loading it; raises while a runner
+        is not answering yet."""
+
+    def describe(self) -> EngineDescription:
+        """Ask the runners how they are; raises while one is not answering yet."""
+
+
+RunnerAPI = Callable[[Any, str], Callable[..., Any]]
+"""``runner_api(RunnerService, "api_name")``: that API of that runner service, callable from worker
+threads (a remote client in ``bentoml serve``, the runner object itself in-process)."""
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """One registry row.
+
+    ``runners``: the engine's BentoML runner service classes (the service ``bentoml.depends`` on each).
+    ``build``: its adapter, built in the API process from the settings and the runners' APIs.
+    ``models``: what it keeps in the model store, and how the scripts import or fake each.
+    """
+
+    name: str
+    summary: str
+    runners: tuple[Any, ...]  # what @bentoml.service returns
+    build: Callable[[Settings, RunnerAPI], TryOnEngine]
+    models: tuple[StoredModel, ...] = ()
+
+
+def describe_runner(
+    service: str, *, available: bool, reason: str, model: Any = None, device: str = "cpu", dtype: str | None = None
+) -> RunnerDescription:
+    """A runner's ``describe`` answer, in the runner's process: what it serves, and the device it sees.
+
+    ``model`` is the ``bentoml.Model`` it loaded from the store, if any.
+    """
+    from ..models import devices
+    from ..models.store import TEST_MODEL_LABEL
+
+    labels = model.info.labels if model is not None else {}
+    return RunnerDescription(
+        service=service,
+        available=available,
+        reason=reason,
+        model_tag=str(model.tag) if model is not None else None,
+        license=labels.get("license"),
+        test_model=labels.get(TEST_MODEL_LABEL) == "true",
+        device=device,
+        dtype=dtype,
+        cuda_available=devices.cuda_available(),
+        gpu=devices.gpu_info(),
+    )
+
+
+def in_process_runner_api() -> RunnerAPI:
+    """``runner_api`` over runner services instantiated in this process, each once, on its first call
+    (benchmarks, tests): the models load here instead of in runner processes."""
+    instances: dict[str, Any] = {}
+
+    def runner_api(runner: Any, api_name: str) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            if runner.name not in instances:
+                instances[runner.name] = runner()
+            return getattr(instances[runner.name], api_name)(*args)
+
+        return call
+
+    return runner_api

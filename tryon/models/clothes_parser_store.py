@@ -1,0 +1,116 @@
+"""The SegFormer clothes parser in the model store: its name, how it is saved, imported and faked.
+
+Stored as a transformers ``SegformerForSemanticSegmentation`` and its image processor, saved with
+``save_pretrained`` at the model's root. Any engine may use it (``ClothesParser`` loads it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .store import StoredModel, ModelSource, TEST_SOURCE, model_labels, resolve_source, save_to_store, source_metadata
+
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+PARSING_MODEL = "tryon-clothes-parser"
+
+DEFAULT_PARSER_REPO = "mattmdjaga/segformer_b2_clothes"
+DEFAULT_PARSER_LICENSE = "mit"
+
+# The ATR classes of mattmdjaga/segformer_b2_clothes, so the test model's label mapping is the real one.
+ATR_ID2LABEL = {
+    0: "Background", 1: "Hat", 2: "Hair", 3: "Sunglasses", 4: "Upper-clothes", 5: "Skirt", 6: "Pants",
+    7: "Dress", 8: "Belt", 9: "Left-shoe", 10: "Right-shoe", 11: "Face", 12: "Left-leg", 13: "Right-leg",
+    14: "Left-arm", 15: "Right-arm", 16: "Bag", 17: "Scarf",
+}  # fmt: skip
+
+
+def save_clothes_parser(
+    model: Any,
+    processor: Any,
+    *,
+    source: ModelSource,
+    test_model: bool = False,
+    name: str = PARSING_MODEL,
+) -> Any:
+    """Save a loaded transformers SegFormer parser and its image processor into the store as ``name``."""
+
+    def write(path: Path) -> None:
+        model.save_pretrained(path, safe_serialization=True)
+        processor.save_pretrained(path)
+
+    metadata = {
+        "source": source_metadata(source),
+        "model_class": type(model).__name__,
+        "id2label": {str(k): v for k, v in model.config.id2label.items()},
+    }
+    labels = model_labels(task="human-parsing", framework="transformers", source=source, test_model=test_model)
+    return save_to_store(name, write, labels=labels, metadata=metadata)
+
+
+def tiny_clothes_parser():
+    """A ``SegformerForSemanticSegmentation`` with the ATR classes, and an image processor at 128 px."""
+    import torch
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    torch.manual_seed(2)
+    config = SegformerConfig(
+        num_channels=3,
+        num_encoder_blocks=4,
+        depths=[1, 1, 1, 1],
+        sr_ratios=[8, 4, 2, 1],
+        hidden_sizes=[8, 16, 24, 32],
+        patch_sizes=[7, 3, 3, 3],
+        strides=[4, 2, 2, 2],
+        num_attention_heads=[1, 1, 2, 4],
+        mlp_ratios=[2, 2, 2, 2],
+        decoder_hidden_size=32,
+        id2label=ATR_ID2LABEL,
+        label2id={name: index for index, name in ATR_ID2LABEL.items()},
+    )
+    return SegformerForSemanticSegmentation(config).eval(), _segformer_processor(128)
+
+
+def _segformer_processor(size: int):
+    try:  # transformers 5 without torchvision: the PIL backend under its own name
+        from transformers import SegformerImageProcessorPil as Processor
+    except ImportError:
+        from transformers import SegformerImageProcessor as Processor
+    return Processor(size={"height": size, "width": size})
+
+
+def _add_import_options(parser: "ArgumentParser") -> None:
+    group = parser.add_argument_group(PARSING_MODEL)
+    group.add_argument("--parser-repo", default=DEFAULT_PARSER_REPO)
+    group.add_argument("--parser-revision", default="main")
+    group.add_argument("--parser-license", default=DEFAULT_PARSER_LICENSE, help="expected license id")
+
+
+def _sources(options: "Namespace") -> list[ModelSource]:
+    return [ModelSource(options.parser_repo, options.parser_revision, options.parser_license)]
+
+
+def _import(options: "Namespace") -> Any:
+    from transformers import AutoImageProcessor, SegformerForSemanticSegmentation
+
+    source = resolve_source(_sources(options)[0])
+    model = SegformerForSemanticSegmentation.from_pretrained(source.repo, revision=source.commit)
+    processor = AutoImageProcessor.from_pretrained(source.repo, revision=source.commit)
+    return save_clothes_parser(model, processor, source=source)
+
+
+def _make_test_model(options: "Namespace") -> Any:
+    model, processor = tiny_clothes_parser()
+    return save_clothes_parser(model, processor, source=TEST_SOURCE, test_model=True)
+
+
+CLOTHES_PARSER = StoredModel(
+    name=PARSING_MODEL,
+    summary="transformers SegformerForSemanticSegmentation (human parsing)",
+    sources=_sources,
+    import_model=_import,
+    make_test_model=_make_test_model,
+    add_import_options=_add_import_options,
+)

@@ -1,0 +1,73 @@
+"""What the entry service (``service.py``) does besides declaring itself: the app, its parts, its task.
+
+BentoML imports ``service.py`` in every process of ``bentoml serve``; ``app`` is built here at import
+because the service's decorators need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+from bentoml.exceptions import BentoMLException, InvalidArgument
+from PIL import Image
+
+from runners.gpus import gpu_services, share_gpus_when_too_few
+
+from . import metrics
+from .api import attach_state, create_app, route_table
+from .api.endpoint_labels import label_bentoml_metrics_by_route
+from .core import ApiCore, JobRunner
+from .errors import InvalidImage
+from .jobs import JobStatus
+from .runner_calls import runner_api_from_threads
+from .settings import Settings
+from .wiring import build_engines
+
+app = create_app()
+label_bentoml_metrics_by_route(route_table(app))
+
+
+def compose(service: Any) -> tuple[ApiCore, JobRunner]:
+    """The service's two halves, in its ``__init__``: the API over the job store, and the job
+    workers with every registered engine over ``service``'s runner dependencies."""
+    settings = Settings()
+    logging.getLogger("tryon").setLevel(settings.log_level)  # BentoML's root handler prints them
+    metrics.init()
+    jobs = JobRunner(settings, build_engines(settings, runner_api_from_threads(service)))
+    core = ApiCore(settings, wake=jobs.wake, worker_status=service.worker_status)
+    attach_state(app, core.state)
+    jobs.start(on_ready=freeze_startup_objects)
+    return core, jobs
+
+
+async def run_task(core: ApiCore, person_image: Path, clothing_image: Path, *, job_id: str) -> Image.Image:
+    """The task endpoint's try-on: a job like POST /api/tryon's, awaited; errors as BentoML's."""
+    state = core.state
+    try:
+        await asyncio.to_thread(
+            state.submit, person_image.read_bytes(), clothing_image.read_bytes(), job_id=job_id
+        )
+    except InvalidImage as error:
+        raise InvalidArgument(str(error)) from None
+    record = await state.wait(job_id)
+    if record.status is JobStatus.FAILED:
+        raise BentoMLException(record.error or "The try-on failed.")
+    png = await asyncio.to_thread(core.results.png_of, record)
+    return Image.open(io.BytesIO(png))
+
+
+def finish_service_class(service: Any) -> None:
+    """GPU placement, where ``bentoml serve`` imports the service and before it places the services."""
+    share_gpus_when_too_few(gpu_services(service))
+
+
+def freeze_startup_objects() -> None:
+    """Hide everything alive once the service is warm (modules, models, clients) from the garbage
+    collector's full passes, which otherwise stall the event loop while jobs run (README, Benchmarks)."""
+    gc.collect()
+    gc.freeze()
