@@ -67,6 +67,39 @@ def test_jobs_run_through_the_diffusion_runner_in_batches(learned_service, perso
     assert totals["InpaintingRunner"]["count"] < totals["InpaintingRunner"]["sum"], totals
 
 
+REAL_LOOKING_MODEL = """
+from tryon.engines.classical.inpainting_model import save_inpainting_pipeline, tiny_inpainting_pipeline
+from tryon.models.store import ModelSource
+
+save_inpainting_pipeline(tiny_inpainting_pipeline(), source=ModelSource("org/inpainting", "main", "apache-2.0", commit="0" * 40))
+"""
+
+
+@pytest.fixture(scope="module")
+def gpu_runner_service(tmp_path_factory: pytest.TempPathFactory):
+    """A store with an inpainting model not labelled as a test model, so ``auto`` would use it; a
+    GPU in the runner processes only (faked), none in the API process, as on Kubernetes."""
+    workdir = tmp_path_factory.mktemp("gpu-runner")
+    server = ServedService(
+        workdir, target="tests.engines.classical.fake_gpu_service:TryOnService", TRYON_WORKERS="2", **TEST_ENV
+    )
+    subprocess.run([sys.executable, "-c", REAL_LOOKING_MODEL], cwd=REPO, env=server.env, check=True, capture_output=True)
+    yield server.start(timeout=240)
+    server.stop()
+
+
+def test_auto_is_decided_where_the_model_and_the_gpu_are(gpu_runner_service, person_bytes, garment_bytes) -> None:
+    url = gpu_runner_service.url
+    health = requests.get(f"{url}/health", timeout=10).json()
+    assert "tryon-inpainting:" in health["engines"]["inpainting"], health["engines"]
+    assert health["cuda_available"] is True and health["gpu"]["gpu_name"] == "Fake GPU (tests)", health
+
+    poll = poll_until_finished(url, submit(url, person_bytes, garment_bytes).json()["job_id"])
+
+    assert poll.final["status"] == "completed", poll.final
+    assert batch_totals(url)["InpaintingRunner"]["sum"] >= 2  # the warm-up, then the job
+
+
 def test_a_configured_model_missing_from_the_store_stops_start_up(tmp_path) -> None:
     server = ServedService(tmp_path, TRYON_INPAINT_ENGINE="diffusers")
     with pytest.raises(RuntimeError) as failure:

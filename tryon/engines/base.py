@@ -175,11 +175,19 @@ class EngineSpec:
 
 
 def describe_runner(
-    service: str, *, available: bool, reason: str, model: Any = None, device: str = "cpu", dtype: str | None = None
+    service: str,
+    *,
+    available: bool,
+    reason: str,
+    model: Any = None,
+    device: str = "cpu",
+    dtype: str | None = None,
+    test_model: bool = False,
 ) -> RunnerDescription:
     """A runner's ``describe`` answer, in the runner's process: what it serves, and the device it sees.
 
-    ``model`` is the ``bentoml.Model`` it loaded from the store, if any.
+    ``model`` is the ``bentoml.Model`` it loaded from the store, if any; a model labelled as a test
+    model, or ``test_model``, marks the runner as serving no real try-on (``auto`` skips it).
     """
     from ..models import devices
     from ..models.store import TEST_MODEL_LABEL
@@ -191,7 +199,7 @@ def describe_runner(
         reason=reason,
         model_tag=str(model.tag) if model is not None else None,
         license=labels.get("license"),
-        test_model=labels.get(TEST_MODEL_LABEL) == "true",
+        test_model=test_model or labels.get(TEST_MODEL_LABEL) == "true",
         device=device,
         dtype=dtype,
         cuda_available=devices.cuda_available(),
