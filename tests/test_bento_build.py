@@ -21,6 +21,7 @@ import requests
 import yaml
 
 from tryon.client import TryOnClient, png_size
+from tryon.engines.registry import runner_services
 from tryon.settings import Settings
 
 from .e2e.served import BENTOML, REPO, ServedService, free_ports
@@ -29,8 +30,8 @@ K8S = REPO / "deploy" / "k8s"
 PERSON = "persons/studio_man_hoodie.png"
 GARMENT = "garments/shirt_oxford_blue.jpg"
 
-RUNNERS = ("PoseRunner", "SegmentationRunner", "ParsingRunner", "InpaintingRunner")
-GPU_RUNNERS = ("ParsingRunner", "InpaintingRunner")
+RUNNERS = tuple(runner.name for runner in runner_services())
+GPU_RUNNERS = tuple(runner.name for runner in runner_services() if runner.config.get("resources", {}).get("gpu"))
 DEMO_FILES = ("demo.html", "demo.js", "demo.css")
 
 
@@ -80,6 +81,7 @@ def test_bento_record_names_the_service_its_runners_and_settings(built, bento_ya
     assert bento_yaml["entry_service"] == "TryOnService"
     services = {service["name"]: service for service in bento_yaml["services"]}
     assert set(services) >= {"TryOnService", *RUNNERS}
+    assert set(GPU_RUNNERS) == {"InpaintingRunner", "ParsingRunner"}
     for runner in GPU_RUNNERS:  # the learned models' services ask for a GPU of their own
         assert services[runner]["config"]["resources"]["gpu"] == 1
     for runner in set(RUNNERS) - set(GPU_RUNNERS):  # mediapipe's run on the CPU
@@ -91,9 +93,9 @@ def test_bento_record_names_the_service_its_runners_and_settings(built, bento_ya
 def test_bento_carries_the_code_demo_page_and_models_it_references(built, bento_yaml: dict) -> None:
     _, path = built
     src = path / "src"
-    assert (src / "service.py").is_file() and (src / "tryon" / "pipeline").is_dir()
-    for runner in ("pose.py", "segmentation.py"):
-        assert (src / "runners" / runner).is_file()
+    assert (src / "service.py").is_file() and (src / "tryon" / "engines" / "classical" / "pipeline").is_dir()
+    assert (src / "runners" / "__init__.py").is_file() and (src / "runners" / "gpus.py").is_file()
+    assert (src / "tryon" / "engines" / "classical" / "runners" / "pose.py").is_file()
     missing = [name for name in DEMO_FILES if not (src / "tryon" / "api" / "static" / name).is_file()]
     assert not missing, (
         f"the Bento lacks tryon/api/static/{missing}: "

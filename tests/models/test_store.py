@@ -19,6 +19,7 @@ from tryon.models.store import (
     model_tag,
     require_model,
     resolve_engine,
+    resolve_engine_runner,
 )
 
 
@@ -44,6 +45,13 @@ def test_a_configured_engine_whose_model_is_missing_is_an_error(fresh_store: Pat
     assert inpainting_engine("opencv") == "opencv"
     assert model_tag(INPAINTING_MODEL) is None
     assert declared_model(INPAINTING_MODEL) is None  # so `bentoml serve` does not refuse to start
+
+
+def test_an_engine_runner_loads_its_model_only_when_its_engine_may_be_chosen(fresh_store: Path) -> None:
+    assert resolve_engine_runner("classical", "fashn", "tryon-fashn").engine == "none"
+    assert resolve_engine_runner("auto", "fashn", "tryon-fashn").engine == "none"  # not in the store
+    with pytest.raises(MissingModelError, match="import_models.py tryon-fashn"):
+        resolve_engine_runner("fashn", "fashn", "tryon-fashn")
 
 
 def test_make_test_models_saves_both_models_labelled_as_test_models(test_models: dict) -> None:

@@ -177,17 +177,18 @@ class EngineSpec:
 def describe_runner(
     service: str,
     *,
-    available: bool,
     reason: str,
+    available: bool | None = None,
     model: Any = None,
-    device: str = "cpu",
-    dtype: str | None = None,
+    loaded: Any = None,
     test_model: bool = False,
 ) -> RunnerDescription:
     """A runner's ``describe`` answer, in the runner's process: what it serves, and the device it sees.
 
-    ``model`` is the ``bentoml.Model`` it loaded from the store, if any; a model labelled as a test
-    model, or ``test_model``, marks the runner as serving no real try-on (``auto`` skips it).
+    ``model`` is the ``bentoml.Model`` it loaded from the store, if any; ``loaded`` the object holding
+    it in memory (its ``device`` and torch ``dtype`` are reported). ``available`` defaults to whether
+    something is loaded. A model labelled as a test model, or ``test_model``, marks the runner as
+    serving no real try-on (``auto`` skips it).
     """
     from ..models import devices
     from ..models.store import TEST_MODEL_LABEL
@@ -195,13 +196,13 @@ def describe_runner(
     labels = model.info.labels if model is not None else {}
     return RunnerDescription(
         service=service,
-        available=available,
+        available=loaded is not None if available is None else available,
         reason=reason,
         model_tag=str(model.tag) if model is not None else None,
         license=labels.get("license"),
         test_model=test_model or labels.get(TEST_MODEL_LABEL) == "true",
-        device=device,
-        dtype=dtype,
+        device=str(loaded.device) if loaded is not None else "cpu",
+        dtype=str(loaded.dtype).removeprefix("torch.") if loaded is not None else None,
         cuda_available=devices.cuda_available(),
         gpu=devices.gpu_info(),
     )

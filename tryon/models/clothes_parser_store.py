@@ -81,36 +81,30 @@ def _segformer_processor(size: int):
     return Processor(size={"height": size, "width": size})
 
 
-def _add_import_options(parser: "ArgumentParser") -> None:
-    group = parser.add_argument_group(PARSING_MODEL)
-    group.add_argument("--parser-repo", default=DEFAULT_PARSER_REPO)
-    group.add_argument("--parser-revision", default="main")
-    group.add_argument("--parser-license", default=DEFAULT_PARSER_LICENSE, help="expected license id")
+class ClothesParserModel(StoredModel):
+    name = PARSING_MODEL
+    summary = "transformers SegformerForSemanticSegmentation (human parsing)"
+
+    def add_import_options(self, parser: "ArgumentParser") -> None:
+        group = parser.add_argument_group(PARSING_MODEL)
+        group.add_argument("--parser-repo", default=DEFAULT_PARSER_REPO)
+        group.add_argument("--parser-revision", default="main")
+        group.add_argument("--parser-license", default=DEFAULT_PARSER_LICENSE, help="expected license id")
+
+    def sources(self, options: "Namespace") -> list[ModelSource]:
+        return [ModelSource(options.parser_repo, options.parser_revision, options.parser_license)]
+
+    def import_model(self, options: "Namespace") -> Any:
+        from transformers import AutoImageProcessor, SegformerForSemanticSegmentation
+
+        source = resolve_source(self.sources(options)[0])
+        model = SegformerForSemanticSegmentation.from_pretrained(source.repo, revision=source.commit)
+        processor = AutoImageProcessor.from_pretrained(source.repo, revision=source.commit)
+        return save_clothes_parser(model, processor, source=source)
+
+    def make_test_model(self, options: "Namespace") -> Any:
+        model, processor = tiny_clothes_parser()
+        return save_clothes_parser(model, processor, source=TEST_SOURCE, test_model=True)
 
 
-def _sources(options: "Namespace") -> list[ModelSource]:
-    return [ModelSource(options.parser_repo, options.parser_revision, options.parser_license)]
-
-
-def _import(options: "Namespace") -> Any:
-    from transformers import AutoImageProcessor, SegformerForSemanticSegmentation
-
-    source = resolve_source(_sources(options)[0])
-    model = SegformerForSemanticSegmentation.from_pretrained(source.repo, revision=source.commit)
-    processor = AutoImageProcessor.from_pretrained(source.repo, revision=source.commit)
-    return save_clothes_parser(model, processor, source=source)
-
-
-def _make_test_model(options: "Namespace") -> Any:
-    model, processor = tiny_clothes_parser()
-    return save_clothes_parser(model, processor, source=TEST_SOURCE, test_model=True)
-
-
-CLOTHES_PARSER = StoredModel(
-    name=PARSING_MODEL,
-    summary="transformers SegformerForSemanticSegmentation (human parsing)",
-    sources=_sources,
-    import_model=_import,
-    make_test_model=_make_test_model,
-    add_import_options=_add_import_options,
-)
+CLOTHES_PARSER = ClothesParserModel()

@@ -152,6 +152,15 @@ def resolve_engine(
     return Resolution(learned, f"auto: {model.tag} and a CUDA device")
 
 
+def resolve_engine_runner(setting: str, engine: str, model_name: str) -> Resolution:
+    """What the runner of engine ``engine`` serves for ``TRYON_ENGINE=setting``: its model (``engine``:
+    required when ``setting`` names it, under ``auto`` as ``resolve_engine`` says) or nothing
+    (``"none"``, when another engine is named)."""
+    if setting not in ("auto", engine):
+        return Resolution("none", f"TRYON_ENGINE={setting}: another engine is chosen")
+    return resolve_engine(setting, model_name, learned=engine, classical="none")
+
+
 def model_tag(model_name: str) -> str | None:
     """The full tag ``name:version`` that ``name:latest`` resolves to, or None (for /health)."""
     model = find_model(f"{model_name}:latest")
@@ -204,13 +213,9 @@ TEST_SOURCE = ModelSource(
 )
 
 
-def _no_options(parser: "ArgumentParser") -> None:
-    """A recipe without options of its own."""
-
-
-@dataclass(frozen=True)
 class StoredModel:
-    """A model an engine keeps in the store, and how the model-store scripts put it there.
+    """A model an engine keeps in the store, and how the model-store scripts put it there: subclass it
+    per model and list an instance in the engine's ``EngineSpec.models``.
 
     ``sources(options)``: what ``import_model(options)`` would download (for ``--dry-run`` and the
     licence check). ``import_model`` / ``make_test_model`` save it and return the stored model;
@@ -219,11 +224,21 @@ class StoredModel:
 
     name: str
     summary: str
-    sources: Callable[["Namespace"], list[ModelSource]]
-    import_model: Callable[["Namespace"], Any]
-    make_test_model: Callable[["Namespace"], Any]
-    add_import_options: Callable[["ArgumentParser"], None] = _no_options
-    add_test_options: Callable[["ArgumentParser"], None] = _no_options
+
+    def sources(self, options: "Namespace") -> list[ModelSource]:
+        raise NotImplementedError
+
+    def import_model(self, options: "Namespace") -> Any:
+        raise NotImplementedError
+
+    def make_test_model(self, options: "Namespace") -> Any:
+        raise NotImplementedError
+
+    def add_import_options(self, parser: "ArgumentParser") -> None:
+        """None by default."""
+
+    def add_test_options(self, parser: "ArgumentParser") -> None:
+        """None by default."""
 
 
 def _store_location() -> str:

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tryon.engines.base import (
-    EngineDescription,
-    EngineRequest,
-    EngineResult,
-    ProgressCallback,
-    RunnerAPI,
-    RunnerDescription,
-    Step,
-)
+from tryon.engines import base
+from tryon.engines.base import EngineRequest, EngineResult, ProgressCallback, Step
 from tryon.images import ImageLimits, decode_image, encode_png
 
 from .runner import MirrorRunner
@@ -21,7 +14,7 @@ from .runner import MirrorRunner
 class MirrorEngine:
     name = "mirror"
 
-    def __init__(self, runner_api: RunnerAPI, *, limits: ImageLimits) -> None:
+    def __init__(self, runner_api: base.RunnerAPI, *, limits: ImageLimits) -> None:
         self._mirror = runner_api(MirrorRunner, "mirror")
         self._describe = runner_api(MirrorRunner, "describe")
         self._limits = limits
@@ -41,9 +34,9 @@ class MirrorEngine:
     def warm_up(self) -> None:
         self._mirror(np.zeros((1, 8, 8, 3), np.uint8))
 
-    def describe(self) -> EngineDescription:
-        runner = RunnerDescription.model_validate(self._describe())
-        return EngineDescription(
+    def describe(self) -> base.EngineDescription:
+        runner = base.RunnerDescription.model_validate(self._describe())
+        return base.EngineDescription(
             engine=self.name,
             available=runner.available,
             reason=runner.reason,

@@ -105,58 +105,21 @@ def tiny_tokenizer():
 def tiny_inpainting_pipeline():
     """A ``StableDiffusionInpaintPipeline`` of the SD-1.5 inpainting layout (9-channel UNet, 1/8 VAE) but
     a few thousand times smaller; a step at 256x192 takes tens of milliseconds on a CPU."""
-    import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=32,
-        in_channels=9,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(32, 64),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=16,
-    )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(16, 16, 32, 32),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=8,
-        sample_size=256,
-    )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=64,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            projection_dim=32,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-    )
-    return StableDiffusionInpaintPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tiny_tokenizer(),
-        unet=unet,
-        scheduler=_sd15_scheduler(PNDMScheduler),
-        safety_checker=None,
-        feature_extractor=None,
-        image_encoder=None,
-        requires_safety_checker=False,
+    return _random_inpainting_pipeline(
+        unet=dict(
+            sample_size=32,
+            layers_per_block=1,
+            block_out_channels=(32, 64),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+            norm_num_groups=16,
+        ),
+        vae=dict(block_out_channels=(16, 16, 32, 32), layers_per_block=1, norm_num_groups=8, sample_size=256),
+        text=dict(
+            vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            projection_dim=32, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+        ),  # fmt: skip
     )
 
 
@@ -165,55 +128,53 @@ def full_size_inpainting_pipeline(dtype: str = "float16"):
     random weights, from the published configs. The tokenizer is the tiny one (no vocabulary files
     here); prompts tokenise to more tokens but the text encoder's cost is the same (77 positions)."""
     import torch
+
+    pipe = _random_inpainting_pipeline(
+        unet=dict(
+            sample_size=64,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280),
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            cross_attention_dim=768,
+        ),
+        vae=dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, sample_size=512),
+        text=dict(
+            vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+            hidden_act="quick_gelu", projection_dim=768,
+        ),  # fmt: skip
+    )
+    return pipe.to(dtype=getattr(torch, dtype))
+
+
+def _random_inpainting_pipeline(*, unet: dict, vae: dict, text: dict):
+    """An SD-1.5-layout inpainting pipeline with random weights: ``unet``, ``vae`` and ``text`` are the
+    sizes of its UNet, VAE (4 blocks: 1/8 latents) and CLIP text encoder (77 positions)."""
+    import torch
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=64,
-        in_channels=9,
-        out_channels=4,
-        layers_per_block=2,
-        block_out_channels=(320, 640, 1280, 1280),
-        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-        cross_attention_dim=768,
-        attention_head_dim=8,
-    )
-    vae = AutoencoderKL(
+    unet_model = UNet2DConditionModel(in_channels=9, out_channels=4, attention_head_dim=8, **unet)
+    vae_model = AutoencoderKL(
         in_channels=3,
         out_channels=3,
-        block_out_channels=(128, 256, 512, 512),
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
         latent_channels=4,
-        layers_per_block=2,
-        sample_size=512,
+        **vae,
     )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=49408,
-            hidden_size=768,
-            intermediate_size=3072,
-            num_hidden_layers=12,
-            num_attention_heads=12,
-            max_position_embeddings=77,
-            hidden_act="quick_gelu",
-            projection_dim=768,
-        )
-    )
-    pipe = StableDiffusionInpaintPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
+    return StableDiffusionInpaintPipeline(
+        vae=vae_model,
+        text_encoder=CLIPTextModel(CLIPTextConfig(max_position_embeddings=77, **text)),
         tokenizer=tiny_tokenizer(),
-        unet=unet,
+        unet=unet_model,
         scheduler=_sd15_scheduler(PNDMScheduler),
         safety_checker=None,
         feature_extractor=None,
         image_encoder=None,
         requires_safety_checker=False,
     )
-    return pipe.to(dtype=getattr(torch, dtype))
 
 
 def write_tiny_ip_adapter(pipeline, folder: Path) -> IPAdapterFiles:
@@ -259,83 +220,74 @@ def write_tiny_ip_adapter(pipeline, folder: Path) -> IPAdapterFiles:
     return IPAdapterFiles(weight_file=weight_file, image_encoder_dir=encoder_dir, source=TEST_SOURCE)
 
 
-def _add_import_options(parser: "ArgumentParser") -> None:
-    group = parser.add_argument_group(INPAINTING_MODEL)
-    group.add_argument("--inpainting-repo", default=DEFAULT_INPAINTING_REPO)
-    group.add_argument("--inpainting-revision", default="main", help="branch, tag or commit (pin a commit)")
-    group.add_argument("--inpainting-license", default=DEFAULT_INPAINTING_LICENSE, help="expected license id")
-    group.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="stored weights")
-    group.add_argument("--no-ip-adapter", action="store_true", help="store the pipeline without an IP-Adapter")
-    group.add_argument("--ip-adapter-repo", default=DEFAULT_IP_ADAPTER_REPO)
-    group.add_argument("--ip-adapter-revision", default="main")
-    group.add_argument("--ip-adapter-weight", default=DEFAULT_IP_ADAPTER_WEIGHT, help="path in the repo")
-    group.add_argument("--ip-adapter-encoder", default=DEFAULT_IP_ADAPTER_ENCODER, help="folder in the repo")
+class InpaintingModel(StoredModel):
+    name = INPAINTING_MODEL
+    summary = "diffusers StableDiffusionInpaintPipeline (+ IP-Adapter)"
+
+    def add_import_options(self, parser: "ArgumentParser") -> None:
+        group = parser.add_argument_group(INPAINTING_MODEL)
+        group.add_argument("--inpainting-repo", default=DEFAULT_INPAINTING_REPO)
+        group.add_argument("--inpainting-revision", default="main", help="branch, tag or commit (pin a commit)")
+        group.add_argument("--inpainting-license", default=DEFAULT_INPAINTING_LICENSE, help="expected license id")
+        group.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="stored weights")
+        group.add_argument("--no-ip-adapter", action="store_true", help="store the pipeline without an IP-Adapter")
+        group.add_argument("--ip-adapter-repo", default=DEFAULT_IP_ADAPTER_REPO)
+        group.add_argument("--ip-adapter-revision", default="main")
+        group.add_argument("--ip-adapter-weight", default=DEFAULT_IP_ADAPTER_WEIGHT, help="path in the repo")
+        group.add_argument("--ip-adapter-encoder", default=DEFAULT_IP_ADAPTER_ENCODER, help="folder in the repo")
+
+    def add_test_options(self, parser: "ArgumentParser") -> None:
+        group = parser.add_argument_group(INPAINTING_MODEL)
+        group.add_argument("--no-ip-adapter", action="store_true", help="store the model without an IP-Adapter")
+        group.add_argument("--full-size", action="store_true", help="SD-1.5 sized model (random, fp16, ~2 GB)")
+
+    def sources(self, options: "Namespace") -> list[ModelSource]:
+        """The pipeline's source, then the IP-Adapter's (unless ``--no-ip-adapter``)."""
+        pipeline = ModelSource(options.inpainting_repo, options.inpainting_revision, options.inpainting_license)
+        if options.no_ip_adapter:
+            return [pipeline]
+        return [pipeline, ModelSource(options.ip_adapter_repo, options.ip_adapter_revision, DEFAULT_IP_ADAPTER_LICENSE)]
+
+    def import_model(self, options: "Namespace") -> Any:
+        import torch
+        from diffusers import StableDiffusionInpaintPipeline
+        from huggingface_hub import hf_hub_download, snapshot_download
+
+        sources = [resolve_source(source) for source in self.sources(options)]
+        pipe = StableDiffusionInpaintPipeline.from_pretrained(
+            sources[0].repo,
+            revision=sources[0].commit,
+            dtype=getattr(torch, options.dtype),
+            safety_checker=None,
+            requires_safety_checker=False,
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            adapter = None
+            if len(sources) > 1:
+                adapter_source, encoder = sources[1], options.ip_adapter_encoder
+                weight = hf_hub_download(
+                    adapter_source.repo, options.ip_adapter_weight, revision=adapter_source.commit, cache_dir=scratch
+                )
+                snapshot = snapshot_download(
+                    adapter_source.repo,
+                    revision=adapter_source.commit,
+                    allow_patterns=[f"{encoder}/config.json", f"{encoder}/*.safetensors"],
+                    cache_dir=scratch,
+                )
+                adapter = IPAdapterFiles(
+                    weight_file=Path(weight), image_encoder_dir=Path(snapshot) / encoder, source=adapter_source
+                )
+            return save_inpainting_pipeline(pipe, source=sources[0], ip_adapter=adapter)
+
+    def make_test_model(self, options: "Namespace") -> Any:
+        pipe = full_size_inpainting_pipeline() if options.full_size else tiny_inpainting_pipeline()
+        with tempfile.TemporaryDirectory() as scratch:
+            with_adapter = not options.no_ip_adapter and not options.full_size
+            adapter = write_tiny_ip_adapter(pipe, Path(scratch)) if with_adapter else None
+            return save_inpainting_pipeline(pipe, source=TEST_SOURCE, ip_adapter=adapter, test_model=True)
 
 
-def _add_test_options(parser: "ArgumentParser") -> None:
-    group = parser.add_argument_group(INPAINTING_MODEL)
-    group.add_argument("--no-ip-adapter", action="store_true", help="store the model without an IP-Adapter")
-    group.add_argument("--full-size", action="store_true", help="SD-1.5 sized model (random, fp16, ~2 GB)")
-
-
-def _sources(options: "Namespace") -> list[ModelSource]:
-    """The pipeline's source, then the IP-Adapter's (unless ``--no-ip-adapter``)."""
-    pipeline = ModelSource(options.inpainting_repo, options.inpainting_revision, options.inpainting_license)
-    if options.no_ip_adapter:
-        return [pipeline]
-    return [pipeline, ModelSource(options.ip_adapter_repo, options.ip_adapter_revision, DEFAULT_IP_ADAPTER_LICENSE)]
-
-
-def _import(options: "Namespace") -> Any:
-    import torch
-    from diffusers import StableDiffusionInpaintPipeline
-    from huggingface_hub import hf_hub_download, snapshot_download
-
-    sources = [resolve_source(source) for source in _sources(options)]
-    pipe = StableDiffusionInpaintPipeline.from_pretrained(
-        sources[0].repo,
-        revision=sources[0].commit,
-        dtype=getattr(torch, options.dtype),
-        safety_checker=None,
-        requires_safety_checker=False,
-    )
-    with tempfile.TemporaryDirectory() as scratch:
-        adapter = None
-        if len(sources) > 1:
-            adapter_source, encoder = sources[1], options.ip_adapter_encoder
-            weight = hf_hub_download(
-                adapter_source.repo, options.ip_adapter_weight, revision=adapter_source.commit, cache_dir=scratch
-            )
-            snapshot = snapshot_download(
-                adapter_source.repo,
-                revision=adapter_source.commit,
-                allow_patterns=[f"{encoder}/config.json", f"{encoder}/*.safetensors"],
-                cache_dir=scratch,
-            )
-            adapter = IPAdapterFiles(
-                weight_file=Path(weight), image_encoder_dir=Path(snapshot) / encoder, source=adapter_source
-            )
-        return save_inpainting_pipeline(pipe, source=sources[0], ip_adapter=adapter)
-
-
-def _make_test_model(options: "Namespace") -> Any:
-    full_size = getattr(options, "full_size", False)
-    pipe = full_size_inpainting_pipeline() if full_size else tiny_inpainting_pipeline()
-    with tempfile.TemporaryDirectory() as scratch:
-        with_adapter = not getattr(options, "no_ip_adapter", False) and not full_size
-        adapter = write_tiny_ip_adapter(pipe, Path(scratch)) if with_adapter else None
-        return save_inpainting_pipeline(pipe, source=TEST_SOURCE, ip_adapter=adapter, test_model=True)
-
-
-INPAINTING = StoredModel(
-    name=INPAINTING_MODEL,
-    summary="diffusers StableDiffusionInpaintPipeline (+ IP-Adapter)",
-    sources=_sources,
-    import_model=_import,
-    make_test_model=_make_test_model,
-    add_import_options=_add_import_options,
-    add_test_options=_add_test_options,
-)
+INPAINTING = InpaintingModel()
 
 
 def _sd15_scheduler(scheduler_class):

@@ -60,14 +60,8 @@ class InpaintingRunner:
         """A ``RunnerDescription``: whether the model is loaded (and why), its tag, licence, device."""
         from ...base import describe_runner
 
-        inpainter = self.inpainter
         return describe_runner(
-            "InpaintingRunner",
-            available=inpainter is not None,
-            reason=self.resolution.reason,
-            model=self.stored,
-            device=inpainter.device if inpainter else "cpu",
-            dtype=str(inpainter.dtype).replace("torch.", "") if inpainter else None,
+            "InpaintingRunner", reason=self.resolution.reason, model=self.stored, loaded=self.inpainter
         ).model_dump()
 
     @bentoml.api

@@ -46,12 +46,6 @@ class ParsingRunner:
         """A ``RunnerDescription``: whether the model is loaded (and why), its tag, licence, device."""
         from ...base import describe_runner
 
-        parser = self.parser
         return describe_runner(
-            "ParsingRunner",
-            available=parser is not None,
-            reason=self.resolution.reason,
-            model=self.stored,
-            device=parser.device if parser else "cpu",
-            dtype=str(parser.dtype).replace("torch.", "") if parser else None,
+            "ParsingRunner", reason=self.resolution.reason, model=self.stored, loaded=self.parser
         ).model_dump()

@@ -30,4 +30,6 @@ class PoseRunner:
         """A ``RunnerDescription``: mediapipe's models ship in its wheel, so this runner always serves."""
         from ...base import describe_runner
 
-        return describe_runner("PoseRunner", available=True, reason="mediapipe Pose (full), on the CPU").model_dump()
+        return describe_runner(
+            "PoseRunner", available=True, reason="mediapipe Pose (full), on the CPU"
+        ).model_dump()

@@ -30,4 +30,6 @@ class SegmentationRunner:
         """A ``RunnerDescription``: mediapipe's models ship in its wheel, so this runner always serves."""
         from ...base import describe_runner
 
-        return describe_runner("SegmentationRunner", available=True, reason="mediapipe selfie segmentation, on the CPU").model_dump()
+        return describe_runner(
+            "SegmentationRunner", available=True, reason="mediapipe selfie segmentation, on the CPU"
+        ).model_dump()
