@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from . import metrics
 from .api import AdmissionPolicy, ServiceState
 from .api.health import build_health
-from .api.routes import poll_body
+from .api.views import poll_body
 from .api.schemas import HealthResponse
 from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
 from .engines.registry import EngineUnavailable, choose_engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
@@ -10,8 +9,6 @@ from fastapi.responses import JSONResponse
 
 from .. import metrics
 from ..images import check_upload_size
-from ..jobs import JobRecord, JobStatus
-from ..results import ResultPublisher
 from ..webhooks import check_webhook_url
 from .schemas import (
     CancelResponse,
@@ -19,11 +16,11 @@ from .schemas import (
     ErrorResponse,
     FailedJobResponse,
     HealthResponse,
-    JobErrorDetail,
     JobStatusResponse,
     SubmitResponse,
 )
 from .state import ServiceState
+from .views import poll_body
 
 
 def get_state(request: Request) -> ServiceState:
@@ -102,17 +99,6 @@ def get_tryon(
     return JSONResponse(status_code=status_code, content=body)
 
 
-def poll_body(record: JobRecord, results: ResultPublisher) -> tuple[int, dict]:
-    """(HTTP status, JSON body) of a poll of this job: also the body of its webhook."""
-    if record.status is JobStatus.FAILED:
-        failed = FailedJobResponse(
-            detail=JobErrorDetail(error=record.error or "The job failed.", job_id=record.job_id),
-            job_id=record.job_id,
-        )
-        return 500, failed.model_dump()
-    return 200, job_status(record, results).model_dump(exclude_none=True)
-
-
 @tryon_router.delete(
     "/tryon/{job_id}",
     summary="Cancel a job",
@@ -151,30 +137,3 @@ def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:
     if upload.size is not None:
         check_upload_size(field, upload.size, max_bytes)
     return upload.file.read(max_bytes + 1)
-
-
-def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse:
-    category = record.details.get("category") or record.options.get("category")
-    if record.status is JobStatus.QUEUED:
-        return JobStatusResponse(job_id=record.job_id, status="pending", progress=0, category=category)
-    if record.status is JobStatus.PROCESSING:
-        return JobStatusResponse(
-            job_id=record.job_id,
-            status="processing",
-            step=record.step,
-            progress=record.progress,
-            category=category,
-        )
-    if record.result_key:
-        result = {"result_url": results.url_for(record.result_key)}
-    else:
-        result = {"result_b64": base64.b64encode(record.result or b"").decode("ascii")}
-    return JobStatusResponse(
-        job_id=record.job_id,
-        status="completed",
-        progress=100,
-        warning=record.warning,
-        category=category,
-        notes=record.details.get("notes"),
-        **result,
-    )

@@ -1,0 +1,47 @@
+"""What a poll of a job answers (and its webhook carries): pydantic shapes, no web framework."""
+
+from __future__ import annotations
+
+import base64
+
+from ..jobs import JobRecord, JobStatus
+from ..results import ResultPublisher
+from .schemas import FailedJobResponse, JobErrorDetail, JobStatusResponse
+
+
+def poll_body(record: JobRecord, results: ResultPublisher) -> tuple[int, dict]:
+    """(HTTP status, JSON body) of a poll of this job: also the body of its webhook."""
+    if record.status is JobStatus.FAILED:
+        failed = FailedJobResponse(
+            detail=JobErrorDetail(error=record.error or "The job failed.", job_id=record.job_id),
+            job_id=record.job_id,
+        )
+        return 500, failed.model_dump()
+    return 200, job_status(record, results).model_dump(exclude_none=True)
+
+
+def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse:
+    category = record.details.get("category") or record.options.get("category")
+    if record.status is JobStatus.QUEUED:
+        return JobStatusResponse(job_id=record.job_id, status="pending", progress=0, category=category)
+    if record.status is JobStatus.PROCESSING:
+        return JobStatusResponse(
+            job_id=record.job_id,
+            status="processing",
+            step=record.step,
+            progress=record.progress,
+            category=category,
+        )
+    if record.result_key:
+        result = {"result_url": results.url_for(record.result_key)}
+    else:
+        result = {"result_b64": base64.b64encode(record.result or b"").decode("ascii")}
+    return JobStatusResponse(
+        job_id=record.job_id,
+        status="completed",
+        progress=100,
+        warning=record.warning,
+        category=category,
+        notes=record.details.get("notes"),
+        **result,
+    )
