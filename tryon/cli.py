@@ -20,9 +20,10 @@ import requests
 
 from . import __version__
 from .client import TryOnClient, TryOnFailed, TryOnTimeout, png_size
+from .engines.base import Category
 
 DEFAULT_SERVER = "http://localhost:3000"
-CATEGORIES = ("auto", "upper_body", "lower_body", "dresses")
+CATEGORIES = tuple(category.value for category in Category)
 EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 1, 2, 3, 130
 BAR_WIDTH = 10
 

@@ -12,6 +12,7 @@ from starlette.formparsers import MultiPartParser
 from starlette.routing import Route
 
 from .. import __version__
+from ..engines.base import STEP_PROGRESS
 from ..errors import InvalidImage
 from ..webhooks import WebhookURLRefused
 from .demo import demo_router
@@ -19,9 +20,9 @@ from .routes import health_router, tryon_router
 from .admission import AdmissionPolicy
 from .state import ServiceState
 
-DESCRIPTION = """Submit a person photo and a garment photo; poll the job until the result is ready.
+DESCRIPTION = f"""Submit a person photo and a garment photo; poll the job until the result is ready.
 
-Steps and progress: segmentation 10, pose 25, warp 40, inpainting 55, blend 85, done 100.
+Steps and progress: {", ".join(f"{step.value} {progress}" for step, progress in STEP_PROGRESS.items())}.
 """
 
 

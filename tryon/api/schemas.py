@@ -6,11 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..engines.base import Category, Step
 from ..models.devices import GpuInfo
 
 JobState = Literal["pending", "processing", "completed", "failed"]
-CategoryName = Literal["auto", "upper_body", "lower_body", "dresses"]
-StepName = Literal["segmentation", "pose", "warp", "inpainting", "blend", "done"]
+CategoryName = Literal[tuple(category.value for category in Category)]
+StepName = Literal[tuple(step.value for step in Step)]
 
 
 class SubmitResponse(BaseModel):

@@ -66,10 +66,10 @@ class Category(str, Enum):
     ``DRESSES``: one piece from the shoulders to a hem well below the hips.
     """
 
+    AUTO = "auto"
     UPPER_BODY = "upper_body"
     LOWER_BODY = "lower_body"
     DRESSES = "dresses"
-    AUTO = "auto"
 
 
 class ProgressCallback(Protocol):

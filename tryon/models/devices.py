@@ -8,7 +8,7 @@ _GB = 1024**3
 
 
 class GpuInfo(BaseModel):
-    """One CUDA device as the process using it sees it (the ``gpu`` block of ``/health``)."""
+    """One CUDA device, as the process using it sees it: the gpu block of /health."""
 
     gpu_name: str
     memory_allocated_gb: float = Field(description="Allocated by the runner process through torch.")
