@@ -9,6 +9,7 @@ from tryon.core import JobRunner
 from tryon.engines.base import EngineDescription, EngineRequest, EngineResult, Step
 from tryon.jobs import JobInputs, JobStatus
 from tryon.settings import Settings
+from tryon.wiring import build_job_store, build_result_publisher
 
 
 class WarmingEngine:
@@ -35,9 +36,16 @@ class WarmingEngine:
         return EngineResult(png=request.person_image, details={"category": request.category.value})
 
 
+def job_runner(data_dir: Path, engine: WarmingEngine) -> JobRunner:
+    settings = Settings(data_dir=data_dir)
+    return JobRunner(
+        settings, {engine.name: engine}, store=build_job_store(settings), results=build_result_publisher(settings)
+    )
+
+
 def test_on_ready_runs_once_the_models_answer_and_before_the_workers(tmp_path: Path) -> None:
     engine = WarmingEngine()
-    runner = JobRunner(Settings(data_dir=tmp_path), {"warming": engine})
+    runner = job_runner(tmp_path, engine)
     runner.store.create("queued-before-start", JobInputs(b"person", b"garment", {}))
     seen = []
     ready = threading.Event()
@@ -55,7 +63,7 @@ def test_on_ready_runs_once_the_models_answer_and_before_the_workers(tmp_path: P
 
 
 def test_a_job_reaches_the_engine_as_a_request_and_its_progress_as_percentages(tmp_path: Path) -> None:
-    runner = JobRunner(Settings(data_dir=tmp_path), {"warming": WarmingEngine()})
+    runner = job_runner(tmp_path, WarmingEngine())
     runner.engine = runner.engines["warming"]
     reports: list[tuple[str, int]] = []
 

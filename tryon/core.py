@@ -2,12 +2,12 @@
 
 - ``ApiCore``: what the HTTP API needs: the job store (to queue and poll jobs), result links, the
   admission policy, and ``/health`` assembled from the job workers' ``WorkerStatus``.
-- ``JobRunner``: runs queued jobs in worker threads (the pipeline, the models through the runners),
+- ``JobRunner``: chooses the engine from its runners' answers, runs queued jobs in worker threads,
   publishes results and sends webhooks.
 
-They share nothing but the job store (SQLite on one machine, Redis across replicas) and result
-storage. ``service.py`` runs both in the API process: a separate worker process was measured, and
-on one core it made submits slower (README, Benchmarks).
+They share nothing but the job store (SQLite on one machine, Redis across replicas) and the result
+publisher, handed to both, so they could run in separate processes; the service runs both in the
+API process, which is faster on few cores (README, Benchmarks).
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ from .api.views import poll_body
 from .api.schemas import HealthResponse
 from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
 from .engines.registry import EngineUnavailable, choose_engine
-from .jobs import JobInputs, JobResult, WorkerPool
+from .jobs import JobInputs, JobResult, JobStore, WorkerPool
 from .jobs.workers import ProgressReport
-from .results import StorageStatus
+from .results import ResultPublisher, StorageStatus
 from .settings import Settings
 from .webhooks import WebhookSender
-from .wiring import build_job_store, build_result_publisher
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +53,16 @@ class JobRunner:
     """Claims queued jobs and runs them, with the engine ``TRYON_ENGINE`` chooses among ``engines``
     (name -> adapter, in registry order) once their runners answer."""
 
-    def __init__(self, settings: Settings, engines: dict[str, TryOnEngine]) -> None:
+    def __init__(
+        self, settings: Settings, engines: dict[str, TryOnEngine], *, store: JobStore, results: ResultPublisher
+    ) -> None:
         self.engines = engines
         self.engine_setting = settings.engine
         self.engine: TryOnEngine | None = None
         self.description: EngineDescription | None = None
         self.start_error: str | None = None
-        self.results = build_result_publisher(settings)
-        self.store = build_job_store(settings)
+        self.results = results
+        self.store = store
         self.webhooks = WebhookSender(
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
             allow_private=settings.webhook_allow_private,
@@ -177,11 +178,13 @@ class ApiCore:
         self,
         settings: Settings,
         *,
+        store: JobStore,
+        results: ResultPublisher,
         wake: Callable[[], None],
         worker_status: Callable[[], Awaitable[WorkerStatus]],
     ) -> None:
-        self.results = build_result_publisher(settings)
-        self.store = build_job_store(settings)
+        self.results = results
+        self.store = store
         self.job_store_kind = "redis" if settings.redis_url else "sqlite"
         self._worker_status = worker_status
         self.state = ServiceState(

@@ -26,7 +26,7 @@ from .errors import InvalidImage
 from .jobs import JobStatus
 from .runner_calls import runner_api_from_threads
 from .settings import Settings
-from .wiring import build_engines
+from .wiring import build_engines, build_job_store, build_result_publisher
 
 app = create_app()
 label_bentoml_metrics_by_route(route_table(app))
@@ -38,8 +38,9 @@ def compose(service: Any) -> tuple[ApiCore, JobRunner]:
     settings = Settings()
     logging.getLogger("tryon").setLevel(settings.log_level)  # BentoML's root handler prints them
     metrics.init()
-    jobs = JobRunner(settings, build_engines(settings, runner_api_from_threads(service)))
-    core = ApiCore(settings, wake=jobs.wake, worker_status=service.worker_status)
+    store, results = build_job_store(settings), build_result_publisher(settings)  # one of each, shared
+    jobs = JobRunner(settings, build_engines(settings, runner_api_from_threads(service)), store=store, results=results)
+    core = ApiCore(settings, store=store, results=results, wake=jobs.wake, worker_status=service.worker_status)
     attach_state(app, core.state)
     jobs.start(on_ready=freeze_startup_objects)
     return core, jobs
