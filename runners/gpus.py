@@ -15,6 +15,8 @@ from typing import Any
 
 import bentoml
 
+from tryon.compat import nvidia_gpu_count
+
 log = logging.getLogger("tryon.runners")
 
 # BentoML's switch: with it set, no service is given a device index, so each sees every GPU.
@@ -26,17 +28,10 @@ def gpu_services(service: bentoml.Service[Any]) -> int:
     return sum(1 for each in service.all_services().values() if (each.config.get("resources") or {}).get("gpu"))
 
 
-def host_gpu_count() -> int:
-    """The NVIDIA GPUs BentoML's allocator sees (NVML; 0 without a driver)."""
-    from bentoml._internal.resource import NvidiaGpuResource
-
-    return len(NvidiaGpuResource.from_system())
-
-
 def share_gpus_when_too_few(
     asking: int,
     environ: MutableMapping[str, str] = os.environ,
-    count_gpus: Callable[[], int] = host_gpu_count,
+    count_gpus: Callable[[], int] = nvidia_gpu_count,
 ) -> bool:
     """Let the ``asking`` services that ask for a GPU share the host's GPUs when it has some, but
     fewer than that (count them with ``gpu_services``).

@@ -15,6 +15,8 @@ import aiohttp
 import anyio.from_thread
 import anyio.lowlevel
 
+from .compat import is_remote_runner
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ATTEMPTS = 3
@@ -41,13 +43,11 @@ def runner_api_from_threads(service: Any) -> Callable[[Any, str], Callable[..., 
     A remote runner's sync client only works in AnyIO's own threads, so plain threads hand the
     async call to the server's event loop. In-process (tests), the dependency is the runner object itself.
     """
-    from _bentoml_impl.client import RemoteProxy
-
     token = anyio.lowlevel.current_token()
 
     def runner_api(runner: Any, api_name: str) -> Callable[..., Any]:
         dependency = getattr(service, runner.name)
-        if not isinstance(dependency, RemoteProxy):
+        if not is_remote_runner(dependency):
             return getattr(dependency, api_name)
         return retry_dropped_connections(
             lambda *args: anyio.from_thread.run(dependency.to_async.call, api_name, *args, token=token),

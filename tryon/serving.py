@@ -7,6 +7,7 @@ because the service's decorators need it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import io
 import logging
@@ -20,7 +21,8 @@ from runners.gpus import gpu_services, share_gpus_when_too_few
 
 from . import metrics
 from .api import attach_state, create_app, route_table
-from .api.endpoint_labels import label_bentoml_metrics_by_route
+from .api.endpoint_labels import endpoint_label
+from .compat import label_bentoml_request_metrics
 from .core import ApiCore, JobRunner
 from .errors import InvalidImage
 from .jobs import JobStatus
@@ -29,7 +31,7 @@ from .settings import Settings
 from .wiring import build_engines, build_job_store, build_result_publisher
 
 app = create_app()
-label_bentoml_metrics_by_route(route_table(app))
+label_bentoml_request_metrics(functools.partial(endpoint_label, route_table(app)))
 
 
 def compose(service: Any) -> tuple[ApiCore, JobRunner]:

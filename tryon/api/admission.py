@@ -3,8 +3,8 @@ a body no larger than two photos.
 
 A pure ASGI middleware on the whole server (BentoML's task routes included), so a refused upload
 costs the server a few header bytes, not 40 MB of multipart parsing. Uploads are parsed in memory
-(``keep_uploads_in_memory``), so the body limit is also what bounds a request's memory; a chunked
-body (no Content-Length) is counted as it arrives and cut off at the limit.
+(``tryon.compat.keep_multipart_uploads_in_memory``), so the body limit is also what bounds a
+request's memory; a chunked body (no Content-Length) is counted as it arrives and cut off at the limit.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from starlette.formparsers import MultiPartParser
 from starlette.routing import Route
 
 from .. import __version__
+from ..compat import keep_multipart_uploads_in_memory
 from ..engines.base import STEP_PROGRESS
 from ..errors import InvalidImage
 from ..webhooks import WebhookURLRefused
@@ -74,19 +74,7 @@ def route_table(app: FastAPI) -> list[Route]:
 
 def attach_state(app: FastAPI, state: ServiceState) -> None:
     app.state.tryon = state
-    keep_uploads_in_memory(state.limits.max_bytes)
-
-
-def keep_uploads_in_memory(max_bytes: int) -> None:
-    """Parse uploads up to the size limit in memory rather than spooling them to a temporary file.
-
-    Starlette spools a file part over 1 MB to disk and then hands every further chunk to a thread;
-    a submit reads the whole photo into memory anyway, so the spool only costs time: with 16
-    concurrent 1.2 MB uploads on one core it was a quarter of each request's CPU. What one request
-    can hold is bounded by the admission middleware's body limit (two photos). Starlette reads
-    this from a class attribute (FastAPI offers no per-route setting).
-    """
-    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes)
+    keep_multipart_uploads_in_memory(state.limits.max_bytes)
 
 
 def admission_policy(app: FastAPI) -> Callable[[], AdmissionPolicy | None]:

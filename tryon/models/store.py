@@ -66,12 +66,14 @@ def require_model(tag: str) -> Any:
     import bentoml
     from bentoml.exceptions import NotFound
 
+    from ..compat import model_store_folder
+
     try:
         return bentoml.models.get(tag)
     except NotFound:
         name = tag.split(":")[0]
         raise MissingModelError(
-            f"Model '{tag}' is not in the BentoML model store ({_store_location()}). Import it with "
+            f"Model '{tag}' is not in the BentoML model store ({model_store_folder()}). Import it with "
             f"`python {IMPORT_SCRIPT} {name}` (downloads from the Hugging Face hub), or, for tests "
             f"and CPU development, build a random test model with `python {TEST_MODELS_SCRIPT} {name}`. "
             "Or choose an engine that does not need it (TRYON_ENGINE, or the classical engine's "
@@ -239,9 +241,3 @@ class StoredModel:
 
     def add_test_options(self, parser: "ArgumentParser") -> None:
         """None by default."""
-
-
-def _store_location() -> str:
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    return str(BentoMLContainer.model_store.get()._path)
