@@ -1,9 +1,7 @@
 """Calls to the runner services, retried when the connection under them was dropped.
 
-The runners' HTTP servers close idle kept-alive connections; a request sent on one just as it is
-closed fails with ``ServerDisconnectedError`` before the runner saw it. That happened to about one
-job in a few hundred under load, and failed the job. Runner calls are pure inference, so sending
-them again is safe.
+A request sent on a kept-alive connection just as the runner's server closes it fails before the
+runner sees it; runner calls are pure inference, so sending them again is safe (README, figures).
 """
 
 from __future__ import annotations

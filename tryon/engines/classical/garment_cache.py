@@ -1,7 +1,7 @@
 """A cache of prepared garments keyed by the content hash of the garment photo.
 
 Garments repeat across many shoppers: the cut-out (GrabCut), category and landmarks depend on the photo
-alone, so a garment seen before costs a SHA-256 of its bytes instead of about 0.1 s of preparation.
+alone, so a garment seen before costs a SHA-256 of its bytes instead of its preparation.
 """
 
 from __future__ import annotations
