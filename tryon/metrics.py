@@ -122,12 +122,6 @@ def observe_step(step: str, seconds: float) -> None:
     _get().step_seconds.labels(step=step).observe(seconds)
 
 
-def observe_steps(step_seconds: dict[str, float]) -> None:
-    """Record several steps at once, e.g. ``TryOnResult.step_seconds``."""
-    for step, seconds in step_seconds.items():
-        observe_step(step, seconds)
-
-
 class StepTimer:
     """Times steps from ``on_step`` callbacks: each call ends the step before it.
 

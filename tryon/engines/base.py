@@ -34,10 +34,6 @@ class Step(str, Enum):
     BLEND = "blend"
     DONE = "done"
 
-    @property
-    def progress(self) -> int:
-        return STEP_PROGRESS[self]
-
 
 STEP_PROGRESS: dict[Step, int] = {
     Step.SEGMENTATION: 10,
@@ -206,19 +202,3 @@ def describe_runner(
         cuda_available=devices.cuda_available(),
         gpu=devices.gpu_info(),
     )
-
-
-def in_process_runner_api() -> RunnerAPI:
-    """``runner_api`` over runner services instantiated in this process, each once, on its first call
-    (benchmarks, tests): the models load here instead of in runner processes."""
-    instances: dict[str, Any] = {}
-
-    def runner_api(runner: Any, api_name: str) -> Callable[..., Any]:
-        def call(*args: Any) -> Any:
-            if runner.name not in instances:
-                instances[runner.name] = runner()
-            return getattr(instances[runner.name], api_name)(*args)
-
-        return call
-
-    return runner_api

@@ -68,11 +68,10 @@ class ClassicalEngine:
         person = decode_image("person_image", request.person_image, self._limits)
         result = run_tryon(
             person,
-            None,
+            garment,
             self._analyzer,
             category=request.category,
             on_step=on_progress,
-            prepared_garment=garment,
             parser=self._parser,
             inpainter=self._inpainter,
             seed=job_seed(request.job_id),

@@ -66,11 +66,11 @@ def test_jeans_landmarks_lie_in_order(prepared_jeans):
 
 
 def test_jeans_on_a_person_change_the_legs_and_keep_face_and_background(
-    persons, jeans, prepared_jeans, analyzer, poses, silhouettes
+    persons, prepared_jeans, analyzer, poses, silhouettes
 ):
     name = "studio_man_hoodie.png"
     person = persons[name]
-    result = run_tryon(person, jeans, analyzer, prepared_garment=prepared_jeans)
+    result = run_tryon(person, prepared_jeans, analyzer)
     assert result.category is Category.LOWER_BODY
     assert result.notes[0] == "category auto -> lower_body (two legs, no sleeves)"
     frame = body_frame(poses[name])
@@ -90,12 +90,12 @@ def test_jeans_on_a_person_change_the_legs_and_keep_face_and_background(
     assert np.array_equal(result.image[far], person[far])
 
 
-def test_trousers_on_a_head_and_shoulders_photo_fail_with_a_reason(persons, jeans, prepared_jeans, analyzer, poses):
+def test_trousers_on_a_head_and_shoulders_photo_fail_with_a_reason(persons, prepared_jeans, analyzer, poses):
     name = "studio_woman_jacket.png"
     hips_y = int(poses[name].points[[23, 24], 1].max())
     crop = np.ascontiguousarray(persons[name][: hips_y + 40])
     with pytest.raises(BodyPartNotVisible, match=r"(knees|ankles).*lower-body garment needs the hips and knees and ankles"):
-        run_tryon(crop, jeans, analyzer, prepared_garment=prepared_jeans)
+        run_tryon(crop, prepared_jeans, analyzer)
 
 
 def test_body_part_not_visible_is_a_no_person_found(poses):
@@ -106,12 +106,10 @@ def test_body_part_not_visible_is_a_no_person_found(poses):
     assert check_body_visible(pose, (1376, 768), Category.LOWER_BODY, min_visibility=0.5) is pose
 
 
-def test_explicit_category_wins_but_trousers_cannot_be_a_top(persons, jeans, prepared_jeans, analyzer):
+def test_explicit_category_wins_but_trousers_cannot_be_a_top(persons, prepared_jeans, analyzer):
     with pytest.raises(CategoryMismatch, match="lower-body garment, but category upper_body"):
-        run_tryon(persons["studio_man_hoodie.png"], jeans, analyzer, category=Category.UPPER_BODY,
-                  prepared_garment=prepared_jeans)
-    result = run_tryon(persons["studio_man_hoodie.png"], jeans, analyzer, category="lower_body",
-                       prepared_garment=prepared_jeans)
+        run_tryon(persons["studio_man_hoodie.png"], prepared_jeans, analyzer, category=Category.UPPER_BODY)
+    result = run_tryon(persons["studio_man_hoodie.png"], prepared_jeans, analyzer, category="lower_body")
     assert result.category is Category.LOWER_BODY and "as requested" in result.notes[0]
 
 

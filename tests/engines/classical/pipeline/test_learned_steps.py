@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tryon.engines.classical.pipeline import run_tryon
+from tryon.engines.classical.pipeline import prepare_garment, run_tryon
 from tryon.engines.classical.pipeline.clothing import ClothingZones
 from tryon.engines.classical.pipeline.inpainting import BodyZones
 from tryon.engines.classical.pipeline.parsed_zones import garment_mask, refine_zones
@@ -67,7 +67,7 @@ class PaintingInpainter:
 
 
 def test_diffusion_repaints_only_the_dressed_region(persons, garments, analyzer) -> None:
-    person, garment = persons[PERSON], garments[GARMENT]
+    person, garment = persons[PERSON], prepare_garment(garments[GARMENT])
     steps: list[Step] = []
     classical = run_tryon(person, garment, analyzer)
     inpainter = PaintingInpainter()

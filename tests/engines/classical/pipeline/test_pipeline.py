@@ -16,10 +16,10 @@ def prepared(garments):
     return {name: prepare_garment(photo) for name, photo in garments.items()}
 
 
-def test_run_tryon_reports_steps_in_documented_order(persons, garments, analyzer):
+def test_run_tryon_reports_steps_in_documented_order(persons, prepared, analyzer):
     seen = []
     result = run_tryon(
-        persons["studio_woman_jacket.png"], garments["shirt_oxford_blue.jpg"], analyzer, on_step=seen.append
+        persons["studio_woman_jacket.png"], prepared["shirt_oxford_blue.jpg"], analyzer, on_step=seen.append
     )
     assert seen == DOCUMENTED_ORDER
     assert isinstance(result, TryOnResult)
@@ -30,10 +30,10 @@ def test_run_tryon_reports_steps_in_documented_order(persons, garments, analyzer
 @pytest.mark.parametrize("person_name", PERSONS)
 @pytest.mark.parametrize("garment_name", UPPER_GARMENTS)
 def test_result_dresses_the_torso_and_keeps_face_and_background(
-    persons, garments, poses, silhouettes, prepared, analyzer, person_name, garment_name
+    persons, poses, silhouettes, prepared, analyzer, person_name, garment_name
 ):
     person = persons[person_name]
-    result = run_tryon(person, garments[garment_name], analyzer, prepared_garment=prepared[garment_name])
+    result = run_tryon(person, prepared[garment_name], analyzer)
     image = result.image
     assert image.shape == person.shape and image.dtype == np.uint8
 
@@ -58,32 +58,32 @@ def test_result_dresses_the_torso_and_keeps_face_and_background(
     assert np.array_equal(image[far], person[far])
 
 
-def test_prepared_garment_gives_the_same_result(persons, garments, prepared, analyzer):
+def test_a_cached_prepared_garment_gives_the_same_result(persons, garments, prepared, analyzer):
     person, garment = persons["indoor_man_sweater.jpg"], garments["tshirt_white.jpg"]
-    direct = run_tryon(person, garment, analyzer).image
-    cached = run_tryon(person, garment, analyzer, prepared_garment=prepared["tshirt_white.jpg"]).image
+    direct = run_tryon(person, prepare_garment(garment), analyzer).image
+    cached = run_tryon(person, prepared["tshirt_white.jpg"], analyzer).image
     assert isinstance(prepared["tshirt_white.jpg"], PreparedGarment)
     assert np.array_equal(direct, cached)
 
 
 @pytest.mark.parametrize("shape", [(400, 300, 3), (300, 600, 3)])
-def test_no_person_raises_no_person_found(garments, analyzer, shape):
+def test_no_person_raises_no_person_found(prepared, analyzer, shape):
     blank = np.full(shape, 235, np.uint8)
     with pytest.raises(NoPersonFound, match="person photo"):
-        run_tryon(blank, garments["tshirt_white.jpg"], analyzer)
+        run_tryon(blank, prepared["tshirt_white.jpg"], analyzer)
 
 
-def test_head_shot_without_hips_raises_no_person_found(persons, garments, analyzer, poses):
+def test_head_shot_without_hips_raises_no_person_found(persons, prepared, analyzer, poses):
     person = persons["studio_woman_jacket.png"]
     shoulders_y = int(poses["studio_woman_jacket.png"].points[[11, 12], 1].max())
     head_and_shoulders = np.ascontiguousarray(person[: shoulders_y + 60])
     with pytest.raises(NoPersonFound, match="hips"):
-        run_tryon(head_and_shoulders, garments["tshirt_white.jpg"], analyzer)
+        run_tryon(head_and_shoulders, prepared["tshirt_white.jpg"], analyzer)
 
 
-def test_non_rgb_input_raises_invalid_image(garments, analyzer):
+def test_non_rgb_input_raises_invalid_image(prepared, analyzer):
     with pytest.raises(InvalidImage, match="person"):
-        run_tryon(np.zeros((300, 200), np.uint8), garments["tshirt_white.jpg"], analyzer)
+        run_tryon(np.zeros((300, 200), np.uint8), prepared["tshirt_white.jpg"], analyzer)
 
 
 def _median_colour(prepared_garment):
@@ -98,15 +98,15 @@ def _grown(mask, radius):
 
 
 @pytest.mark.parametrize("garment_name", ["shirt_oxford_blue.jpg", "jeans_blue.jpg", "tshirt_white.jpg"])
-def test_a_product_photo_is_not_taken_for_a_person(analyzer, garments, garment_name) -> None:
+def test_a_product_photo_is_not_taken_for_a_person(analyzer, prepared, garment_name) -> None:
     """Pose models find a "face" above a shirt's collar; there is no skin there, so no person."""
     product = load_rgb(DATA_DIR / "garments" / garment_name)
     with pytest.raises(NoPersonFound, match="No person was found"):
-        run_tryon(product, garments["sweatshirt_grey.jpg"], analyzer)
+        run_tryon(product, prepared["sweatshirt_grey.jpg"], analyzer)
 
 
-def test_a_grayscale_person_photo_is_still_dressed(analyzer, persons, garments) -> None:
+def test_a_grayscale_person_photo_is_still_dressed(analyzer, persons, prepared) -> None:
     gray = cv2.cvtColor(persons["studio_man_hoodie.png"], cv2.COLOR_RGB2GRAY)
     person = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
-    result = run_tryon(person, garments["shirt_oxford_blue.jpg"], analyzer)
+    result = run_tryon(person, prepared["shirt_oxford_blue.jpg"], analyzer)
     assert result.image.shape == person.shape

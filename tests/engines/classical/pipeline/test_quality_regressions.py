@@ -55,7 +55,7 @@ def _unchanged_share(person, result, zone):
 @pytest.mark.parametrize("person_name", PERSONS_TEE)
 def test_tee_covers_its_torso_without_holes(persons, poses, silhouettes, tee, analyzer, person_name):
     person, pose = persons[person_name], poses[person_name]
-    result = run_tryon(person, None, analyzer, prepared_garment=tee).image
+    result = run_tryon(person, tee, analyzer).image
     body, _ = _posed_person(person_mask(silhouettes[person_name].astype(np.float32)), pose)
     warped = warp_garment(
         tee.cutout, tee.landmarks, pose, person.shape[:2], body=body, hem_length=HEM_LENGTH[Category.UPPER_BODY]
@@ -74,7 +74,7 @@ def test_tee_covers_its_torso_without_holes(persons, poses, silhouettes, tee, an
 @pytest.mark.parametrize("person_name", PERSONS)
 def test_old_top_does_not_survive_under_the_tee(persons, poses, silhouettes, tee, analyzer, person_name):
     person, pose = persons[person_name], poses[person_name]
-    result = run_tryon(person, None, analyzer, prepared_garment=tee).image
+    result = run_tryon(person, tee, analyzer).image
     zone = _zone(person, pose, silhouettes[person_name], Category.UPPER_BODY)
     assert _unchanged_share(person, result, zone) < 0.03
 
@@ -82,6 +82,6 @@ def test_old_top_does_not_survive_under_the_tee(persons, poses, silhouettes, tee
 @pytest.mark.parametrize("person_name", PERSONS_TEE)
 def test_old_trousers_do_not_survive_under_jeans(persons, poses, silhouettes, prepared_jeans, analyzer, person_name):
     person, pose = persons[person_name], poses[person_name]
-    result = run_tryon(person, None, analyzer, prepared_garment=prepared_jeans).image
+    result = run_tryon(person, prepared_jeans, analyzer).image
     zone = _zone(person, pose, silhouettes[person_name], Category.LOWER_BODY)
     assert _unchanged_share(person, result, zone) < 0.03

@@ -5,34 +5,16 @@
 
 from .categories import BodyPartNotVisible, CategoryMismatch, classify_garment
 from .pipeline import prepare_garment, run_tryon
-from .types import (
-    BodyPose,
-    Category,
-    GarmentCutout,
-    GarmentLandmarks,
-    LowerBodyLandmarks,
-    PersonAnalyzer,
-    PreparedGarment,
-    Step,
-    StepCallback,
-    TryOnResult,
-    WarpedGarment,
-)
+from .types import BodyPose, Category, PreparedGarment, Step, TryOnResult
 
 __all__ = [
     "BodyPartNotVisible",
     "BodyPose",
     "Category",
     "CategoryMismatch",
-    "GarmentCutout",
-    "GarmentLandmarks",
-    "LowerBodyLandmarks",
-    "PersonAnalyzer",
     "PreparedGarment",
     "Step",
-    "StepCallback",
     "TryOnResult",
-    "WarpedGarment",
     "classify_garment",
     "prepare_garment",
     "run_tryon",

@@ -74,25 +74,23 @@ def prepare_garment(garment: RGBImage, parser: HumanParser | None = None) -> Pre
 
 def run_tryon(
     person: RGBImage,
-    garment: RGBImage | None,
+    garment: PreparedGarment,
     analyzer: PersonAnalyzer,
     *,
     category: Category = Category.AUTO,
     on_step: StepCallback = _no_step,
-    prepared_garment: PreparedGarment | None = None,
     parser: HumanParser | None = None,
     inpainter: GarmentInpainter | None = None,
     seed: int = 0,
     min_visibility: float = 0.5,
     shading_strength: float = 0.5,
 ) -> TryOnResult:
-    """Dress the person in ``person`` in the garment of ``garment``.
+    """Dress the person in ``person`` in ``garment``.
 
-    Both photos are ``HxWx3`` uint8 RGB; ``garment`` may be None when ``prepared_garment`` is given.
-    ``category`` says what the garment is worn as; ``AUTO`` (the
-    default) decides from the garment's shape. ``on_step`` is called with each ``Step`` as it starts,
-    then with ``Step.DONE``. ``prepared_garment``, when given, is ``prepare_garment(garment)`` from a
-    cache and the garment photo is not analysed again. ``parser`` (a learned human parser) sharpens
+    ``person`` is an ``HxWx3`` uint8 RGB photo; ``garment`` is ``prepare_garment`` of the garment photo
+    (callers cache it). ``category`` says what the garment is worn as; ``AUTO`` (the default) decides
+    from the garment's shape. ``on_step`` is called with each ``Step`` as it starts, then with
+    ``Step.DONE``. ``parser`` (a learned human parser) sharpens
     the face, hair, hands, skin and old-clothes zones; ``inpainter`` (diffusion) repaints the dressed
     region of the classical result, with noise from ``seed``, and only that region. The body parts
     the category needs (shoulders and hips; hips, knees and ankles; shoulders, hips and knees) must be
@@ -111,8 +109,6 @@ def run_tryon(
     when an array is not an RGB image.
     """
     _check_image(person, "person")
-    if garment is None and prepared_garment is None:
-        raise ValueError("run_tryon needs the garment photo or a prepared garment")
     category = Category(category)
     timer = _StepTimer(on_step)
     notes: list[str] = []
@@ -120,7 +116,7 @@ def run_tryon(
     # 1. Segmentation: the person's silhouette; the garment out of its product photo, and its category.
     with timer.step(Step.SEGMENTATION):
         silhouette = person_mask(analyzer.segment_person(person))
-        prepared = prepared_garment if prepared_garment is not None else prepare_garment(garment)
+        prepared = garment
         used, note = resolve_category(category, prepared.category)
         notes.append(f"{note} ({prepared.reason})" if category is Category.AUTO else note)
 
