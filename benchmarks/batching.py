@@ -34,28 +34,21 @@ sys.path.insert(0, str(REPO))
 from runners.gpus import gpu_services, share_gpus_when_too_few  # noqa: E402
 from tryon.engines.classical.runners import InpaintingRunner  # noqa: E402
 from tryon.engines.classical.inpainting_model import INPAINTING_MODEL  # noqa: E402
-from tryon.models.store import declared_model  # noqa: E402
 
 
 @bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 600})
-class UnbatchedInpaintingRunner:
+class UnbatchedInpaintingRunner(InpaintingRunner.inner):
     """``InpaintingRunner``'s model behind a non-batchable API: one request, one pipeline call."""
 
-    model = declared_model(INPAINTING_MODEL)
-
     def __init__(self) -> None:
-        InpaintingRunner.inner.__init__(self)
+        super().__init__()
         self._lock = threading.Lock()
 
     @bentoml.api
     def inpaint(self, requests: np.ndarray) -> np.ndarray:
         with self._lock:
             self._batches.append(len(requests))
-            return self.inpainter.inpaint_packed(requests)
-
-    @bentoml.api
-    def batch_stats(self) -> dict[str, int]:
-        return InpaintingRunner.inner.batch_stats.func(self)
+            return self.model_in_memory().inpaint_packed(requests)
 
 
 @bentoml.service(workers=1, traffic={"timeout": 3600})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from tryon.core import JobRunner
 from tryon.engines.base import EngineDescription, EngineRequest, EngineResult, Step
 from tryon.jobs import JobInputs, JobStatus
@@ -36,11 +38,16 @@ class WarmingEngine:
         return EngineResult(png=request.person_image, details={"category": request.category.value})
 
 
-def job_runner(data_dir: Path, engine: WarmingEngine) -> JobRunner:
-    settings = Settings(data_dir=data_dir)
+def job_runner(data_dir: Path, warming: WarmingEngine, **settings_values: str) -> JobRunner:
+    settings = Settings(data_dir=data_dir, **settings_values)
     return JobRunner(
-        settings, {engine.name: engine}, store=build_job_store(settings), results=build_result_publisher(settings)
+        settings, {warming.name: warming}, store=build_job_store(settings), results=build_result_publisher(settings)
     )
+
+
+def test_an_unknown_engine_name_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="TRYON_ENGINE must be 'auto' or one of warming; got 'nope'"):
+        job_runner(tmp_path, WarmingEngine(), engine="nope")
 
 
 def test_on_ready_runs_once_the_models_answer_and_before_the_workers(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from .api.health import build_health
 from .api.views import poll_body
 from .api.schemas import HealthResponse
 from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
-from .engines.registry import EngineUnavailable, choose_engine
+from .engines.registry import AUTO, EngineUnavailable, choose_engine
 from .jobs import JobInputs, JobResult, JobStore, WorkerPool
 from .jobs.workers import ProgressReport
 from .results import ResultPublisher, StorageStatus
@@ -56,6 +56,8 @@ class JobRunner:
     def __init__(
         self, settings: Settings, engines: dict[str, TryOnEngine], *, store: JobStore, results: ResultPublisher
     ) -> None:
+        if settings.engine not in (AUTO, *engines):
+            raise ValueError(f"TRYON_ENGINE must be 'auto' or one of {', '.join(engines)}; got {settings.engine!r}")
         self.engines = engines
         self.engine_setting = settings.engine
         self.engine: TryOnEngine | None = None

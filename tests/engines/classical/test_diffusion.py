@@ -26,7 +26,7 @@ def runner(model_env: dict[str, str]):
 
 def test_the_runner_loads_the_stored_pipeline_with_its_ip_adapter(runner) -> None:
     assert runner.resolution.engine == "diffusers"
-    inpainter = runner.inpainter
+    inpainter = runner.loaded
     assert inpainter.size == TEST_SIZE
     assert inpainter.has_ip_adapter
     assert (inpainter.device, str(inpainter.dtype)) == ("cpu", "torch.float32")
@@ -43,16 +43,16 @@ def test_the_runner_describes_what_it_loaded_where(runner, test_models: dict) ->
 
 def test_inpaint_batch_returns_one_uint8_image_per_item(runner) -> None:
     images, masks, garments, seeds = person_batch(3)
-    out = runner.inpainter.inpaint_batch(images, masks, garments, seeds)
+    out = runner.loaded.inpaint_batch(images, masks, garments, seeds)
     assert out.shape == images.shape and out.dtype == np.uint8
 
 
 def test_a_result_depends_on_its_seed_not_on_its_batch(runner) -> None:
     images, masks, garments, _ = person_batch(2)
-    first = runner.inpainter.inpaint_batch(images, masks, garments, np.array([11, 12]))
-    again = runner.inpainter.inpaint_batch(images, masks, garments, np.array([11, 12]))
-    other = runner.inpainter.inpaint_batch(images, masks, garments, np.array([13, 12]))
-    alone = runner.inpainter.inpaint_batch(images[1:], masks[1:], garments[1:], np.array([12]))
+    first = runner.loaded.inpaint_batch(images, masks, garments, np.array([11, 12]))
+    again = runner.loaded.inpaint_batch(images, masks, garments, np.array([11, 12]))
+    other = runner.loaded.inpaint_batch(images, masks, garments, np.array([13, 12]))
+    alone = runner.loaded.inpaint_batch(images[1:], masks[1:], garments[1:], np.array([12]))
     np.testing.assert_array_equal(first, again)
     assert np.abs(first[0].astype(int) - other[0]).max() > 10  # another seed, another picture
     assert np.abs(first[1].astype(int) - alone[0]).max() <= 2  # batching changes rounding only
@@ -70,7 +70,7 @@ def test_pasting_back_leaves_everything_outside_the_mask_as_it_was(runner) -> No
 
 def test_inputs_of_another_size_come_back_at_their_size(runner) -> None:
     images, masks, garments, seeds = person_batch(2, size=(200, 120))
-    out = runner.inpainter.inpaint_batch(images, masks.astype(np.uint8) * 255, garments, seeds)
+    out = runner.loaded.inpaint_batch(images, masks.astype(np.uint8) * 255, garments, seeds)
     assert out.shape == (2, 200, 120, 3)
 
 
@@ -90,9 +90,9 @@ def test_framed_inpainting_of_a_photo_changes_only_the_mask(runner) -> None:
 def test_bad_inputs_name_what_is_wrong(runner) -> None:
     images, masks, garments, seeds = person_batch(2)
     with pytest.raises(ValueError, match="masks"):
-        runner.inpainter.inpaint_batch(images, masks[:1], garments, seeds)
+        runner.loaded.inpaint_batch(images, masks[:1], garments, seeds)
     with pytest.raises(ValueError, match="seeds"):
-        runner.inpainter.inpaint_batch(images, masks, garments, seeds[:1])
+        runner.loaded.inpaint_batch(images, masks, garments, seeds[:1])
 
 
 def test_packing_round_trips_every_field() -> None:

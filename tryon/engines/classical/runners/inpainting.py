@@ -1,68 +1,52 @@
 from __future__ import annotations
 
 import collections
+import functools
 import logging
-from typing import Any
 
 import bentoml
 import numpy as np
 
 from ....models.store import declared_model
 from ..inpainting_model import INPAINTING_MODEL
+from .store_model_runner import StoreModelRunner
 
 log = logging.getLogger("tryon.runners")
 
 
 @bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 600})
-class InpaintingRunner:
+class InpaintingRunner(StoreModelRunner):
     """Diffusion inpainting from the model store. Concurrent jobs' requests are merged into one batch.
 
-    Loads the model only when ``TRYON_INPAINT_ENGINE`` resolves to ``diffusers`` here, where the GPU
-    is (a configured model that is missing is then a start-up error); otherwise it stays empty, says
-    so in ``describe``, and the service never calls it.
+    Loads the model only when ``TRYON_INPAINT_ENGINE`` resolves to ``diffusers`` here, where the GPU is.
     """
 
     # Declared so `bentoml build` records it; absent when the store lacks it (see declared_model).
     model = declared_model(INPAINTING_MODEL)
 
     def __init__(self) -> None:
-        from ....models.store import require_model, resolve_engine
         from ....settings import ModelSettings
         from ..diffusion import DiffusionInpainter
 
         settings = ModelSettings()
         self._batches: collections.deque[int] = collections.deque(maxlen=100_000)
-        self.resolution = resolve_engine(settings.inpaint_engine, INPAINTING_MODEL, learned="diffusers", classical="opencv")
-        self.stored = None
-        self.inpainter: DiffusionInpainter | None = None
-        if self.resolution.engine == "diffusers":
-            self.stored = require_model(f"{INPAINTING_MODEL}:latest")
-            self.inpainter = DiffusionInpainter(
-                self.stored.path,
-                size=(settings.inpaint_height, settings.inpaint_width),
-                steps=settings.inpaint_steps,
-                strength=settings.inpaint_strength,
-                guidance_scale=settings.inpaint_guidance,
-                ip_adapter_scale=settings.inpaint_ip_adapter_scale,
-            )
+        load = functools.partial(
+            DiffusionInpainter,
+            size=(settings.inpaint_height, settings.inpaint_width),
+            steps=settings.inpaint_steps,
+            strength=settings.inpaint_strength,
+            guidance_scale=settings.inpaint_guidance,
+            ip_adapter_scale=settings.inpaint_ip_adapter_scale,
+        )
+        super().__init__(settings.inpaint_engine, INPAINTING_MODEL, learned="diffusers", classical="opencv", load=load)
 
     @bentoml.api(batchable=True, max_batch_size=8, max_latency_ms=30_000)
     def inpaint(self, requests: np.ndarray) -> np.ndarray:
         """``(N, H, W, 8)`` uint8 from ``diffusion.pack_requests`` -> ``(N, H, W, 3)`` uint8 RGB."""
-        if self.inpainter is None:
-            raise RuntimeError(f"this runner holds no model ({self.resolution.reason})")
+        inpainter = self.model_in_memory()
         log.debug("inpainting batch of %d", len(requests))
         self._batches.append(len(requests))
-        return self.inpainter.inpaint_packed(requests)
-
-    @bentoml.api
-    def describe(self) -> dict[str, Any]:
-        """A ``RunnerDescription``: whether the model is loaded (and why), its tag, licence, device."""
-        from ...base import describe_runner
-
-        return describe_runner(
-            "InpaintingRunner", reason=self.resolution.reason, model=self.stored, loaded=self.inpainter
-        ).model_dump()
+        return inpainter.inpaint_packed(requests)
 
     @bentoml.api
     def batch_stats(self) -> dict[str, int]:
