@@ -12,12 +12,9 @@ from typing import TYPE_CHECKING, Any
 from .store import StoredModel, ModelSource, TEST_SOURCE, model_labels, resolve_source, save_to_store, source_metadata
 
 if TYPE_CHECKING:
-    from argparse import ArgumentParser, Namespace
+    from argparse import Namespace
 
 PARSING_MODEL = "tryon-clothes-parser"
-
-DEFAULT_PARSER_REPO = "mattmdjaga/segformer_b2_clothes"
-DEFAULT_PARSER_LICENSE = "mit"
 
 # The ATR classes of mattmdjaga/segformer_b2_clothes, so the test model's label mapping is the real one.
 ATR_ID2LABEL = {
@@ -82,17 +79,13 @@ def _segformer_processor(size: int):
 
 
 class ClothesParserModel(StoredModel):
+    """The parser from the hub (a SegFormer human-parsing checkpoint with ATR / LIP class names), or
+    a tiny random one with the ATR classes."""
+
     name = PARSING_MODEL
     summary = "transformers SegformerForSemanticSegmentation (human parsing)"
-
-    def add_import_options(self, parser: "ArgumentParser") -> None:
-        group = parser.add_argument_group(PARSING_MODEL)
-        group.add_argument("--parser-repo", default=DEFAULT_PARSER_REPO)
-        group.add_argument("--parser-revision", default="main")
-        group.add_argument("--parser-license", default=DEFAULT_PARSER_LICENSE, help="expected license id")
-
-    def sources(self, options: "Namespace") -> list[ModelSource]:
-        return [ModelSource(options.parser_repo, options.parser_revision, options.parser_license)]
+    option_prefix = "parser"
+    default_source = ModelSource("mattmdjaga/segformer_b2_clothes", "main", "mit")
 
     def import_model(self, options: "Namespace") -> Any:
         from transformers import AutoImageProcessor, SegformerForSemanticSegmentation

@@ -220,15 +220,25 @@ class StoredModel:
     per model and list an instance in the engine's ``EngineSpec.models``.
 
     ``sources(options)``: what ``import_model(options)`` would download (for ``--dry-run`` and the
-    licence check). ``import_model`` / ``make_test_model`` save it and return the stored model;
+    licence check): by default the source named by ``--<option_prefix>-repo``, ``-revision`` and
+    ``-license``. ``import_model`` / ``make_test_model`` save it and return the stored model;
     ``add_*_options`` add its own command-line options to the scripts' parsers.
     """
 
     name: str
     summary: str
+    option_prefix: str  # of its source options: --<prefix>-repo, --<prefix>-revision, --<prefix>-license
+    default_source: ModelSource  # their defaults
 
     def sources(self, options: "Namespace") -> list[ModelSource]:
-        raise NotImplementedError
+        prefix = self.option_prefix.replace("-", "_")
+        return [
+            ModelSource(
+                getattr(options, f"{prefix}_repo"),
+                getattr(options, f"{prefix}_revision"),
+                getattr(options, f"{prefix}_license"),
+            )
+        ]
 
     def import_model(self, options: "Namespace") -> Any:
         raise NotImplementedError
@@ -236,8 +246,14 @@ class StoredModel:
     def make_test_model(self, options: "Namespace") -> Any:
         raise NotImplementedError
 
-    def add_import_options(self, parser: "ArgumentParser") -> None:
-        """None by default."""
+    def add_import_options(self, parser: "ArgumentParser") -> Any:
+        """Its source options, in an argument group of its own (returned, for more options)."""
+        group = parser.add_argument_group(self.name)
+        default, prefix = self.default_source, self.option_prefix
+        group.add_argument(f"--{prefix}-repo", default=default.repo)
+        group.add_argument(f"--{prefix}-revision", default=default.revision, help="branch, tag or commit (pin one)")
+        group.add_argument(f"--{prefix}-license", default=default.license, help="expected license id")
+        return group
 
     def add_test_options(self, parser: "ArgumentParser") -> None:
         """None by default."""

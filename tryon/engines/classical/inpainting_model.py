@@ -37,8 +37,6 @@ INPAINTING_MODEL = "tryon-inpainting"
 IP_ADAPTER_DIR = "ip_adapter"
 IP_ADAPTER_ENCODER_DIR = "image_encoder"
 
-DEFAULT_INPAINTING_REPO = "stable-diffusion-v1-5/stable-diffusion-inpainting"
-DEFAULT_INPAINTING_LICENSE = "creativeml-openrail-m"
 DEFAULT_IP_ADAPTER_REPO = "h94/IP-Adapter"
 DEFAULT_IP_ADAPTER_WEIGHT = "models/ip-adapter_sd15.safetensors"
 DEFAULT_IP_ADAPTER_ENCODER = "models/image_encoder"
@@ -221,14 +219,15 @@ def write_tiny_ip_adapter(pipeline, folder: Path) -> IPAdapterFiles:
 
 
 class InpaintingModel(StoredModel):
+    """The pipeline (and an IP-Adapter) from the hub, or a tiny (or full-size) random one."""
+
     name = INPAINTING_MODEL
     summary = "diffusers StableDiffusionInpaintPipeline (+ IP-Adapter)"
+    option_prefix = "inpainting"
+    default_source = ModelSource("stable-diffusion-v1-5/stable-diffusion-inpainting", "main", "creativeml-openrail-m")
 
     def add_import_options(self, parser: "ArgumentParser") -> None:
-        group = parser.add_argument_group(INPAINTING_MODEL)
-        group.add_argument("--inpainting-repo", default=DEFAULT_INPAINTING_REPO)
-        group.add_argument("--inpainting-revision", default="main", help="branch, tag or commit (pin a commit)")
-        group.add_argument("--inpainting-license", default=DEFAULT_INPAINTING_LICENSE, help="expected license id")
+        group = super().add_import_options(parser)
         group.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="stored weights")
         group.add_argument("--no-ip-adapter", action="store_true", help="store the pipeline without an IP-Adapter")
         group.add_argument("--ip-adapter-repo", default=DEFAULT_IP_ADAPTER_REPO)
@@ -243,10 +242,10 @@ class InpaintingModel(StoredModel):
 
     def sources(self, options: "Namespace") -> list[ModelSource]:
         """The pipeline's source, then the IP-Adapter's (unless ``--no-ip-adapter``)."""
-        pipeline = ModelSource(options.inpainting_repo, options.inpainting_revision, options.inpainting_license)
+        pipeline = super().sources(options)
         if options.no_ip_adapter:
-            return [pipeline]
-        return [pipeline, ModelSource(options.ip_adapter_repo, options.ip_adapter_revision, DEFAULT_IP_ADAPTER_LICENSE)]
+            return pipeline
+        return [*pipeline, ModelSource(options.ip_adapter_repo, options.ip_adapter_revision, DEFAULT_IP_ADAPTER_LICENSE)]
 
     def import_model(self, options: "Namespace") -> Any:
         import torch
