@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from .transformer import FashnVtonTransformer
 
@@ -180,11 +182,30 @@ def convert_reference_state_dict(reference: Mapping[str, torch.Tensor], config: 
     return converted
 
 
-def load_reference_state_dict(model: FashnVtonTransformer, reference: Mapping[str, torch.Tensor]) -> None:
-    """Load the reference checkpoint's tensors into ``model``: every one used, none missing, shapes checked."""
+def load_reference_state_dict(
+    model: FashnVtonTransformer, reference: Mapping[str, torch.Tensor], *, assign: bool = False
+) -> None:
+    """Load the reference checkpoint's tensors into ``model``: every one used, none missing, shapes checked.
+
+    ``assign``: take the tensors themselves (dtype included) instead of copying into the model's, as
+    a model built on the meta device needs.
+    """
     validate_tensor_shapes({name: tensor.shape for name, tensor in reference.items()}, reference_shapes(model))
     converted = convert_reference_state_dict(reference, model.config)
-    model.load_state_dict({name: tensor.contiguous() for name, tensor in converted.items()}, strict=True)
+    tensors = {name: tensor.contiguous() for name, tensor in converted.items()}
+    model.load_state_dict(tensors, strict=True, assign=assign)
+
+
+def load_reference_checkpoint(path: str | Path, config: Mapping | None = None) -> FashnVtonTransformer:
+    """A transformer of ``config`` (default: full size) holding the reference ``.safetensors`` file's weights.
+
+    The tensors keep the file's dtype (the published checkpoint is bfloat16); nothing is initialised
+    at random first.
+    """
+    with torch.device("meta"):
+        model = FashnVtonTransformer(**(config or {}))
+    load_reference_state_dict(model, load_file(str(path)), assign=True)
+    return model.eval()
 
 
 def check_full_size_manifest(manifest: Mapping[str, Sequence[int]]) -> None:
