@@ -140,7 +140,7 @@ def check_dwpose(case_dir: Path, output_dir: Path) -> None:
 def _case_model(case_dir: Path) -> tuple[dict, FashnVtonTransformer]:
     """The case's config.json and its model in float32, weights loaded strictly from the reference's names."""
     config = json.loads((case_dir / "config.json").read_text())
-    model = load_reference_checkpoint(case_dir / "weights.safetensors", config["model"]).to(torch.float32)
+    model = load_reference_checkpoint(case_dir / "weights.safetensors", config["model"], dtype=torch.float32)
     return config, model
 
 

@@ -196,15 +196,20 @@ def load_reference_state_dict(
     model.load_state_dict(tensors, strict=True, assign=assign)
 
 
-def load_reference_checkpoint(path: str | Path, config: Mapping | None = None) -> FashnVtonTransformer:
+def load_reference_checkpoint(
+    path: str | Path, config: Mapping | None = None, dtype: torch.dtype | None = None
+) -> FashnVtonTransformer:
     """A transformer of ``config`` (default: full size) holding the reference ``.safetensors`` file's weights.
 
-    The tensors keep the file's dtype (the published checkpoint is bfloat16); nothing is initialised
-    at random first.
+    ``dtype``: the weights' dtype, default the file's (the published checkpoint is bfloat16). Nothing
+    is initialised at random first.
     """
     with torch.device("meta"):
         model = FashnVtonTransformer(**(config or {}))
-    load_reference_state_dict(model, load_file(str(path)), assign=True)
+    reference = load_file(str(path))
+    if dtype is not None:
+        reference = {name: tensor.to(dtype) for name, tensor in reference.items()}
+    load_reference_state_dict(model, reference, assign=True)
     return model.eval()
 
 
