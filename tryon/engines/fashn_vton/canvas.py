@@ -87,7 +87,8 @@ def _centring_padding(height: int, width: int, canvas_height: int, canvas_width:
     """Borders that centre ``height x width`` on the canvas (the odd pixel goes right and bottom)."""
     extra_x = max(canvas_width - width, 0)
     extra_y = max(canvas_height - height, 0)
-    return Padding(left=extra_x // 2, top=extra_y // 2, right=extra_x - extra_x // 2, bottom=extra_y - extra_y // 2)
+    left, top = extra_x // 2, extra_y // 2
+    return Padding(left=left, top=top, right=extra_x - left, bottom=extra_y - top)
 
 
 def unpad(canvas: np.ndarray, padding: Padding) -> np.ndarray:

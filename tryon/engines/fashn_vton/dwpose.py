@@ -59,7 +59,9 @@ class OnnxSession(Protocol):
 
     def get_outputs(self) -> Sequence[Any]: ...
 
-    def run(self, output_names: Sequence[str] | None, input_feed: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+    def run(
+        self, output_names: Sequence[str] | None, input_feed: dict[str, np.ndarray]
+    ) -> list[np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -237,12 +239,14 @@ def estimate_poses(bgr: np.ndarray, boxes: np.ndarray, pose_model: OnnxSession) 
     input_height, input_width = model_input.shape[2:]
     if len(boxes) == 0:
         boxes = np.array([[0, 0, bgr.shape[1], bgr.shape[0]]])
+    input_size = np.array([input_width, input_height])
     points, scores = [], []
     for box in boxes:
         crop = pose_crop(bgr, box, input_width, input_height)
-        simcc_x, simcc_y = pose_model.run(list(SIMCC_OUTPUTS), {model_input.name: pose_model_input(crop.image)})
+        feed = {model_input.name: pose_model_input(crop.image)}
+        simcc_x, simcc_y = pose_model.run(list(SIMCC_OUTPUTS), feed)
         crop_points, crop_scores = decode_simcc(simcc_x, simcc_y)
-        input_size = np.array([input_width, input_height])
+        # Crop pixels back to photo pixels.
         points.append(crop_points / input_size * crop.size + crop.centre - crop.size / 2)
         scores.append(crop_scores)
     return _openpose_body(np.array(points), np.array(scores, dtype=np.float64))

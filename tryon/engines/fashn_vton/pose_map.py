@@ -128,7 +128,7 @@ class Keypoints:
         candidate = np.asarray(bodies.get("candidate", []), dtype=np.float64).reshape(-1, 2)
         rows = np.asarray(bodies.get("subset", [[-1] * NUM_BODY_POINTS]), dtype=np.float64)
         if rows.shape[0] != 1 or rows.shape[1] < NUM_BODY_POINTS:
-            raise ValueError(f"expected one person's subset of {NUM_BODY_POINTS} entries, got shape {rows.shape}")
+            raise ValueError(f"expected one person's subset of {NUM_BODY_POINTS} entries, not shape {rows.shape}")
         body = np.full((NUM_BODY_POINTS, 2), NOT_SEEN)
         for point, row in enumerate(rows[0, :NUM_BODY_POINTS].astype(int)):
             if row != -1:
@@ -194,7 +194,8 @@ def _draw_hands(canvas: np.ndarray, keypoints: Keypoints) -> None:
         pixels = [_pixel(point, height, width) for point in hand]
         for bone, (start, end) in enumerate(HAND_BONES):
             if _drawn(pixels[start]) and _drawn(pixels[end]):
-                cv2.line(canvas, pixels[start], pixels[end], int(_HAND_BONE_LEVELS[bone]), thickness=_HAND_BONE_THICKNESS)
+                level = int(_HAND_BONE_LEVELS[bone])
+                cv2.line(canvas, pixels[start], pixels[end], level, thickness=_HAND_BONE_THICKNESS)
         for pixel in pixels:
             if _drawn(pixel):
                 cv2.circle(canvas, pixel, _HAND_JOINT_RADIUS, _HAND_JOINT_LEVEL, thickness=-1)
