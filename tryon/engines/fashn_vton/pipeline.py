@@ -101,7 +101,9 @@ class FashnVtonPipeline:
     ) -> FashnVtonPipeline:
         """Load a ``save_pretrained`` transformer folder onto ``device`` (dtype: ``inference_dtype(device)``)."""
         dtype = dtype or inference_dtype(device)
-        transformer = FashnVtonTransformer.from_pretrained(path, torch_dtype=dtype, local_files_only=True)
+        transformer = FashnVtonTransformer.from_pretrained(
+            path, torch_dtype=dtype, local_files_only=True, low_cpu_mem_usage=False  # accelerate is not required
+        )
         return cls(transformer.to(device))
 
     @torch.no_grad()
@@ -233,6 +235,7 @@ def person_input(request: TryOnRequest, person: np.ndarray) -> np.ndarray:
     """``HxWx3`` uint8: the pre-resized person photo, or (masked mode) its clothing-agnostic version."""
     if not request.masked:
         return person
+    check_parse_size(request.person_parse, person, "person_parse")
     return agnostic.clothing_agnostic_image(person, request.person_parse, request.category)
 
 
@@ -240,7 +243,17 @@ def garment_input(request: TryOnRequest, garment: np.ndarray) -> np.ndarray:
     """``HxWx3`` uint8: a flat-lay photo as it is; a worn garment with everything but it greyed out."""
     if request.garment_photo_type == "flat-lay":
         return garment
+    check_parse_size(request.garment_parse, garment, "garment_parse")
     return agnostic.masked_garment_image(garment, request.garment_parse, request.category)
+
+
+def check_parse_size(parse: np.ndarray, pre_resized: np.ndarray, name: str) -> None:
+    """Refuse a parse map that is not the pre-resized photo's size (the labels would not line up)."""
+    if parse.shape != pre_resized.shape[:2]:
+        raise InvalidTryOnRequest(
+            f"{name} has shape {parse.shape}; it must label the pre-resized photo (canvas.pre_resize), "
+            f"{pre_resized.shape[:2]}"
+        )
 
 
 def starting_noise(requests: Sequence[TryOnRequest], height: int, width: int) -> torch.Tensor:
