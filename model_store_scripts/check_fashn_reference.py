@@ -195,47 +195,36 @@ def check_pipeline(case_dir: Path, output: Path) -> None:
     Image.fromarray(result.images[0]).save(output)
 
 
+# Each subcommand: its function, a help line, and its positional arguments (paths, except the category).
+SUBCOMMANDS = {
+    "pose": (check_pose, "the grey pose map of a pose JSON", ("pose_json", "output_png")),
+    "resize": (check_resize, "pre-resize and resize-pad an image onto the canvas", ("image", "output_png")),
+    "agnostic": (
+        check_agnostic,
+        "clothing-agnostic and masked garment images of a person and its parse map (FASHN label ids)",
+        ("person_png", "parse_png", "category", "agnostic_png", "garment_png"),
+    ),
+    "dwpose": (check_dwpose, "the DWPose stage on a dwpose case, with stand-in sessions", ("case_dir", "output_dir")),
+    "mmdit": (check_mmdit, "forward, guidance pair and sampling of an mmdit case", ("case_dir", "output_safetensors")),
+    "pipeline": (check_pipeline, "the whole pipeline on a pipeline case", ("case_dir", "output_png")),
+}
+CATEGORIES = ("tops", "bottoms", "one-pieces")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-
-    pose = commands.add_parser("pose", help="the grey pose map of a pose JSON")
-    pose.add_argument("pose_json", type=Path)
-    pose.add_argument("output", type=Path, help="the .png file to write")
-    pose.set_defaults(run=lambda args: check_pose(args.pose_json, args.output))
-
-    resize = commands.add_parser("resize", help="pre-resize and resize-pad an image onto the canvas")
-    resize.add_argument("image", type=Path)
-    resize.add_argument("output", type=Path, help="the .png file to write")
-    resize.set_defaults(run=lambda args: check_resize(args.image, args.output))
-
-    agnostic = commands.add_parser("agnostic", help="clothing-agnostic and masked garment images")
-    agnostic.add_argument("person", type=Path)
-    agnostic.add_argument("parse", type=Path, help="the parse map (FASHN label ids), a grey .png")
-    agnostic.add_argument("category", choices=["tops", "bottoms", "one-pieces"])
-    agnostic.add_argument("agnostic_output", type=Path)
-    agnostic.add_argument("garment_output", type=Path)
-    agnostic.set_defaults(
-        run=lambda args: check_agnostic(args.person, args.parse, args.category, args.agnostic_output, args.garment_output)
-    )
-
-    dwpose = commands.add_parser("dwpose", help="the DWPose stage on a dwpose case, with stand-in sessions")
-    dwpose.add_argument("case_dir", type=Path)
-    dwpose.add_argument("output_dir", type=Path)
-    dwpose.set_defaults(run=lambda args: check_dwpose(args.case_dir, args.output_dir))
-
-    mmdit = commands.add_parser("mmdit", help="forward, guidance pair and sampling of an mmdit case")
-    mmdit.add_argument("case_dir", type=Path)
-    mmdit.add_argument("output", type=Path, help="the .safetensors file to write")
-    mmdit.set_defaults(run=lambda args: check_mmdit(args.case_dir, args.output))
-
-    pipeline = commands.add_parser("pipeline", help="the whole pipeline on a pipeline case")
-    pipeline.add_argument("case_dir", type=Path)
-    pipeline.add_argument("output", type=Path, help="the .png file to write")
-    pipeline.set_defaults(run=lambda args: check_pipeline(args.case_dir, args.output))
+    for name, (run, help_text, arguments) in SUBCOMMANDS.items():
+        command = commands.add_parser(name, help=help_text)
+        for argument in arguments:
+            if argument == "category":
+                command.add_argument(argument, choices=CATEGORIES)
+            else:
+                command.add_argument(argument, type=Path)
+        command.set_defaults(run=run, arguments=arguments)
 
     args = parser.parse_args(argv)
-    args.run(args)
+    args.run(*(getattr(args, argument) for argument in args.arguments))
 
 
 if __name__ == "__main__":
