@@ -1,11 +1,13 @@
 """Run our FASHN VTON v1.5 implementation on a golden case and write what the reference wrote, to compare.
 
-    python model_store_scripts/check_fashn_reference.py pose POSE_JSON OUT.png
-    python model_store_scripts/check_fashn_reference.py resize IN.png OUT.png
-    python model_store_scripts/check_fashn_reference.py agnostic PERSON.png SEG.png CATEGORY OUT_AGNOSTIC.png OUT_GARMENT.png
-    python model_store_scripts/check_fashn_reference.py dwpose CASE_DIR OUT_DIR
-    python model_store_scripts/check_fashn_reference.py mmdit CASE_DIR OUT.safetensors
-    python model_store_scripts/check_fashn_reference.py pipeline CASE_DIR OUT.png
+    python model_store_scripts/check_fashn_reference.py COMMAND ARGUMENTS
+
+    pose POSE_JSON OUT.png
+    resize IN.png OUT.png
+    agnostic PERSON.png SEG.png CATEGORY OUT_AGNOSTIC.png OUT_GARMENT.png
+    dwpose CASE_DIR OUT_DIR
+    mmdit CASE_DIR OUT.safetensors
+    pipeline CASE_DIR OUT.png
 
 The cases are shaped like ``tests/fixtures/fashn-vton-1.5/`` (its README says what each file is):
 
@@ -66,7 +68,8 @@ def check_resize(image_path: Path, output: Path) -> None:
     pre_resized = pre_resize(image)
     canvas, padding = resize_pad(pre_resized)
     Image.fromarray(canvas).save(output)
-    print(json.dumps({"pre_resized_hw": list(pre_resized.shape[:2]), "padding_ltrb": list(vars(padding).values())}))
+    padding_ltrb = [padding.left, padding.top, padding.right, padding.bottom]
+    print(json.dumps({"pre_resized_hw": list(pre_resized.shape[:2]), "padding_ltrb": padding_ltrb}))
 
 
 def check_agnostic(person_path: Path, parse_path: Path, category: str, agnostic: Path, garment: Path) -> None:
@@ -204,8 +207,12 @@ SUBCOMMANDS = {
         "clothing-agnostic and masked garment images of a person and its parse map (FASHN label ids)",
         ("person_png", "parse_png", "category", "agnostic_png", "garment_png"),
     ),
-    "dwpose": (check_dwpose, "the DWPose stage on a dwpose case, with stand-in sessions", ("case_dir", "output_dir")),
-    "mmdit": (check_mmdit, "forward, guidance pair and sampling of an mmdit case", ("case_dir", "output_safetensors")),
+    "dwpose": (
+        check_dwpose, "the DWPose stage on a dwpose case, with stand-in sessions", ("case_dir", "output_dir")
+    ),
+    "mmdit": (
+        check_mmdit, "forward, guidance pair and sampling of an mmdit case", ("case_dir", "output_safetensors")
+    ),
     "pipeline": (check_pipeline, "the whole pipeline on a pipeline case", ("case_dir", "output_png")),
 }
 CATEGORIES = ("tops", "bottoms", "one-pieces")
