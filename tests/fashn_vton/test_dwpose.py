@@ -1,5 +1,6 @@
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from model_store_scripts.check_fashn_reference import ReplaySession, replay_sessions
@@ -66,6 +67,12 @@ def test_nobody_detected_reads_the_whole_photo_as_one_person():
     # two thirds of the crop's width, black beside it.
     columns = np.flatnonzero(np.abs(crop).max(axis=(0, 2)) > 1)
     assert 0.5 < len(columns) / crop.shape[1] < 0.7
+
+
+def test_a_grey_image_is_refused():
+    detector, pose_model = replay_sessions(DWPOSE)
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        estimate_keypoints(golden_image()[..., 0], detector, pose_model)
 
 
 # Tiny stand-ins with the real models' names and shapes, run through onnxruntime itself.

@@ -48,6 +48,15 @@ def test_pose_map_parts():
     assert body.max() <= 255 and set(np.unique(body)) >= {0, 12}  # the first limb: 60 % of 20
 
 
+def test_a_pose_without_hands_or_face_draws_the_body_alone():
+    pose = read_json(POSE / "pose_input.json")
+    without = load_keypoints({**pose, "hands": [], "faces": []})
+    assert np.all(without.hands == -1) and np.all(without.face == -1)
+    nothing = Keypoints.none_seen()
+    body_only = Keypoints(body=load_keypoints(pose).body, hands=nothing.hands, face=nothing.face)
+    assert np.array_equal(draw_pose_map(without, 864, 576), draw_pose_map(body_only, 864, 576))
+
+
 def test_keypoints_shapes_are_checked():
     with pytest.raises(ValueError, match="hands"):
         Keypoints(body=np.zeros((18, 2)), hands=np.zeros((21, 2)), face=np.zeros((68, 2)))

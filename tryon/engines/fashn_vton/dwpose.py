@@ -74,7 +74,7 @@ class WholeBodyPoses:
     scores: np.ndarray
 
 
-def open_sessions(model_dir: str | Path, *, use_cuda: bool | None = None) -> tuple[Any, Any]:
+def open_sessions(model_dir: str | Path, *, use_cuda: bool | None = None) -> tuple[OnnxSession, OnnxSession]:
     """onnxruntime sessions of the detector and the pose model in ``model_dir``.
 
     CUDA when ``use_cuda`` (default: when onnxruntime offers it), else the CPU.
@@ -97,6 +97,8 @@ def estimate_keypoints(image: np.ndarray, detector: OnnxSession, pose_model: Onn
 
     With no person detected the whole photo is read as one person's box.
     """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} of {image.dtype}")
     bgr = np.ascontiguousarray(image[..., ::-1])
     boxes = detect_people(bgr, detector)
     poses = estimate_poses(bgr, boxes, pose_model)

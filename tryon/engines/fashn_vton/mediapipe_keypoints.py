@@ -123,6 +123,8 @@ class MediapipeKeypoints:
         self.close()
 
     def __call__(self, image: np.ndarray) -> Keypoints:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} of {image.dtype}")
         image = np.ascontiguousarray(image)
         unseen = Keypoints.none_seen()
         found = self._pose.process(image).pose_landmarks

@@ -121,8 +121,8 @@ class Keypoints:
         """Read the reference's pose dict (``candidate``, ``subset``, ``hands``, ``faces``).
 
         ``candidate`` and ``subset`` may sit under ``bodies``. ``subset`` is ``1 x 18``: for each body
-        point, its row in ``candidate`` or -1 when not seen. Missing ``hands`` or ``faces`` mean none
-        seen; only the first face is read.
+        point, its row in ``candidate`` or -1 when not seen. Missing or empty ``hands`` or ``faces``
+        mean none seen; only the first face is read.
         """
         bodies = pose.get("bodies", pose)
         candidate = np.asarray(bodies.get("candidate", []), dtype=np.float64).reshape(-1, 2)
@@ -134,7 +134,7 @@ class Keypoints:
             if row != -1:
                 body[point] = candidate[row]
         keypoints = cls.none_seen()
-        hands = np.asarray(pose["hands"], dtype=np.float64) if "hands" in pose else keypoints.hands
+        hands = np.asarray(pose["hands"], dtype=np.float64) if pose.get("hands") else keypoints.hands
         face = np.asarray(pose["faces"], dtype=np.float64)[0] if pose.get("faces") else keypoints.face
         return cls(body=body, hands=hands, face=face)
 
