@@ -9,8 +9,10 @@ from tryon.engines.fashn_vton.dwpose import (
     POSE_MEAN,
     POSE_MODEL_FILE,
     POSE_STD,
+    WholeBodyPoses,
     detect_people,
     estimate_keypoints,
+    main_person_index,
     open_sessions,
 )
 from tryon.engines.fashn_vton.pose_map import draw_pose_map, load_keypoints
@@ -148,3 +150,19 @@ def test_tiny_onnx_graphs_through_onnxruntime(tmp_path):
     assert np.allclose(keypoints.body[LEFT_WRIST_OPENPOSE], wrist / normalise, atol=1e-6)
     assert np.allclose(keypoints.hands, centre / normalise, atol=1e-6)
     assert np.allclose(keypoints.face, centre / normalise, atol=1e-6)
+
+
+def test_main_person_extent_is_measured_over_the_first_persons_points():
+    """As DWPose: the first person's seen points choose which points measure everyone's extent."""
+    points, scores = np.zeros((2, 134, 2)), np.zeros((2, 134))
+    # The first person: only the neck and right shoulder seen, far apart (extent 490 x 490, score 2).
+    points[0, 1:3], scores[0, 1:3] = [[10, 10], [500, 500]], 1.0
+    # The second: every body point seen and spread over 400 x 400, but neck and shoulder 1 pixel apart.
+    points[1, 1:14] = np.linspace(100, 500, 13)[:, None]
+    points[1, 1:3] = [[100, 100], [101, 101]]
+    scores[1, 1:14] = 1.0
+
+    assert main_person_index(WholeBodyPoses(points=points, scores=scores)) == 0
+    # Measured over its own points the second person would win (13 x 400 x 400 > 2 x 490 x 490), and
+    # so it does when listed first.
+    assert main_person_index(WholeBodyPoses(points=points[::-1].copy(), scores=scores[::-1].copy())) == 0
