@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from tryon.engines.fashn_vton.agnostic import (
+    GARMENT_CATEGORY_OF_CATEGORY,
     FashnLabel,
     GarmentCategory,
     agnostic_mask,
@@ -10,7 +11,7 @@ from tryon.engines.fashn_vton.agnostic import (
     garment_labels,
     masked_garment_image,
 )
-from tryon.pipeline.types import ParseLabel
+from tryon.pipeline.types import Category, ParseLabel
 
 from .golden_images import AGNOSTIC, assert_png_matches, read_json, read_png
 
@@ -75,6 +76,13 @@ def test_every_service_label_has_a_fashn_label():
         FashnLabel.BACKGROUND, FashnLabel.TOP, FashnLabel.PANTS, FashnLabel.DRESS, FashnLabel.ARMS,
         FashnLabel.HANDS, FashnLabel.FACE, FashnLabel.HAIR, FashnLabel.LEGS, FashnLabel.TORSO, FashnLabel.BAG,
     ]  # fmt: skip
+
+
+def test_service_categories_map_to_the_models():
+    assert {category.value: garment.value for category, garment in GARMENT_CATEGORY_OF_CATEGORY.items()} == {
+        "upper_body": "tops", "lower_body": "bottoms", "dresses": "one-pieces",
+    }  # fmt: skip
+    assert Category.AUTO not in GARMENT_CATEGORY_OF_CATEGORY
 
 
 def test_unknown_category_is_refused():

@@ -27,7 +27,7 @@ from enum import Enum, IntEnum
 import cv2
 import numpy as np
 
-from tryon.pipeline.types import ParseLabel
+from tryon.pipeline.types import Category, ParseLabel
 
 MASK_GREY = 127
 BASELINE_HEIGHT = 864.0
@@ -71,6 +71,13 @@ class GarmentCategory(str, Enum):
     def covers_lower_body(self) -> bool:
         return self is not GarmentCategory.TOPS
 
+
+# The service's categories (``AUTO`` is resolved before the model runs).
+GARMENT_CATEGORY_OF_CATEGORY = {
+    Category.UPPER_BODY: GarmentCategory.TOPS,
+    Category.LOWER_BODY: GarmentCategory.BOTTOMS,
+    Category.DRESSES: GarmentCategory.ONE_PIECES,
+}
 
 UPPER_GARMENT_LABELS = (FashnLabel.TOP, FashnLabel.DRESS, FashnLabel.SCARF)
 LOWER_GARMENT_LABELS = (FashnLabel.SKIRT, FashnLabel.PANTS, FashnLabel.BELT)
