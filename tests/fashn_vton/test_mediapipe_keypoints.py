@@ -96,3 +96,8 @@ def test_body_points_map_mediapipe_landmarks():
     assert np.all(body[POINT["right_shoulder"]] == -1) and np.all(body[POINT["neck"]] == -1)
     seen[12] = True
     assert np.allclose(body_points(landmarks, seen)[POINT["neck"]], (landmarks[11] + landmarks[12]) / 2)
+
+
+def test_a_grey_image_is_refused(mediapipe_keypoints):
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        mediapipe_keypoints(np.zeros((864, 576), np.uint8))

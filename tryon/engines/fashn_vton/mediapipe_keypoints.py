@@ -19,6 +19,7 @@ detector and the 468-point mesh). Steps (``MediapipeKeypoints.__call__``):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,7 @@ class MediapipeKeypoints:
     """Callable: ``HxWx3`` uint8 RGB photo -> ``Keypoints`` of its most prominent person.
 
     Holds mediapipe's Pose, Hands and Face Mesh graphs (static-image mode, CPU); ``close()`` frees them.
+    Calls from several threads are served one at a time (a mediapipe graph runs one image at a time).
     """
 
     def __init__(self) -> None:
@@ -111,6 +113,7 @@ class MediapipeKeypoints:
         self._pose = pose.Pose(static_image_mode=True, model_complexity=1)
         self._hands = hands.Hands(static_image_mode=True, max_num_hands=1, model_complexity=1)
         self._face_mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         for graph in (self._pose, self._hands, self._face_mesh):
@@ -125,7 +128,10 @@ class MediapipeKeypoints:
     def __call__(self, image: np.ndarray) -> Keypoints:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} of {image.dtype}")
-        image = np.ascontiguousarray(image)
+        with self._lock:
+            return self._keypoints(np.ascontiguousarray(image))
+
+    def _keypoints(self, image: np.ndarray) -> Keypoints:
         unseen = Keypoints.none_seen()
         found = self._pose.process(image).pose_landmarks
         if found is None:
