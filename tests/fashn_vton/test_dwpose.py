@@ -2,6 +2,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from onnxruntime import get_available_providers
 
 from model_store_scripts.check_fashn_reference import ReplaySession, replay_sessions
 from tryon.engines.fashn_vton.dwpose import (
@@ -132,7 +133,10 @@ def tiny_pose_model():
 def test_tiny_onnx_graphs_through_onnxruntime(tmp_path):
     onnx.save(tiny_detector(), tmp_path / DETECTOR_FILE)
     onnx.save(tiny_pose_model(), tmp_path / POSE_MODEL_FILE)
-    detector, pose_model = open_sessions(tmp_path, use_cuda=False)
+    detector, pose_model = open_sessions(tmp_path)  # CUDA only where onnxruntime offers it
+    cuda = "CUDAExecutionProvider" in get_available_providers()
+    expected_provider = "CUDAExecutionProvider" if cuda else "CPUExecutionProvider"
+    assert detector.get_providers()[0] == pose_model.get_providers()[0] == expected_provider
     assert [i.name for i in detector.get_inputs()] == ["images"]
     assert [o.name for o in pose_model.get_outputs()] == ["simcc_x", "simcc_y"]
     photo = np.random.default_rng(0).integers(0, 256, (PHOTO_HEIGHT, PHOTO_WIDTH, 3), dtype=np.uint8)
