@@ -116,6 +116,7 @@ def test_a_garment_worn_by_a_model_is_cut_out_and_posed(pipeline, golden_request
         ({"garment_photo_type": "mannequin"}, "garment_photo_type must be one of flat-lay, model"),
         ({"garment_photo_type": "model"}, "needs garment_keypoints and garment_parse"),
         ({"masked": True}, "the masked mode needs person_parse"),
+        ({"person_keypoints": {"candidate": []}}, "person_keypoints must be Keypoints.*got dict"),
         ({"person_image": np.zeros((8, 8), np.uint8)}, r"person_image must be an HxWx3 uint8 RGB array.*\(8, 8\)"),
         ({"garment_image": np.zeros((8, 8, 3), np.float32)}, "garment_image must be.*float32"),
     ],
@@ -134,3 +135,7 @@ def test_a_parse_map_of_another_size_is_refused(pipeline, golden_request):
 def test_bad_sampling_settings_are_refused(pipeline, golden_request):
     with pytest.raises(InvalidTryOnRequest, match="num_steps must be at least 1, got 0"):
         pipeline(golden_request, num_steps=0)
+    with pytest.raises(InvalidTryOnRequest, match="skip_cfg_last_n_steps must be 0 or more, got -1"):
+        pipeline(golden_request, skip_cfg_last_n_steps=-1)
+    with pytest.raises(InvalidTryOnRequest, match="no requests"):
+        pipeline([])

@@ -124,6 +124,8 @@ class FashnVtonPipeline:
         requests = [requests] if isinstance(requests, TryOnRequest) else list(requests)
 
         # 1. Check inputs
+        if not requests:
+            raise InvalidTryOnRequest("no requests to run")
         check_sampling_settings(num_steps, guidance_scale, skip_cfg_last_n_steps)
         for index, request in enumerate(requests):
             check_request(request, index)
@@ -209,7 +211,11 @@ def check_request(request: TryOnRequest, index: int) -> None:
     if request.category not in CATEGORY_LABELS:
         refuse(f"category must be one of {', '.join(CATEGORY_LABELS)}, got {request.category!r}")
     if request.garment_photo_type not in GARMENT_PHOTO_TYPES:
-        refuse(f"garment_photo_type must be one of {', '.join(GARMENT_PHOTO_TYPES)}, got {request.garment_photo_type!r}")
+        types = ", ".join(GARMENT_PHOTO_TYPES)
+        refuse(f"garment_photo_type must be one of {types}, got {request.garment_photo_type!r}")
+    if not isinstance(request.person_keypoints, Keypoints):
+        found = type(request.person_keypoints).__name__
+        refuse(f"person_keypoints must be Keypoints (pose_map.load_keypoints), got {found}")
     if request.garment_photo_type == "model" and (request.garment_keypoints is None or request.garment_parse is None):
         refuse("a garment photo of type 'model' needs garment_keypoints and garment_parse")
     if request.masked and request.person_parse is None:
