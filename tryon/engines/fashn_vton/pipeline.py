@@ -1,0 +1,289 @@
+"""FASHN VTON v1.5 end to end: a person photo, a garment photo and their keypoints in, the dressed person out.
+
+Images are ``HxWx3`` uint8 RGB. Keypoints are given (``pose_map.Keypoints``, normalised to the
+photo), so the pipeline needs no detector; parse maps (``HxW`` label ids, as ``agnostic`` reads
+them) are needed only where the reference masks: a garment worn by a model (the garment is cut
+out to its category's labels) and the masked mode (the person's clothing is greyed out).
+
+A call takes a batch of requests and samples them together; each request draws its starting noise
+from its own CPU generator, so its picture does not depend on the batch it shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import agnostic
+from .canvas import Padding, pre_resize, resize_pad, unpad
+from .pose_map import Keypoints, draw_pose_map, empty_pose_map
+from .sampling import (
+    DEFAULT_GUIDANCE_SCALE,
+    DEFAULT_NUM_STEPS,
+    DEFAULT_SKIP_CFG_LAST_N_STEPS,
+    DEFAULT_TIME_SHIFT_MU,
+    Conditioning,
+    StepCallback,
+    sample_euler,
+)
+from .transformer import FashnVtonTransformer, inference_dtype
+
+CATEGORY_LABELS = {"tops": 1, "bottoms": 2, "one-pieces": 3}
+GARMENT_PHOTO_TYPES = ("flat-lay", "model")
+
+
+class InvalidTryOnRequest(ValueError):
+    """A request the pipeline cannot run; the message names the field and the value."""
+
+
+@dataclass
+class TryOnRequest:
+    """One try-on.
+
+    Attributes:
+        person_image: ``HxWx3`` uint8 RGB photo of the person to dress.
+        garment_image: ``HxWx3`` uint8 RGB photo of the garment.
+        category: "tops", "bottoms" or "one-pieces".
+        person_keypoints: the person's keypoints, normalised to the photo.
+        garment_photo_type: "flat-lay" (a product shot: no pose, garment used as is) or "model" (worn
+            by someone: ``garment_keypoints`` and ``garment_parse`` are required).
+        garment_keypoints: the wearer's keypoints in the garment photo ("model" only).
+        seed: the starting noise's seed, or a CPU ``torch.Generator`` to draw it from.
+        masked: the masked mode (the person's clothing greyed out; needs ``person_parse``) instead of
+            the default maskless mode (the person photo goes in as it is).
+        person_parse, garment_parse: ``HxW`` label ids of the pre-resized photos (``canvas.pre_resize``).
+    """
+
+    person_image: np.ndarray
+    garment_image: np.ndarray
+    category: str
+    person_keypoints: Keypoints
+    garment_photo_type: str = "model"
+    garment_keypoints: Keypoints | None = None
+    seed: int | torch.Generator = 42
+    masked: bool = False
+    person_parse: np.ndarray | None = None
+    garment_parse: np.ndarray | None = None
+
+
+@dataclass
+class FashnVtonOutput:
+    """``images``: one ``hxwx3`` uint8 RGB picture per request, the person photo fitted into the canvas."""
+
+    images: list[np.ndarray]
+
+
+@dataclass
+class _CanvasInputs:
+    """One request on the model canvas (``HxW``), uint8: what the transformer is conditioned on."""
+
+    person: np.ndarray
+    garment: np.ndarray
+    person_pose: np.ndarray
+    garment_pose: np.ndarray
+    padding: Padding  # of the person photo on the canvas
+
+
+class FashnVtonPipeline:
+    """Holds a loaded ``FashnVtonTransformer``; each call runs a batch of ``TryOnRequest`` through it."""
+
+    def __init__(self, transformer: FashnVtonTransformer) -> None:
+        self.transformer = transformer.eval()
+        self.canvas_height, self.canvas_width = transformer.config.input_shape
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    ) -> FashnVtonPipeline:
+        """Load a ``save_pretrained`` transformer folder onto ``device`` (dtype: ``inference_dtype(device)``)."""
+        dtype = dtype or inference_dtype(device)
+        transformer = FashnVtonTransformer.from_pretrained(
+            path, torch_dtype=dtype, local_files_only=True, low_cpu_mem_usage=False  # accelerate is not required
+        )
+        return cls(transformer.to(device))
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        requests: TryOnRequest | Sequence[TryOnRequest],
+        *,
+        num_steps: int = DEFAULT_NUM_STEPS,
+        guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
+        skip_cfg_last_n_steps: int = DEFAULT_SKIP_CFG_LAST_N_STEPS,
+        time_shift_mu: float = DEFAULT_TIME_SHIFT_MU,
+        callback: StepCallback | None = None,
+    ) -> FashnVtonOutput:
+        """Dress each request's person in its garment; the requests share the sampling settings.
+
+        ``callback(steps_done, num_steps)`` runs after each denoising step.
+        """
+        requests = [requests] if isinstance(requests, TryOnRequest) else list(requests)
+
+        # 1. Check inputs
+        if not requests:
+            raise InvalidTryOnRequest("no requests to run")
+        check_sampling_settings(num_steps, guidance_scale, skip_cfg_last_n_steps)
+        for index, request in enumerate(requests):
+            check_request(request, index)
+
+        # 2. Pose maps, drawn at the pre-resized photos' size
+        people = [pre_resize(request.person_image) for request in requests]
+        garments = [pre_resize(request.garment_image) for request in requests]
+        person_poses = [draw_pose_map(r.person_keypoints, *p.shape[:2]) for r, p in zip(requests, people)]
+        garment_poses = [garment_pose_map(r, g.shape[:2]) for r, g in zip(requests, garments)]
+
+        # 3. Garment preparation (and the clothing-agnostic person in the masked mode)
+        people = [person_input(request, person) for request, person in zip(requests, people)]
+        garments = [garment_input(request, garment) for request, garment in zip(requests, garments)]
+
+        # 4. Resize-pad onto the model canvas
+        canvases = [
+            self.to_canvas(*images) for images in zip(people, garments, person_poses, garment_poses)
+        ]
+
+        # 5. Sample
+        pictures = sample_euler(
+            self.transformer,
+            starting_noise(requests, self.canvas_height, self.canvas_width),
+            self.conditioning(canvases, [CATEGORY_LABELS[request.category] for request in requests]),
+            num_steps=num_steps,
+            guidance_scale=guidance_scale,
+            skip_cfg_last_n_steps=skip_cfg_last_n_steps,
+            time_shift_mu=time_shift_mu,
+            callback=callback,
+        )
+
+        # 6. Unpad
+        images = [unpad(picture, canvas.padding) for picture, canvas in zip(to_uint8_images(pictures), canvases)]
+        return FashnVtonOutput(images=images)
+
+    def to_canvas(
+        self, person: np.ndarray, garment: np.ndarray, person_pose: np.ndarray, garment_pose: np.ndarray
+    ) -> _CanvasInputs:
+        """The four pre-resized images fitted onto the canvas; pose maps with nearest-exact sampling."""
+        size = {"height": self.canvas_height, "width": self.canvas_width}
+        person_canvas, padding = resize_pad(person, **size)
+        garment_canvas, _ = resize_pad(garment, **size)
+        person_pose_canvas, _ = resize_pad(person_pose, **size, nearest_exact=True)
+        garment_pose_canvas, _ = resize_pad(garment_pose, **size, nearest_exact=True)
+        return _CanvasInputs(person_canvas, garment_canvas, person_pose_canvas, garment_pose_canvas, padding)
+
+    def conditioning(self, canvases: Sequence[_CanvasInputs], category_labels: Sequence[int]) -> Conditioning:
+        """The batch's conditioning tensors on the transformer's device and dtype, images in [-1, 1]."""
+        device, dtype = self.transformer.device, self.transformer.dtype
+
+        def stacked(images: list[np.ndarray]) -> torch.Tensor:
+            return torch.stack([to_model_tensor(image) for image in images]).to(device=device, dtype=dtype)
+
+        return Conditioning(
+            ca_images=stacked([canvas.person for canvas in canvases]),
+            garment_images=stacked([canvas.garment for canvas in canvases]),
+            person_poses=stacked([canvas.person_pose for canvas in canvases]),
+            garment_poses=stacked([canvas.garment_pose for canvas in canvases]),
+            garment_categories=torch.tensor(list(category_labels), dtype=torch.int64, device=device),
+        )
+
+
+def check_sampling_settings(num_steps: int, guidance_scale: float, skip_cfg_last_n_steps: int) -> None:
+    """Refuse sampling settings the loop cannot run (InvalidTryOnRequest names the value)."""
+    if num_steps < 1:
+        raise InvalidTryOnRequest(f"num_steps must be at least 1, got {num_steps}")
+    if not np.isfinite(guidance_scale):
+        raise InvalidTryOnRequest(f"guidance_scale must be a finite number, got {guidance_scale}")
+    if skip_cfg_last_n_steps < 0:
+        raise InvalidTryOnRequest(f"skip_cfg_last_n_steps must be 0 or more, got {skip_cfg_last_n_steps}")
+
+
+def check_request(request: TryOnRequest, index: int) -> None:
+    """Refuse a request whose fields do not fit together; the message names request ``index`` and the field."""
+
+    def refuse(problem: str) -> None:
+        raise InvalidTryOnRequest(f"request {index}: {problem}")
+
+    for name in ("person_image", "garment_image"):
+        image = getattr(request, name)
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            refuse(f"{name} must be an HxWx3 uint8 RGB array, got {_describe_array(image)}")
+    if request.category not in CATEGORY_LABELS:
+        refuse(f"category must be one of {', '.join(CATEGORY_LABELS)}, got {request.category!r}")
+    if request.garment_photo_type not in GARMENT_PHOTO_TYPES:
+        types = ", ".join(GARMENT_PHOTO_TYPES)
+        refuse(f"garment_photo_type must be one of {types}, got {request.garment_photo_type!r}")
+    if not isinstance(request.person_keypoints, Keypoints):
+        found = type(request.person_keypoints).__name__
+        refuse(f"person_keypoints must be Keypoints (pose_map.load_keypoints), got {found}")
+    if request.garment_photo_type == "model" and (request.garment_keypoints is None or request.garment_parse is None):
+        refuse("a garment photo of type 'model' needs garment_keypoints and garment_parse")
+    if request.masked and request.person_parse is None:
+        refuse("the masked mode needs person_parse")
+    if isinstance(request.seed, torch.Generator) and request.seed.device.type != "cpu":
+        refuse(f"seed must be an int or a CPU torch.Generator, got a generator on {request.seed.device}")
+
+
+def _describe_array(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return type(value).__name__
+
+
+def garment_pose_map(request: TryOnRequest, size: tuple[int, int]) -> np.ndarray:
+    """``HxW`` uint8 pose map of the garment's wearer; empty for a flat-lay photo."""
+    if request.garment_photo_type == "flat-lay":
+        return empty_pose_map(*size)
+    return draw_pose_map(request.garment_keypoints, *size)
+
+
+def person_input(request: TryOnRequest, person: np.ndarray) -> np.ndarray:
+    """``HxWx3`` uint8: the pre-resized person photo, or (masked mode) its clothing-agnostic version."""
+    if not request.masked:
+        return person
+    check_parse_size(request.person_parse, person, "person_parse")
+    return agnostic.clothing_agnostic_image(person, request.person_parse, request.category)
+
+
+def garment_input(request: TryOnRequest, garment: np.ndarray) -> np.ndarray:
+    """``HxWx3`` uint8: a flat-lay photo as it is; a worn garment with everything but it greyed out."""
+    if request.garment_photo_type == "flat-lay":
+        return garment
+    check_parse_size(request.garment_parse, garment, "garment_parse")
+    return agnostic.masked_garment_image(garment, request.garment_parse, request.category)
+
+
+def check_parse_size(parse: np.ndarray, pre_resized: np.ndarray, name: str) -> None:
+    """Refuse a parse map that is not the pre-resized photo's size (the labels would not line up)."""
+    if parse.shape != pre_resized.shape[:2]:
+        raise InvalidTryOnRequest(
+            f"{name} has shape {parse.shape}; it must label the pre-resized photo (canvas.pre_resize), "
+            f"{pre_resized.shape[:2]}"
+        )
+
+
+def starting_noise(requests: Sequence[TryOnRequest], height: int, width: int) -> torch.Tensor:
+    """(B, 3, height, width) float32 standard normal noise on the CPU, each row from its request's own generator.
+
+    An int seed gives what ``torch.manual_seed(seed); torch.randn((1, 3, height, width))`` gives.
+    """
+    rows = []
+    for request in requests:
+        generator = request.seed
+        if not isinstance(generator, torch.Generator):
+            generator = torch.Generator(device="cpu").manual_seed(generator)
+        rows.append(torch.randn((1, 3, height, width), generator=generator, dtype=torch.float32))
+    return torch.cat(rows)
+
+
+def to_model_tensor(image: np.ndarray) -> torch.Tensor:
+    """``HxWx3`` or ``HxW`` uint8 -> (C, H, W) float32 in [-1, 1]."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image))
+    tensor = tensor.permute(2, 0, 1) if tensor.ndim == 3 else tensor[None]
+    return tensor / 127.5 - 1.0
+
+
+def to_uint8_images(pictures: torch.Tensor) -> list[np.ndarray]:
+    """(B, 3, H, W) in [-1, 1] -> B ``HxWx3`` uint8 arrays; x -> (x + 1) / 2 * 255, truncated (as torchvision)."""
+    scaled = ((pictures.float().cpu() + 1) * 0.5).mul(255).to(torch.uint8)
+    return list(scaled.permute(0, 2, 3, 1).numpy())
