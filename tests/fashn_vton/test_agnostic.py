@@ -11,7 +11,8 @@ from tryon.engines.fashn_vton.agnostic import (
     garment_labels,
     masked_garment_image,
 )
-from tryon.pipeline.types import Category, ParseLabel
+from tryon.engines.base import Category
+from tryon.models.clothes_parser import ParseLabel
 
 from .golden_images import AGNOSTIC, assert_png_matches, read_json, read_png
 

@@ -27,7 +27,8 @@ from enum import Enum, IntEnum
 import cv2
 import numpy as np
 
-from tryon.pipeline.types import Category, ParseLabel
+from ..base import Category
+from ...models.clothes_parser import ParseLabel
 
 MASK_GREY = 127
 BASELINE_HEIGHT = 864.0
