@@ -69,7 +69,7 @@ def test_jobs_run_through_the_diffusion_runner_in_batches(learned_service, perso
 
 def test_a_configured_model_missing_from_the_store_stops_start_up(tmp_path) -> None:
     server = ServedService(tmp_path, TRYON_INPAINT_ENGINE="diffusers")
-    with pytest.raises(RuntimeError) as failure:
+    with pytest.raises(RuntimeError, match="failed to start") as failure:
         server.start(timeout=120)
     server.stop()
     message = str(failure.value)
