@@ -155,7 +155,8 @@ def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:
 
 def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse:
     category = record.details.get("category") or record.options.get("category")
-    if record.status is JobStatus.QUEUED:
+    # A claimed job is pending until its first step starts: "processing" always names a step.
+    if record.status is JobStatus.QUEUED or record.step is None:
         return JobStatusResponse(job_id=record.job_id, status="pending", progress=0, category=category)
     if record.status is JobStatus.PROCESSING:
         return JobStatusResponse(
