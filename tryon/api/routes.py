@@ -86,6 +86,10 @@ def submit_tryon(
     summary="Poll a job's status and retrieve its result",
     response_model_exclude_none=True,
     responses={
+        200: {
+            "description": "The job: pending, processing or completed; or, when its client cancelled "
+            "it (DELETE), the failed-job body with the reason 'Cancelled by the client.'",
+        },
         **UNAUTHORIZED,
         404: {"model": ErrorResponse, "description": "No job with this id"},
         500: {"model": FailedJobResponse, "description": "The job failed"},
@@ -94,7 +98,7 @@ def submit_tryon(
 def get_tryon(
     state: StateDep,
     job_id: JobIdPath,
-) -> JobStatusResponse:
+) -> JobStatusResponse | FailedJobResponse:
     record = state.store.get(job_id)
     if record is None:
         raise HTTPException(status_code=404, detail=f"No try-on job with id {job_id}.")
@@ -103,13 +107,17 @@ def get_tryon(
 
 
 def poll_body(record: JobRecord, results: ResultPublisher) -> tuple[int, dict]:
-    """(HTTP status, JSON body) of a poll of this job: also the body of its webhook."""
+    """(HTTP status, JSON body) of a poll of this job: also the body of its webhook.
+
+    A failed job is a 500; one its client cancelled has the same body (clients stop polling on
+    ``status: failed``) with a 200, since the server did nothing wrong.
+    """
     if record.status is JobStatus.FAILED:
         failed = FailedJobResponse(
             detail=JobErrorDetail(error=record.error or "The job failed.", job_id=record.job_id),
             job_id=record.job_id,
         )
-        return 500, failed.model_dump()
+        return 200 if record.error == CANCELLED else 500, failed.model_dump()
     return 200, job_status(record, results).model_dump(exclude_none=True)
 
 
@@ -117,7 +125,8 @@ def poll_body(record: JobRecord, results: ResultPublisher) -> tuple[int, dict]:
     "/tryon/{job_id}",
     summary="Cancel a job",
     description="A queued job is cancelled at once; a running one stops at its next step. Polling a "
-    "cancelled job answers like a failed job, with the reason 'Cancelled by the client.'.",
+    "cancelled job then answers HTTP 200 with the failed-job body (status 'failed', detail.error "
+    "'Cancelled by the client.'), so polling clients stop.",
     responses={
         **UNAUTHORIZED,
         404: {"model": ErrorResponse, "description": "No job with this id"},
