@@ -106,7 +106,7 @@ def freeze_startup_objects() -> None:
     """Hide everything alive once the service is warm (modules, models, clients) from the garbage
     collector's full passes. There are about 300,000 such objects, nearly half of them torch's;
     each full pass walked them all, stalling the event loop for 130-340 ms while jobs ran: the
-    slowest 1% of submits. Frozen, a full pass takes 20-50 ms (README, Benchmarks)."""
+    slowest 1% of submits. Frozen, a full pass takes 20-50 ms (docs/benchmarks.md)."""
     gc.collect()
     gc.freeze()
 

@@ -7,7 +7,7 @@
 
 They share nothing but the job store (SQLite on one machine, Redis across replicas) and result
 storage. ``service.py`` runs both in the API process: a separate worker process was measured, and
-on one core it made submits slower (README, Benchmarks).
+on one core it made submits slower (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -84,3 +84,17 @@ def test_readme_cli_example_writes_the_result(service, clone: Path) -> None:
     output = re.search(r"-o (\S+)", command).group(1)
     with Image.open(clone / output) as result, Image.open(clone / "examples" / "person.jpg") as person:
         assert result.format == "PNG" and result.size == person.size
+
+
+def test_readme_python_example_writes_the_result(service, clone: Path) -> None:
+    (example,) = code_blocks("python")
+    run = subprocess.run(
+        [sys.executable, "-c", as_run_here(example, service.url)],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr
+    with Image.open(clone / "result.png") as result, Image.open(clone / "examples" / "person.jpg") as person:
+        assert result.format == "PNG" and result.size == person.size
