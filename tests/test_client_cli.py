@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,10 +17,12 @@ import pytest
 import requests
 from PIL import Image
 
+from tryon.cli import DEFAULT_SERVER, build_parser
 from tryon.client import TryOnClient, TryOnFailed, png_size
 
 from .e2e.served import ServedService
 
+REPO = Path(__file__).resolve().parents[1]
 TRYON = Path(sys.executable).with_name("tryon")  # the console script of [project.scripts]
 STEP_NAMES = ("segmentation", "pose", "warp", "inpainting", "blend")
 
@@ -40,10 +44,16 @@ def garment_path(data_dir: Path) -> Path:
     return data_dir / "garments" / "shirt_oxford_blue.jpg"
 
 
-def tryon(*args: str | Path) -> subprocess.CompletedProcess:
+def tryon(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The console script, run with ``env`` added to this process's environment."""
     assert TRYON.exists(), f"{TRYON} missing: install the package (pip install -e .) to get the script"
     return subprocess.run(
-        [str(TRYON), *map(str, args)], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        [str(TRYON), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -103,6 +113,24 @@ def test_cli_unreachable_server_and_missing_file_have_their_own_exit_codes(
     assert run.returncode == 3 and "cannot reach the server" in run.stderr
     run = tryon("run", tmp_path / "missing.jpg", garment_path, "-o", tmp_path / "o.png")
     assert run.returncode == 2 and "missing.jpg: no such file" in run.stderr
+
+
+def test_cli_defaults_to_the_readmes_port_and_reads_tryon_server(monkeypatch) -> None:
+    served_port = re.search(r"bentoml serve --port (\d+)", (REPO / "README.md").read_text()).group(1)
+    assert DEFAULT_SERVER == f"http://localhost:{served_port}"
+    monkeypatch.delenv("TRYON_SERVER", raising=False)
+    assert build_parser().parse_args(["run", "a.jpg", "b.jpg", "-o", "o.png"]).server == DEFAULT_SERVER
+    monkeypatch.setenv("TRYON_SERVER", "http://tryon.internal:9000")
+    assert build_parser().parse_args(["run", "a.jpg", "b.jpg", "-o", "o.png"]).server == "http://tryon.internal:9000"
+
+
+def test_cli_finds_the_server_from_tryon_server(
+    served, person_path: Path, garment_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.png"
+    run = tryon("run", person_path, garment_path, "-o", out, "-q", env={"TRYON_SERVER": served.url})
+    assert run.returncode == 0, run.stderr
+    assert png_size(out.read_bytes()) == Image.open(person_path).size
 
 
 def test_client_follows_a_job_and_reports_refusals(served, person_path: Path, garment_path: Path) -> None:

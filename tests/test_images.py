@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.factories import image_bytes
+from tests.factories import image_bytes, reads_like_a_sentence, undecodable_uploads
 from tryon.errors import InvalidImage
 from tryon.images import ImageLimits, decode_image, encode_png, sniff_image_type, validate_image
 
@@ -63,6 +63,16 @@ def test_truncated_file_is_refused(fmt: str) -> None:
     data = image_bytes(fmt, size=(400, 300))
     with pytest.raises(InvalidImage, match="truncated or corrupt"):
         decode_image("person_image", data[: len(data) // 2], LIMITS)
+
+
+@pytest.mark.parametrize("check", [decode_image, validate_image])
+@pytest.mark.parametrize("case", list(undecodable_uploads()))
+def test_undecodable_upload_is_refused_in_words_not_internals(check, case: str) -> None:
+    with pytest.raises(InvalidImage) as refusal:
+        check("person_image", undecodable_uploads()[case], LIMITS)
+    detail = str(refusal.value)
+    assert detail.startswith("person_image ") and detail.endswith("."), detail
+    assert reads_like_a_sentence(detail), detail
 
 
 def test_too_many_pixels_is_refused_before_decoding() -> None:

@@ -22,7 +22,7 @@ from . import __version__
 from .client import TryOnClient, TryOnFailed, TryOnTimeout, png_size
 from .engines.base import Category
 
-DEFAULT_SERVER = "http://localhost:3000"
+DEFAULT_SERVER = "http://localhost:8000"  # the port the README serves on (`bentoml serve --port 8000`)
 CATEGORIES = tuple(category.value for category in Category)
 EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 1, 2, 3, 130
 BAR_WIDTH = 10
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--server",
         default=os.environ.get("TRYON_SERVER", DEFAULT_SERVER),
-        help="base URL of the service (default: $TRYON_SERVER or %(default)s)",
+        help=f"base URL of the service (default: $TRYON_SERVER, else {DEFAULT_SERVER})",
     )
     run.add_argument(
         "--category", choices=CATEGORIES, help="the garment's category (default: the server decides, auto)"

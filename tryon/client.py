@@ -2,8 +2,8 @@
 
     from tryon.client import TryOnClient, TryOnFailed
 
-    client = TryOnClient("http://localhost:3000")
-    job_id = client.submit("person.jpg", "shirt.jpg")
+    client = TryOnClient("http://localhost:8000")
+    job_id = client.submit("examples/person.jpg", "examples/shirt.jpg")
     final = client.wait(job_id, on_progress=lambda s: print(s["status"], s.get("step"), s["progress"]))
     Path("out.png").write_bytes(client.result_png(final))
 

@@ -7,7 +7,7 @@
 
 They share nothing but the job store (SQLite on one machine, Redis across replicas) and the result
 publisher, handed to both, so they could run in separate processes; the service runs both in the
-API process, which is faster on few cores (README, Benchmarks).
+API process, which is faster on few cores (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ The type of an upload is judged from its bytes: names and declared content types
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import InvalidImage
+
+log = logging.getLogger("tryon.images")
 
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp")
 
@@ -124,8 +127,10 @@ def _opened(field: str, data: bytes, limits: ImageLimits) -> Iterator[Image.Imag
             f"{field} declares more pixels than the limit of {limits.max_pixels / 1e6:g} megapixels."
         ) from None
     except Exception as error:  # Pillow raises many types for damaged files
+        # Pillow's own words name its internals (e.g. "<_io.BytesIO object at 0x...>"): log them.
+        log.info("%s could not be decoded as %s: %s", field, media_type, error)
         raise InvalidImage(
-            f"{field} could not be decoded as {media_type}: the file is truncated or corrupt ({error})."
+            f"{field} could not be decoded as {media_type}: the file is truncated or corrupt."
         ) from None
 
 

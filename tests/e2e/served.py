@@ -15,6 +15,9 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 BENTOML = Path(sys.executable).with_name("bentoml")
+# What BentoML logs when a service's __init__ raises. It then starts the worker again, for ever,
+# and the server never exits: the error in the log is the only sign that start-up has failed.
+SERVICE_INIT_FAILED = "Initializing service error"
 
 
 def free_port() -> int:
@@ -65,7 +68,10 @@ class ServedService:
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> "ServedService":
+        """Serve, and return once the models are loaded; raise ``RuntimeError`` with the log as soon
+        as the server exits or a service fails to initialise, or after ``timeout`` seconds."""
         log = self.log_path.open("ab")
+        log_start = log.tell()
         self._process = subprocess.Popen(
             [*self._pin, str(BENTOML), "serve", self.target, "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=self.cwd,
@@ -78,6 +84,8 @@ class ServedService:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
+            if self._init_failed(since=log_start):
+                raise RuntimeError(f"a service failed to start:\n{self.log()}")
             try:
                 if requests.get(f"{self.url}/health", timeout=2).json().get("models_loaded"):
                     return self
@@ -120,6 +128,11 @@ class ServedService:
             return [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
+
+    def _init_failed(self, *, since: int) -> bool:
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            return SERVICE_INIT_FAILED.encode() in log.read()
 
     def log(self, last_chars: int = 5000) -> str:
         return self.log_path.read_text(errors="replace")[-last_chars:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.factories import image_bytes
+from tests.factories import image_bytes, reads_like_a_sentence, undecodable_uploads
 from tests.test_images import _png_with_declared_size
 
 
@@ -39,6 +39,14 @@ def test_bad_upload_is_a_400_with_a_readable_detail(service, case, files, detail
     body = response.json()
     assert isinstance(body["detail"], str)
     assert __import__("re").search(detail, body["detail"]), body["detail"]
+
+
+@pytest.mark.parametrize("case", list(undecodable_uploads()))
+def test_undecodable_upload_detail_is_a_sentence_without_internals(service, case) -> None:
+    response = post(service.url, both(undecodable_uploads()[case], image_bytes("JPEG", (200, 300))))
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("person_image ") and reads_like_a_sentence(detail), detail
 
 
 def test_file_over_20_mb_names_field_and_limit(service) -> None:

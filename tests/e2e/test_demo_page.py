@@ -7,25 +7,12 @@ image, downloads it, and saves a screenshot to docs/demo.png for the README.
 from __future__ import annotations
 
 import base64
-import shutil
 from pathlib import Path
 
-import pytest
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "demo.png"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# From ../shared/platform-notes.md. Playwright adds --headless and --no-sandbox itself and keeps its
-# own temporary profile (it refuses --user-data-dir here).
-CHROMIUM_FLAGS = [
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STEPS = ["segmentation", "pose", "warp", "inpainting", "blend", "done"]
 
 # Records every value the progress bar takes, from the moment the page loads.
@@ -45,15 +32,6 @@ DROP_FILE = """
   return transfer;
 }
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install -y chromium chromium-driver"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def test_demo_page_runs_a_try_on_and_shows_the_result(

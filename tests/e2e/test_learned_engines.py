@@ -102,7 +102,7 @@ def test_auto_is_decided_where_the_model_and_the_gpu_are(gpu_runner_service, per
 
 def test_a_configured_model_missing_from_the_store_stops_start_up(tmp_path) -> None:
     server = ServedService(tmp_path, TRYON_INPAINT_ENGINE="diffusers")
-    with pytest.raises(RuntimeError) as failure:
+    with pytest.raises(RuntimeError, match="failed to start") as failure:
         server.start(timeout=120)
     server.stop()
     message = str(failure.value)

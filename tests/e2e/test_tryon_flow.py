@@ -111,6 +111,10 @@ def test_bentoml_task_endpoint_runs_the_same_pipeline(service, person_bytes, gar
     )
     assert submitted.status_code == 200, submitted.text
     task_id = submitted.json()["task_id"]
+    assert submitted.json() == {"task_id": task_id, "status": "in_progress"}  # as docs/api.md shows
+    early = requests.get(f"{service.url}/tryon/get", params={"task_id": task_id}, timeout=10)
+    assert early.status_code == 400  # documented: ask /tryon/status first
+    assert early.json() == {"error": f"task {task_id} is not completed yet"}
     # BentoML answers before it starts the task; the job exists once the task has started.
     deadline = time.monotonic() + 10
     while requests.get(f"{service.url}/api/tryon/{task_id}", timeout=10).status_code == 404:
@@ -127,6 +131,9 @@ def test_bentoml_task_endpoint_runs_the_same_pipeline(service, person_bytes, gar
     assert image.status_code == 200
     result = Image.open(io.BytesIO(image.content))
     assert result.size == Image.open(io.BytesIO(person_bytes)).size
+    for route in ("status", "get"):
+        unknown = requests.get(f"{service.url}/tryon/{route}", params={"task_id": "no-such-task"}, timeout=10)
+        assert (unknown.status_code, unknown.json()) == (404, {"error": "task_id not found"})
 
 
 def task_status(url: str, task_id: str) -> str:

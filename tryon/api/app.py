@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.routing import Route
 
 from .. import __version__
@@ -30,8 +31,12 @@ ROUTERS = (tryon_router, health_router, demo_router)
 
 
 def create_app() -> FastAPI:
-    """The app is built before the service starts; the service sets ``app.state.tryon`` in its init."""
-    app = FastAPI(title="Virtual Try-On API", version=__version__, description=DESCRIPTION)
+    """The app is built before the service starts; the service sets ``app.state.tryon`` in its init.
+
+    /docs and /redoc load Swagger UI and ReDoc from the service itself (the files ship in the
+    fastapi-offline package), not from a CDN, so they render on a host without internet access.
+    """
+    app = FastAPIOffline(title="Virtual Try-On API", version=__version__, description=DESCRIPTION)
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(InvalidImage, _invalid_image)

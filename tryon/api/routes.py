@@ -20,7 +20,7 @@ from .schemas import (
     SubmitResponse,
 )
 from .state import ServiceState
-from .views import poll_body
+from .views import CANCELLED, poll_body
 
 
 def get_state(request: Request) -> ServiceState:
@@ -29,7 +29,6 @@ def get_state(request: Request) -> ServiceState:
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 JobIdPath = Annotated[str, Path(max_length=64, description="Job ID returned by POST /api/tryon")]
-CANCELLED = "Cancelled by the client."
 UNAUTHORIZED = {401: {"model": ErrorResponse, "description": "API key missing or wrong (when TRYON_API_KEY is set)"}}
 
 tryon_router = APIRouter(prefix="/api", tags=["try-on"])
@@ -83,6 +82,10 @@ def submit_tryon(
     summary="Poll a job's status and retrieve its result",
     response_model_exclude_none=True,
     responses={
+        200: {
+            "description": "The job: pending, processing or completed; or, when its client cancelled "
+            "it (DELETE), the failed-job body with the reason 'Cancelled by the client.'",
+        },
         **UNAUTHORIZED,
         404: {"model": ErrorResponse, "description": "No job with this id"},
         500: {"model": FailedJobResponse, "description": "The job failed"},
@@ -91,7 +94,7 @@ def submit_tryon(
 def get_tryon(
     state: StateDep,
     job_id: JobIdPath,
-) -> JobStatusResponse:
+) -> JobStatusResponse | FailedJobResponse:
     record = state.store.get(job_id)
     if record is None:
         raise HTTPException(status_code=404, detail=f"No try-on job with id {job_id}.")
@@ -103,7 +106,8 @@ def get_tryon(
     "/tryon/{job_id}",
     summary="Cancel a job",
     description="A queued job is cancelled at once; a running one stops at its next step. Polling a "
-    "cancelled job answers like a failed job, with the reason 'Cancelled by the client.'.",
+    "cancelled job then answers HTTP 200 with the failed-job body (status 'failed', detail.error "
+    "'Cancelled by the client.'), so polling clients stop.",
     responses={
         **UNAUTHORIZED,
         404: {"model": ErrorResponse, "description": "No job with this id"},

@@ -65,7 +65,8 @@ class JobErrorDetail(BaseModel):
 
 
 class FailedJobResponse(BaseModel):
-    """HTTP 500 for a failed job: the documented ``detail``, plus ``status`` for polling clients."""
+    """A failed job (HTTP 500; 200 when its client cancelled it): the documented ``detail``, plus
+    ``status`` for polling clients."""
 
     detail: JobErrorDetail
     job_id: str

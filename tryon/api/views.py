@@ -8,21 +8,28 @@ from ..jobs import JobRecord, JobStatus
 from ..results import ResultPublisher
 from .schemas import FailedJobResponse, JobErrorDetail, JobStatusResponse
 
+CANCELLED = "Cancelled by the client."
+
 
 def poll_body(record: JobRecord, results: ResultPublisher) -> tuple[int, dict]:
-    """(HTTP status, JSON body) of a poll of this job: also the body of its webhook."""
+    """(HTTP status, JSON body) of a poll of this job: also the body of its webhook.
+
+    A failed job is a 500; one its client cancelled has the same body (clients stop polling on
+    ``status: failed``) with a 200, since the server did nothing wrong.
+    """
     if record.status is JobStatus.FAILED:
         failed = FailedJobResponse(
             detail=JobErrorDetail(error=record.error or "The job failed.", job_id=record.job_id),
             job_id=record.job_id,
         )
-        return 500, failed.model_dump()
+        return 200 if record.error == CANCELLED else 500, failed.model_dump()
     return 200, job_status(record, results).model_dump(exclude_none=True)
 
 
 def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse:
     category = record.details.get("category") or record.options.get("category")
-    if record.status is JobStatus.QUEUED:
+    # A claimed job is pending until its first step starts: "processing" always names a step.
+    if record.status is JobStatus.QUEUED or (record.status is JobStatus.PROCESSING and record.step is None):
         return JobStatusResponse(job_id=record.job_id, status="pending", progress=0, category=category)
     if record.status is JobStatus.PROCESSING:
         return JobStatusResponse(
