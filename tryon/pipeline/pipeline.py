@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import GarmentNotFound, InvalidImage, NoPersonFound
 from .blend import blend_garment
-from .categories import check_body_visible, classify_garment, resolve_category
+from .categories import check_body_visible, classify_garment, place_unseen_ankles, resolve_category
 from .clothing import ClothingZones, clothing_zones
 from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, sample_skin_tone
 from .landmarks import garment_landmarks, lower_body_landmarks
@@ -95,9 +95,8 @@ def run_tryon(
     cache and the garment photo is not analysed again. ``parser`` (a learned human parser) sharpens
     the face, hair, hands, skin and old-clothes zones; ``inpainter`` (diffusion) repaints the dressed
     region of the classical result, with noise from ``seed``, and only that region. The body parts
-    the category needs (shoulders and hips; hips, knees and ankles; shoulders, hips and knees) must be
-    seen with at least
-    ``min_visibility``; ``shading_strength`` (0..1) is how strongly the photo's folds and light shade
+    the category needs (shoulders and hips; hips and knees; shoulders, hips and knees) must be seen
+    with at least ``min_visibility``; legs leaving the frame below the knees are dressed to its edge; ``shading_strength`` (0..1) is how strongly the photo's folds and light shade
     the new garment.
 
     Several people: mediapipe Pose follows one person, the most prominent; that person is dressed, the
@@ -129,6 +128,7 @@ def run_tryon(
         pose = check_body_visible(
             analyzer.estimate_pose(person), person.shape[:2], used, min_visibility=min_visibility
         )
+        pose = place_unseen_ankles(pose, person.shape[:2], min_visibility=min_visibility)
         tone = sample_skin_tone(person, pose)
         if _has_colour(person) and not tone.looks_like_skin:
             raise NoPersonFound(
