@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .inpainting import BodyZones, capsule
+from .inpainting import BodyZones, SkinTone, capsule, skin_mask
 from .masks import box_slices, mask_bounds
 from .types import BodyPose, Category, Mask, RGBImage
 from .warp import BodyFrame, body_frame
@@ -127,6 +127,98 @@ def clothing_zones(
     return ClothingZones(replace=replace, front=full(front_small) & person_mask & ~replace)
 
 
+def protect_head(
+    person: RGBImage,
+    person_mask: Mask,
+    pose: BodyPose,
+    zones: BodyZones,
+    tone: SkinTone,
+    *,
+    counts: tuple[int, int, int] = (8, 16, 16),
+    skin_tolerance: float = 10.0,
+    margin: float = 2.0,
+    chin_depth: float = 0.9,
+    chin_half: float = 0.42,
+    beard_depth: float = 1.5,
+    beard_half: float = 0.6,
+    reach: float = 0.9,
+    neck_half: float = 0.2,
+) -> BodyZones:
+    """``zones`` with the rest of the head protected too: chin, beard, and hair falling to the shoulders.
+
+    ``body_zones`` protects the face and everything above the mouth; below it a collar or a hood may
+    lie, so there the head is told by colour. Its own colours are sampled where it is protected and not
+    skin (hair, beard, brows: farther than ``skin_tolerance`` in chroma from ``tone``, so shaded skin
+    does not count); the old garment's on the chest. Pixels whose colour (an OpenCV Lab
+    histogram of ``counts`` bins) the head's model explains ``margin`` times better than the garment's,
+    connected to the protected head, join it, down to ``reach`` shoulder widths below the shoulders;
+    below the chin only beside the neck, farther than ``neck_half`` shoulder widths from the face's axis.
+    The chin is an ellipse under the mouth, ``chin_depth`` eye-to-mouth distances deep and ``chin_half``
+    ear distances to each side, where it shows skin or the head's colours; a beard may reach
+    ``beard_depth`` eye-to-mouth distances below the mouth, ``beard_half`` ear distances to each side. ``person`` is ``HxWx3``
+    uint8 RGB, ``person_mask`` ``HxW`` bool (True on the person).
+    """
+    frame = body_frame(pose)
+    points = pose.points.astype(float)
+    eyes, mouth = points[[2, 5]].mean(axis=0), points[[9, 10]].mean(axis=0)
+    unit, ears = frame.shoulder_width, float(np.linalg.norm(points[7] - points[8]))
+    height, width = person_mask.shape
+    bottom = min(height, round(max(frame.shoulder_l[1], frame.shoulder_r[1]) + reach * unit))
+    top = max(0, round(eyes[1] - 0.5 * unit))
+    left, right = max(0, round(mouth[0] - 1.2 * unit)), min(width, round(mouth[0] + 1.2 * unit))
+    chest = np.zeros((height, width), np.uint8)
+    chest_top, hips = frame.shoulder_mid + frame.down * 0.3 * unit, frame.hip_mid - frame.down * 0.1 * unit
+    capsule(chest, chest_top, hips, 0.25 * unit, 0.25 * unit)
+    chest_box = box_slices(mask_bounds(chest.astype(bool)))
+    if bottom <= top or right <= left or not chest.any():
+        return zones
+    window = (slice(top, bottom), slice(left, right))
+    bins = _bins(cv2.cvtColor(person[window], cv2.COLOR_RGB2LAB), counts)
+    body, skin, protected = person_mask[window], zones.skin[window], zones.protected[window]
+    inner = cv2.erode(body.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    skin_like = skin_mask(person[window], tone, chroma_tolerance=skin_tolerance) | skin
+    head_model = _model(bins, protected & inner & ~skin_like, counts)
+    chest_bins = _bins(cv2.cvtColor(person[chest_box], cv2.COLOR_RGB2LAB), counts)
+    chest_samples = chest[chest_box].astype(bool) & person_mask[chest_box] & ~zones.skin[chest_box]
+    garment_model = _model(chest_bins, chest_samples & ~zones.protected[chest_box], counts)
+    head_like = head_model[bins] > np.maximum(margin * _widened_model(garment_model, counts)[bins], 1e-3)
+    head_like = cv2.morphologyEx(head_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
+    face_height = float(np.linalg.norm(mouth - eyes))
+    centre = (round(mouth[0] - left), round(mouth[1] - top))
+
+    def under_mouth(depth: float, half: float) -> Mask:
+        ellipse = np.zeros(body.shape, np.uint8)
+        cv2.ellipse(ellipse, centre, (max(1, round(half * ears)), max(1, round(depth * face_height))), 0, 0, 180, 1, -1)
+        return ellipse.astype(bool)
+
+    chin_pixels = under_mouth(chin_depth, chin_half) & body & (skin | head_like)
+    # Below the chin and a beard, hair falls beside the neck: in front of the neck is a collar or a hood.
+    xs = np.arange(left, right)[None, :]
+    beside_neck = np.abs(xs - mouth[0]) > neck_half * unit
+    hair_like = head_like & body & ~protected & ~skin_like & (beside_neck | under_mouth(beard_depth, beard_half))
+    hair = _connected_to(hair_like, protected | chin_pixels) & ~skin_like
+    added = np.zeros((height, width), bool)
+    added[window] = (hair | chin_pixels) & ~protected
+    return BodyZones(
+        protected=zones.protected | added,
+        skin=zones.skin,
+        bare_skin=zones.bare_skin & ~added,
+        front_limbs=zones.front_limbs,
+    )
+
+
+def _widened_model(model: np.ndarray, counts: tuple[int, int, int]) -> np.ndarray:
+    """A colour model (flattened histogram of ``counts`` bins) spread to the neighbouring bins of each
+    channel and normalised again, so colours near a garment's count as the garment's (knit and ribbing
+    vary it)."""
+    cube = model.reshape(counts)
+    spread = cube.copy()
+    for axis in range(3):
+        spread[(slice(None),) * axis + (slice(1, None),)] += cube[(slice(None),) * axis + (slice(None, -1),)]
+        spread[(slice(None),) * axis + (slice(None, -1),)] += cube[(slice(None),) * axis + (slice(1, None),)]
+    return (spread / max(float(spread.sum()), 1e-9)).ravel()
+
+
 def _edge_leftovers(
     person: RGBImage,
     person_mask: Mask,
@@ -163,21 +255,21 @@ def _edge_leftovers(
     return out
 
 
-def _bins(lab: np.ndarray) -> np.ndarray:
-    """``hxw`` int: each pixel's colour bin (an index into a flattened ``_BINS`` histogram)."""
+def _bins(lab: np.ndarray, counts: tuple[int, int, int] = _BINS) -> np.ndarray:
+    """``hxw`` int: each pixel's colour bin (an index into a flattened histogram of ``counts`` bins)."""
     index = np.zeros(lab.shape[:2], np.int32)
-    for channel, count in enumerate(_BINS):
+    for channel, count in enumerate(counts):
         index = index * count + (lab[..., channel].astype(np.int32) * count >> 8)
     return index
 
 
-def _model(bins: np.ndarray, samples: Mask) -> np.ndarray:
+def _model(bins: np.ndarray, samples: Mask, counts: tuple[int, int, int] = _BINS) -> np.ndarray:
     """A colour model: the normalised histogram (sums to 1) of the ``samples`` pixels' ``bins``, lightly
     smoothed across neighbouring lightness bins (shading); all zero without samples."""
-    histogram = np.bincount(bins[samples], minlength=int(np.prod(_BINS))).astype(np.float32)
+    histogram = np.bincount(bins[samples], minlength=int(np.prod(counts))).astype(np.float32)
     if not histogram.any():
         return histogram
-    exact = histogram.reshape(_BINS)
+    exact = histogram.reshape(counts)
     shaded = exact.copy()
     shaded[1:] += 0.5 * exact[:-1]
     shaded[:-1] += 0.5 * exact[1:]

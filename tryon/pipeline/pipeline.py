@@ -13,7 +13,7 @@ from ..errors import GarmentNotFound, InvalidImage, NoPersonFound
 from .blend import blend_garment
 from .categories import check_body_visible, classify_garment, place_unseen_ankles, resolve_category
 from .checks import check_dressed
-from .clothing import ClothingZones, clothing_zones
+from .clothing import ClothingZones, clothing_zones, protect_head
 from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, sample_skin_tone
 from .landmarks import garment_landmarks, lower_body_landmarks
 from .parsed_zones import garment_mask, refine_zones
@@ -160,6 +160,8 @@ def run_tryon(
     # 4. Inpainting: the old garment's zone repainted as what lies under or behind it, or as bare skin.
     with timer.step(Step.INPAINTING):
         zones = body_zones(person, body, pose, tone, used)
+        if used is not Category.LOWER_BODY:
+            zones = protect_head(person, body, pose, zones, tone)
         clothing = clothing_zones(person, body, pose, zones, used, waist_up=WAIST_UP)
         if parser is not None:
             zones, clothing = refine_zones(zones, clothing, parser.parse(person), used, body)
