@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .inpainting import BodyZones, SkinTone, capsule, skin_mask
+from .inpainting import BodyZones, SkinTone, capsule, neck_zone, skin_mask
 from .masks import box_slices, mask_bounds
 from .types import BodyPose, Category, Mask, RGBImage
 from .warp import BodyFrame, body_frame
@@ -123,6 +123,12 @@ def clothing_zones(
     silhouette = cv2.dilate(person_mask.astype(np.uint8), kernel).astype(bool)
     replace = cv2.dilate(full(replace_small).astype(np.uint8), kernel).astype(bool)
     replace &= silhouette & ~zones.protected & ~zones.skin
+    if category is not Category.LOWER_BODY:
+        # On the neck and, below the chin unless it looks like hair, above the shoulders: what is not
+        # skin, beard or hair is the old garment's collar or hood, whatever its colour (a hood's inside
+        # is in shadow).
+        around = _above_shoulders(frame, pose, (height, width)) & regions.reach & ~full(looks_other)
+        replace |= (neck_zone(frame, pose, (height, width)) | around) & person_mask & ~zones.protected & ~zones.skin
     replace |= _edge_leftovers(person, person_mask, replace, own_model, ~zones.protected & ~zones.skin, band_px, edge_px)
     return ClothingZones(replace=replace, front=full(front_small) & person_mask & ~replace)
 
@@ -144,7 +150,8 @@ def protect_head(
     reach: float = 0.9,
     neck_half: float = 0.2,
 ) -> BodyZones:
-    """``zones`` with the rest of the head protected too: chin, beard, and hair falling to the shoulders.
+    """``zones`` with the rest of the head protected too (chin, beard, hair falling to the shoulders),
+    and the neck's own skin counted as skin.
 
     ``body_zones`` protects the face and everything above the mouth; below it a collar or a hood may
     lie, so there the head is told by colour. Its own colours are sampled where it is protected and not
@@ -155,7 +162,9 @@ def protect_head(
     below the chin only beside the neck, farther than ``neck_half`` shoulder widths from the face's axis.
     The chin is an ellipse under the mouth, ``chin_depth`` eye-to-mouth distances deep and ``chin_half``
     ear distances to each side, where it shows skin or the head's colours; a beard may reach
-    ``beard_depth`` eye-to-mouth distances below the mouth, ``beard_half`` ear distances to each side. ``person`` is ``HxWx3``
+    ``beard_depth`` eye-to-mouth distances below the mouth, ``beard_half`` ear distances to each side.
+    Neck skin is what, in the neck zone and connected to the face, shows the face's skin colours
+    ``margin`` times more than the garment's. ``person`` is ``HxWx3``
     uint8 RGB, ``person_mask`` ``HxW`` bool (True on the person).
     """
     frame = body_frame(pose)
@@ -197,14 +206,34 @@ def protect_head(
     beside_neck = np.abs(xs - mouth[0]) > neck_half * unit
     hair_like = head_like & body & ~protected & ~skin_like & (beside_neck | under_mouth(beard_depth, beard_half))
     hair = _connected_to(hair_like, protected | chin_pixels) & ~skin_like
+    # The neck's own skin, often in shadow: the face's skin colours rather than the garment's.
+    skin_model = _model(bins, protected & inner & skin_like & ~head_like, counts)
+    skin_coloured = skin_model[bins] > np.maximum(margin * garment_model[bins], 1e-3)
+    neck = neck_zone(frame, pose, (height, width))[window] & body & ~protected & skin_coloured
     added = np.zeros((height, width), bool)
     added[window] = (hair | chin_pixels) & ~protected
+    neck_skin = np.zeros((height, width), bool)
+    neck_skin[window] = _connected_to(neck, protected | chin_pixels) & ~protected & ~hair
     return BodyZones(
         protected=zones.protected | added,
-        skin=zones.skin,
+        skin=zones.skin | neck_skin,
         bare_skin=zones.bare_skin & ~added,
         front_limbs=zones.front_limbs,
     )
+
+
+def _above_shoulders(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int], *, chin: float = 0.9) -> Mask:
+    """``HxW`` bool: between the line through the chin (``chin`` eye-to-mouth distances below the
+    mouth; hair hangs beside the face above it) and the line through the shoulder joints."""
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    up = -frame.down
+    eyes, mouth = pose.points[[2, 5]].astype(float).mean(axis=0), pose.points[[9, 10]].astype(float).mean(axis=0)
+    chin_point = mouth + frame.down * chin * float(np.linalg.norm(mouth - eyes))
+
+    def above(origin: np.ndarray) -> Mask:
+        return ((xs - origin[0]) * up[0] + (ys - origin[1]) * up[1]) > 0
+
+    return above(frame.shoulder_mid) & ~above(chin_point)
 
 
 def _widened_model(model: np.ndarray, counts: tuple[int, int, int]) -> np.ndarray:

@@ -53,8 +53,9 @@ class BodyZones:
     ``protected``: face, head and hair, hands, and feet for garments reaching the ankles; never painted
     over. ``skin``: pixels already showing the person's skin. ``bare_skin``: where bare arms and neck
     (tops, dresses) or legs (trousers, dresses) would be, were the clothes not there. ``front_limbs``:
-    limbs seen in front of the new garment where it does not cover them: for tops, the neck and the arms
-    from below the shoulder; for trousers, the arms beside the hips.
+    limbs seen in front of the new garment where it does not cover them: for tops, the arms from below
+    the shoulder (the neck shows through the garment's neck opening, and a collar covers it); for
+    trousers, the arms beside the hips.
     """
 
     protected: Mask
@@ -138,14 +139,14 @@ def body_zones(
     protected = head | hands
     upper = category is not Category.LOWER_BODY
     lower = category is not Category.UPPER_BODY
-    neck = _neck_zone(frame, pose, shape)
+    neck = neck_zone(frame, pose, shape)
     bare_skin = np.zeros(shape, bool)
     if upper:
         bare_skin |= _arms_zone(frame, shape, start=0.0) | neck
     if lower:
         bare_skin |= _legs_zone(frame, shape)
         protected |= _feet(frame, shape) & person_mask
-    front_limbs = _arms_zone(frame, shape, start=0.6) | neck if upper else _arms_zone(frame, shape, start=0.3)
+    front_limbs = _arms_zone(frame, shape, start=0.6 if upper else 0.3)
     return BodyZones(protected=protected, skin=skin, bare_skin=bare_skin & ~protected, front_limbs=front_limbs)
 
 
@@ -341,12 +342,13 @@ def _feet(frame: BodyFrame, shape: tuple[int, int], *, below: float = 0.1, half:
     return feet
 
 
-def _neck_zone(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> Mask:
-    """Where the neck is: a capsule from the chin down to a little above the shoulder line."""
+def neck_zone(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> Mask:
+    """``HxW`` bool: the neck, a capsule from the chin down past the shoulder line to where the
+    deepest usual neckline (a crew neck's front) ends; a new top covers all of it but its opening."""
     points = pose.points.astype(float)
     ear_distance = float(np.linalg.norm(points[_EARS[0]] - points[_EARS[1]]))
     chin = points[_NOSE] + frame.down * 0.8 * ear_distance
-    neck_base = frame.shoulder_mid - frame.down * 0.3 * frame.shoulder_width
+    neck_base = frame.shoulder_mid + frame.down * 0.2 * frame.shoulder_width
     zone = np.zeros(shape, np.uint8)
     radius = 0.16 * frame.shoulder_width
     capsule(zone, chin, neck_base, radius, radius)

@@ -16,6 +16,7 @@ from .checks import check_dressed
 from .clothing import ClothingZones, clothing_zones, protect_head
 from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, sample_skin_tone
 from .landmarks import garment_landmarks, lower_body_landmarks
+from .neckline import without_neck_opening
 from .parsed_zones import garment_mask, refine_zones
 from .segmentation import cut_out_garment, person_mask
 from .types import (
@@ -75,7 +76,8 @@ def prepare_garment(garment: RGBImage, parser: HumanParser | None = None) -> Pre
     top = garment_landmarks(cutout)
     category = classify_garment(cutout.mask, top)
     reason = "one piece from the shoulders to well below the hips" if category is Category.DRESSES else "sleeves and a torso"
-    return PreparedGarment(cutout=cutout, landmarks=top, category=category, reason=reason)
+    # What shows through the neck opening of a flat top is its inside, which a person's neck hides.
+    return PreparedGarment(cutout=without_neck_opening(cutout, top), landmarks=top, category=category, reason=reason)
 
 
 def run_tryon(
