@@ -219,6 +219,7 @@ def protect_head(
         skin=zones.skin | neck_skin,
         bare_skin=zones.bare_skin & ~added,
         front_limbs=zones.front_limbs,
+        hands=zones.hands,
     )
 
 

@@ -14,7 +14,7 @@ from .blend import blend_garment
 from .categories import check_body_visible, classify_garment, place_unseen_ankles, resolve_category
 from .checks import check_dressed
 from .clothing import ClothingZones, clothing_zones, protect_head
-from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, sample_skin_tone
+from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, limb_skin_tone, sample_skin_tone
 from .landmarks import garment_landmarks, lower_body_landmarks
 from .neckline import without_neck_opening
 from .parsed_zones import garment_mask, refine_zones
@@ -169,7 +169,11 @@ def run_tryon(
             zones, clothing = refine_zones(zones, clothing, parser.parse(person), used, body)
         below_hem = _below_line(body_frame(pose).hip_mid, body.shape) if used is Category.UPPER_BODY else None
         base = fill_agnostic(
-            person, clothing.replace, bare_skin=zones.bare_skin, tone=tone, from_below=below_hem
+            person,
+            clothing.replace,
+            bare_skin=zones.bare_skin,
+            tone=limb_skin_tone(person, zones.hands, tone),
+            from_below=below_hem,
         )
         keep = _kept_in_front(zones, clothing, warped, pose, used)
         if inpainter is not None:
