@@ -129,6 +129,11 @@ def clothing_zones(
         # is in shadow).
         around = _above_shoulders(frame, pose, (height, width)) & regions.reach & ~full(looks_other)
         replace |= (neck_zone(frame, pose, (height, width)) | around) & person_mask & ~zones.protected & ~zones.skin
+    if category is not Category.UPPER_BODY:
+        # Between the legs, below the crotch, what is not skin is the old trousers (or the backdrop
+        # seen through the gap, which the silhouette leaves out), whatever its colour in the shadow there.
+        between = _between_legs(frame, (height, width)) & person_mask & ~zones.protected & ~zones.skin
+        replace |= between & ~full(front_small)
     replace |= _edge_leftovers(person, person_mask, replace, own_model, ~zones.protected & ~zones.skin, band_px, edge_px)
     return ClothingZones(replace=replace, front=full(front_small) & person_mask & ~replace)
 
@@ -221,6 +226,16 @@ def protect_head(
         front_limbs=zones.front_limbs,
         hands=zones.hands,
     )
+
+
+def _between_legs(frame: BodyFrame, shape: tuple[int, int], *, crotch: float = 0.25) -> Mask:
+    """``HxW`` bool: the polygon from the crotch (``crotch`` torso lengths below the hips' middle) down
+    the two legs' bones, through knees to ankles."""
+    top = frame.hip_mid + frame.down * crotch * frame.torso_length
+    polygon = np.array([top, frame.knee_r, frame.ankle_r, frame.ankle_l, frame.knee_l])
+    between = np.zeros(shape, np.uint8)
+    cv2.fillPoly(between, [np.round(polygon).astype(np.int32)], 1)
+    return between.astype(bool)
 
 
 def _above_shoulders(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int], *, chin: float = 0.9) -> Mask:
