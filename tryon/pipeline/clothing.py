@@ -183,9 +183,11 @@ def protect_head(
     chest = np.zeros((height, width), np.uint8)
     chest_top, hips = frame.shoulder_mid + frame.down * 0.3 * unit, frame.hip_mid - frame.down * 0.1 * unit
     capsule(chest, chest_top, hips, 0.25 * unit, 0.25 * unit)
-    chest_box = box_slices(mask_bounds(chest.astype(bool)))
     if bottom <= top or right <= left or not chest.any():
         return zones
+    # Every other pixel of the chest is plenty for its colour model.
+    rows, cols = box_slices(mask_bounds(chest.astype(bool)))
+    chest_box = (slice(rows.start, rows.stop, 2), slice(cols.start, cols.stop, 2))
     window = (slice(top, bottom), slice(left, right))
     bins = _bins(cv2.cvtColor(person[window], cv2.COLOR_RGB2LAB), counts)
     body, skin, protected = person_mask[window], zones.skin[window], zones.protected[window]
@@ -241,15 +243,15 @@ def _between_legs(frame: BodyFrame, shape: tuple[int, int], *, crotch: float = 0
 def _above_shoulders(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int], *, chin: float = 0.9) -> Mask:
     """``HxW`` bool: between the line through the chin (``chin`` eye-to-mouth distances below the
     mouth; hair hangs beside the face above it) and the line through the shoulder joints."""
-    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
-    up = -frame.down
     eyes, mouth = pose.points[[2, 5]].astype(float).mean(axis=0), pose.points[[9, 10]].astype(float).mean(axis=0)
     chin_point = mouth + frame.down * chin * float(np.linalg.norm(mouth - eyes))
-
-    def above(origin: np.ndarray) -> Mask:
-        return ((xs - origin[0]) * up[0] + (ys - origin[1]) * up[1]) > 0
-
-    return above(frame.shoulder_mid) & ~above(chin_point)
+    # The band's ends lie far beyond the photo along the shoulder line.
+    far = frame.across * 4.0 * float(max(shape))
+    chin_point = frame.shoulder_mid + frame.down * float((chin_point - frame.shoulder_mid) @ frame.down)
+    polygon = np.array([chin_point - far, chin_point + far, frame.shoulder_mid + far, frame.shoulder_mid - far])
+    band = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(band, np.round(polygon).astype(np.int32), 1)
+    return band.astype(bool)
 
 
 def _widened_model(model: np.ndarray, counts: tuple[int, int, int]) -> np.ndarray:
