@@ -23,6 +23,13 @@ from .warp import BodyFrame, body_frame
 # A colour model is a histogram over OpenCV 8-bit Lab: coarse lightness (shading varies it), finer chroma.
 _BINS = (6, 12, 12)
 
+# Under the mouth, half ellipses (depth in eye-to-mouth distances, half width in ear distances): the
+# chin, and as far as a beard may reach. Below them hair hangs only beside the neck, farther than this
+# many shoulder widths from the face's axis.
+_CHIN = (0.9, 0.42)
+_BEARD = (1.5, 0.6)
+_NECK_HALF = 0.2
+
 
 @dataclass(frozen=True)
 class ClothingZones:
@@ -148,12 +155,7 @@ def protect_head(
     counts: tuple[int, int, int] = (8, 16, 16),
     skin_tolerance: float = 10.0,
     margin: float = 2.0,
-    chin_depth: float = 0.9,
-    chin_half: float = 0.42,
-    beard_depth: float = 1.5,
-    beard_half: float = 0.6,
     reach: float = 0.9,
-    neck_half: float = 0.2,
 ) -> BodyZones:
     """``zones`` with the rest of the head protected too (chin, beard, hair falling to the shoulders),
     and the neck's own skin counted as skin.
@@ -164,10 +166,8 @@ def protect_head(
     does not count); the old garment's on the chest. Pixels whose colour (an OpenCV Lab
     histogram of ``counts`` bins) the head's model explains ``margin`` times better than the garment's,
     connected to the protected head, join it, down to ``reach`` shoulder widths below the shoulders;
-    below the chin only beside the neck, farther than ``neck_half`` shoulder widths from the face's axis.
-    The chin is an ellipse under the mouth, ``chin_depth`` eye-to-mouth distances deep and ``chin_half``
-    ear distances to each side, where it shows skin or the head's colours; a beard may reach
-    ``beard_depth`` eye-to-mouth distances below the mouth, ``beard_half`` ear distances to each side.
+    below the chin (``_CHIN``) and a beard (``_BEARD``) only beside the neck (``_NECK_HALF``). The chin
+    is where its ellipse shows skin or the head's colours.
     Neck skin is what, in the neck zone and connected to the face, shows the face's skin colours
     ``margin`` times more than the garment's. ``person`` is ``HxWx3``
     uint8 RGB, ``person_mask`` ``HxW`` bool (True on the person).
@@ -207,11 +207,11 @@ def protect_head(
         cv2.ellipse(ellipse, centre, (max(1, round(half * ears)), max(1, round(depth * face_height))), 0, 0, 180, 1, -1)
         return ellipse.astype(bool)
 
-    chin_pixels = under_mouth(chin_depth, chin_half) & body & (skin | head_like)
+    chin_pixels = under_mouth(*_CHIN) & body & (skin | head_like)
     # Below the chin and a beard, hair falls beside the neck: in front of the neck is a collar or a hood.
     xs = np.arange(left, right)[None, :]
-    beside_neck = np.abs(xs - mouth[0]) > neck_half * unit
-    hair_like = head_like & body & ~protected & ~skin_like & (beside_neck | under_mouth(beard_depth, beard_half))
+    beside_neck = np.abs(xs - mouth[0]) > _NECK_HALF * unit
+    hair_like = head_like & body & ~protected & ~skin_like & (beside_neck | under_mouth(*_BEARD))
     hair = _connected_to(hair_like, protected | chin_pixels) & ~skin_like
     # The neck's own skin, often in shadow: the face's skin colours rather than the garment's.
     skin_model = _model(bins, protected & inner & skin_like & ~head_like, counts)
