@@ -32,7 +32,9 @@ def _lightness_ring_share(result: np.ndarray, garment: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("garment_name", ["jeans_blue.jpg", "sweatshirt_grey.jpg"])
-def test_no_light_ring_along_the_garment_on_a_dark_background(persons, garments, jeans, silhouettes, analyzer, garment_name):
+def test_no_light_ring_along_the_garment_on_a_dark_background(
+    persons, garments, jeans, silhouettes, analyzer, garment_name
+):
     # A studio photo on a dark backdrop, and garments photographed on a light one.
     person = persons["studio_man_hoodie.png"].copy()
     person[~silhouettes["studio_man_hoodie.png"]] = DARK_BACKDROP
@@ -43,8 +45,7 @@ def test_no_light_ring_along_the_garment_on_a_dark_background(persons, garments,
         warped = warp_lower_body(prepared.cutout, prepared.landmarks, pose, person.shape[:2], waist_up=WAIST_UP)
     else:
         body, _ = _posed_person(analyzer.segment_person(person) > 0.5, pose)
-        warped = warp_garment(
-            prepared.cutout, prepared.landmarks, pose, person.shape[:2], body=body, hem_length=HEM_LENGTH[Category.UPPER_BODY]
-        )
+        hem_length = HEM_LENGTH[Category.UPPER_BODY]
+        warped = warp_garment(prepared.cutout, prepared.landmarks, pose, person.shape[:2], body=body, hem_length=hem_length)
     # Scattered lighter pixels are the garment's own seams and fades; a halo is most of the edge.
     assert _lightness_ring_share(result, warped.alpha > 0.5) < 0.15

@@ -71,7 +71,8 @@ def test_long_hair_on_the_shoulders_is_kept(persons, poses, silhouettes, results
     _, labels = cv2.connectedComponents(((distance < 8) & (below | beside_face)).astype(np.uint8))
     touched = np.unique(labels[beside_face])
     hair = np.isin(labels, touched[touched > 0]) & below
-    solid = cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+    solid = cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_CLOSE, disc)
     inside = _inside_seam(solid) & hair
     assert inside.sum() > 500
     for garment in UPPER_GARMENTS:
@@ -85,7 +86,8 @@ def test_a_beard_over_the_collar_is_kept(persons, poses, results):
     nose, _, mouth, face_height, ears = _face_geometry(poses[name])
     # Below the chin the beard is dark grey; the hood is beige and the neck lighter.
     band = np.zeros(person.shape[:2], bool)
-    band[round(mouth[1] + 0.5 * face_height) : round(mouth[1] + 1.0 * face_height), round(nose[0] - 0.5 * ears) : round(nose[0] + 0.5 * ears)] = True
+    rows = slice(round(mouth[1] + 0.5 * face_height), round(mouth[1] + 1.0 * face_height))
+    band[rows, round(nose[0] - 0.5 * ears) : round(nose[0] + 0.5 * ears)] = True
     dark = cv2.cvtColor(person, cv2.COLOR_RGB2LAB)[..., 0] < 110
     beard = cv2.morphologyEx((band & dark).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     inside = _inside_seam(beard)

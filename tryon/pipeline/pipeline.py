@@ -77,7 +77,8 @@ def prepare_garment(garment: RGBImage, parser: HumanParser | None = None) -> Pre
     category = classify_garment(cutout.mask, top)
     reason = "one piece from the shoulders to well below the hips" if category is Category.DRESSES else "sleeves and a torso"
     # What shows through the neck opening of a flat top is its inside, which a person's neck hides.
-    return PreparedGarment(cutout=without_neck_opening(cutout, top), landmarks=top, category=category, reason=reason)
+    cutout = without_neck_opening(cutout, top)
+    return PreparedGarment(cutout=cutout, landmarks=top, category=category, reason=reason)
 
 
 def run_tryon(
@@ -104,8 +105,8 @@ def run_tryon(
     the face, hair, hands, skin and old-clothes zones; ``inpainter`` (diffusion) repaints the dressed
     region of the classical result, with noise from ``seed``, and only that region. The body parts
     the category needs (shoulders and hips; hips and knees; shoulders, hips and knees) must be seen
-    with at least ``min_visibility``; legs leaving the frame below the knees are dressed to its edge; ``shading_strength`` (0..1) is how strongly the photo's folds and light shade
-    the new garment.
+    with at least ``min_visibility``; legs leaving the frame below the knees are dressed to its edge.
+    ``shading_strength`` (0..1) is how strongly the photo's folds and light shade the new garment.
 
     Several people: the most prominent (the largest) is dressed, the others' pixels are left alone,
     and a note says so. A result that would leave the garment's zone mostly unchanged is never
