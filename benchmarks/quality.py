@@ -9,6 +9,10 @@ models, independently of the pipeline's own masks), it prints:
 - garment|skin: share of that zone whose result colour matches the garment's palette (k-means of its
   cut-out) or the person's skin (sampled on the cheeks), lightness counted at half weight (shading);
 - face PSNR (dB) of the box from the eyes to the mouth; background SSIM outside the silhouette;
+- outside: share of the picture away from the garment (farther than 0.15 shoulder widths from the
+  category's zone, the silhouette's clothing zone with the skin in it) that changed visibly (delta E > 10);
+- face same: whether the face box, from above the brows to the chin and half the ears' distance
+  wide, is pixel for pixel the input's;
 - drift: mean distance of the body landmarks (shoulders to feet), input vs result, % of image height;
 - cut-out: the garment cut-out's share of its product photo;
 - seconds: the whole ``run_tryon`` (garment not cached) and each step, medians over ``--repeats``.
@@ -52,6 +56,8 @@ class Figures:
     background_ssim: float
     drift: float
     cutout_share: float
+    outside: float
+    face_same: bool
 
 
 def lab(image: np.ndarray) -> np.ndarray:
@@ -142,7 +148,8 @@ def figures(person, body, pose, result, result_pose, category, prepared, garment
     weights = np.array([0.5, 1.0, 1.0], np.float32)
     skin = np.linalg.norm((person_lab - skin_centre) * weights, axis=2) < 8
     zone = clothing_zone(person, body, pose, category, skin)
-    changed = np.linalg.norm(result_lab[zone] - person_lab[zone], axis=1) > 10
+    moved = np.linalg.norm(result_lab - person_lab, axis=2) > 10
+    changed = moved[zone]
     garment_lab = lab(prepared.cutout.rgb)[prepared.cutout.mask]
     known = matches(result_lab[zone], palette(garment_lab, 8), 12) | matches(result_lab[zone], palette(skin_samples, 3), 15)
     points = pose.points
@@ -150,6 +157,13 @@ def figures(person, body, pose, result, result_pose, category, prepared, garment
     face = (slice(round(points[2][1]) - 10, round(points[10][1]) + 5), slice(round(left) + 5, round(right) - 5))
     grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in (person, result)]
     drift = np.linalg.norm(result_pose.points[BODY_POINTS] - points[BODY_POINTS], axis=1).mean()
+    reach = round(0.15 * body_frame(pose).shoulder_width)
+    near = cv2.dilate(clothing_zone(person, body, pose, category, np.zeros_like(skin)).astype(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))).astype(bool)
+    eyes, mouth = points[[2, 5]].mean(axis=0), points[[9, 10]].mean(axis=0)
+    face_height, ears = float(np.linalg.norm(mouth - eyes)), float(np.linalg.norm(points[7] - points[8]))
+    face_box = (slice(round(eyes[1] - 0.8 * face_height), round(mouth[1] + 0.75 * face_height)),
+                slice(round(points[0][0] - 0.35 * ears), round(points[0][0] + 0.35 * ears)))
     return Figures(
         changed=100 * float(changed.mean()),
         garment_or_skin=100 * float(known.mean()),
@@ -157,6 +171,8 @@ def figures(person, body, pose, result, result_pose, category, prepared, garment
         background_ssim=float(ssim_map(*grey)[~body].mean()),
         drift=100 * float(drift) / person.shape[0],
         cutout_share=100 * float(prepared.cutout.mask.sum()) / (garment_photo.shape[0] * garment_photo.shape[1]),
+        outside=100 * float(moved[~near].mean()),
+        face_same=bool(np.array_equal(result[face_box], person[face_box])),
     )
 
 
@@ -175,7 +191,8 @@ def main() -> None:
     steps = [step.value for step in Step if step is not Step.DONE]
     timings: dict[str, list[float]] = {name: [] for name in [*steps, "total"]}
     rows, table = [], []
-    header = f"{'person + garment':<42} {'category':<11} {'changed%':>8} {'garm|skin%':>10} {'facePSNR':>8} {'bgSSIM':>7} {'drift%':>6} {'cutout%':>7} {'total s':>7}"
+    header = (f"{'person + garment':<42} {'category':<11} {'changed%':>8} {'garm|skin%':>10} {'facePSNR':>8} {'bgSSIM':>7} "
+              f"{'drift%':>6} {'cutout%':>7} {'outside%':>8} {'face':>4} {'total s':>7}")
     print(header)
     for person_name, person in persons:
         pose = analyzer.estimate_pose(person)
@@ -199,7 +216,8 @@ def main() -> None:
             print(
                 f"{person_name + ' + ' + garment_name:<42} {result.category.value:<11} {found.changed:8.1f} "
                 f"{found.garment_or_skin:10.1f} {found.face_psnr:8.1f} {found.background_ssim:7.4f} "
-                f"{found.drift:6.2f} {found.cutout_share:7.1f} {statistics.median(totals):7.3f}"
+                f"{found.drift:6.2f} {found.cutout_share:7.1f} {found.outside:8.2f} {'same' if found.face_same else 'ALT':>4} "
+                f"{statistics.median(totals):7.3f}"
             )
             for note in result.notes:
                 print(f"    note: {note}")
@@ -211,6 +229,7 @@ def main() -> None:
         "bg SSIM": statistics.median(f.background_ssim for f in table),
         "drift": statistics.median(f.drift for f in table),
         "cut-out": statistics.median(f.cutout_share for f in table),
+        "outside": statistics.median(f.outside for f in table),
     }
     print(f"\nmedians over {len(table)} pairs")
     for name, value in medians.items():
@@ -221,6 +240,7 @@ def main() -> None:
             ok = value >= limit if sign == ">=" else value <= limit
             verdict = f"  target {sign} {limit}: {'met' if ok else 'MISSED'}"
         print(f"  {name:<13} {value:9.3f}{verdict}")
+    print(f"  face box identical on {sum(f.face_same for f in table)} of {len(table)} pairs")
     report(timings, rows, args.sheet, f"{len(table)} pairs x {args.repeats} runs (garment not cached)")
 
 

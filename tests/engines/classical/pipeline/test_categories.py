@@ -10,10 +10,10 @@ from tryon.engines.classical.pipeline import (
     prepare_garment,
     run_tryon,
 )
-from tryon.engines.classical.pipeline.categories import check_body_visible
+from tryon.engines.classical.pipeline.categories import check_body_visible, place_unseen_ankles
 from tryon.engines.classical.pipeline.landmarks import garment_landmarks, lower_body_landmarks
 from tryon.engines.classical.pipeline.segmentation import cut_out_garment
-from tryon.engines.classical.pipeline.types import GarmentCutout
+from tryon.engines.classical.pipeline.types import BodyPose, GarmentCutout
 from tryon.engines.classical.pipeline.warp import body_frame
 
 from .conftest import UPPER_GARMENTS
@@ -94,19 +94,50 @@ def test_trousers_on_a_head_and_shoulders_photo_fail_with_a_reason(persons, prep
     name = "studio_woman_jacket.png"
     hips_y = int(poses[name].points[[23, 24], 1].max())
     crop = np.ascontiguousarray(persons[name][: hips_y + 40])
-    with pytest.raises(BodyPartNotVisible, match=r"(knees|ankles).*lower-body garment needs the hips and knees and ankles"):
+    with pytest.raises(BodyPartNotVisible, match=r"knees.*lower-body garment needs the hips and knees"):
         run_tryon(crop, prepared_jeans, analyzer)
+
+
+@pytest.mark.parametrize("name", ["studio_man_hoodie.png", "studio_woman_jacket.png"])  # trousers unlike the jeans
+def test_trousers_on_a_photo_cropped_at_mid_shin_are_dressed_to_the_frame_edge(
+    persons, jeans, prepared_jeans, analyzer, poses, name
+):
+    points = poses[name].points
+    mid_shin = round((points[[25, 26], 1].mean() + points[[27, 28], 1].mean()) / 2)
+    crop = np.ascontiguousarray(persons[name][:mid_shin])
+    result = run_tryon(crop, prepared_jeans, analyzer)
+    assert result.category is Category.LOWER_BODY
+    # The bottom rows of each shin, where it leaves the frame, show the new dark blue jeans.
+    for knee, ankle in ((25, 27), (26, 28)):
+        x = round((points[knee][0] + points[ankle][0]) / 2)
+        before = crop[-12:, x - 10 : x + 10].reshape(-1, 3).astype(float)
+        after = result.image[-12:, x - 10 : x + 10].reshape(-1, 3).astype(float)
+        red, green, blue = np.median(after, axis=0)
+        assert np.abs(after - before).mean() > 15
+        assert blue > red + 15 and blue < 150
 
 
 def test_body_part_not_visible_is_a_no_person_found(poses):
     pose = poses["studio_man_hoodie.png"]
     assert issubclass(BodyPartNotVisible, NoPersonFound)
-    with pytest.raises(BodyPartNotVisible, match="ankles"):
-        check_body_visible(pose, (1000, 768), Category.LOWER_BODY, min_visibility=0.5)  # ankles below the frame
+    with pytest.raises(BodyPartNotVisible, match="knees"):
+        check_body_visible(pose, (900, 768), Category.LOWER_BODY, min_visibility=0.5)  # knees below the frame
+    assert check_body_visible(pose, (1000, 768), Category.LOWER_BODY, min_visibility=0.5) is pose  # ankles below
     assert check_body_visible(pose, (1376, 768), Category.LOWER_BODY, min_visibility=0.5) is pose
 
 
-def test_explicit_category_wins_but_trousers_cannot_be_a_top(persons, prepared_jeans, analyzer):
+def test_unseen_ankles_inside_the_frame_are_placed_along_the_leg(poses):
+    pose = poses["studio_man_hoodie.png"]
+    hidden = BodyPose(points=pose.points, visibility=np.where(np.arange(33) == 27, 0.1, pose.visibility))
+    placed = place_unseen_ankles(hidden, (1376, 768), min_visibility=0.5)
+    knee, hip = pose.points[25], pose.points[23]
+    assert np.allclose(placed.points[27], knee + 0.9 * (knee - hip))
+    assert np.array_equal(placed.points[28], pose.points[28])  # seen: kept
+    below = place_unseen_ankles(hidden, (1000, 768), min_visibility=0.5)  # predicted below the frame: kept
+    assert np.array_equal(below.points, pose.points)
+
+
+def test_explicit_category_wins_but_trousers_cannot_be_a_top(persons, jeans, prepared_jeans, analyzer):
     with pytest.raises(CategoryMismatch, match="lower-body garment, but category upper_body"):
         run_tryon(persons["studio_man_hoodie.png"], prepared_jeans, analyzer, category=Category.UPPER_BODY)
     result = run_tryon(persons["studio_man_hoodie.png"], prepared_jeans, analyzer, category="lower_body")

@@ -2,11 +2,14 @@ import numpy as np
 import pytest
 
 from tryon.errors import GarmentNotFound
+from tryon.engines.classical.pipeline import prepare_garment
 from tryon.engines.classical.pipeline.landmarks import garment_landmarks
+from tryon.engines.classical.pipeline.pipeline import WAIST_UP
 from tryon.engines.classical.pipeline.segmentation import cut_out_garment
 from tryon.engines.classical.pipeline.warp import body_frame, warp_garment
+from tryon.engines.classical.pipeline.warp_lower import warp_lower_body
 
-from .conftest import UPPER_GARMENTS
+from .conftest import PERSONS, UPPER_GARMENTS
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +111,19 @@ def _grown(mask, radius):
 
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+
+
+@pytest.mark.parametrize("name", PERSONS)
+def test_both_legs_of_full_length_jeans_end_at_the_ankles(jeans, poses, persons, name):
+    prepared = prepare_garment(jeans)
+    pose = poses[name]
+    warped = warp_lower_body(prepared.cutout, prepared.landmarks, pose, persons[name].shape[:2], waist_up=WAIST_UP)
+    frame = body_frame(pose)
+    hems = []
+    for ankle in (frame.ankle_l, frame.ankle_r):
+        column = warped.alpha[:, round(ankle[0]) - 5 : round(ankle[0]) + 6].max(axis=1) > 0.5
+        hems.append(int(np.flatnonzero(column)[-1]))
+    # One pair: the hems at the same height (not one leg short), at the ankles.
+    assert abs(hems[0] - hems[1]) < 0.1 * frame.hip_width + abs(frame.ankle_l[1] - frame.ankle_r[1])
+    for hem, ankle in zip(hems, (frame.ankle_l, frame.ankle_r)):
+        assert hem > ankle[1] - 0.3 * frame.hip_width

@@ -8,11 +8,12 @@ import numpy as np
 from ....errors import NoPersonFound, TryOnError
 from .types import BodyPose, Category, GarmentLandmarks, Mask
 
-# mediapipe Pose indices each category must see: shoulders and hips for tops; hips, knees and ankles
-# for trousers; shoulders, hips and knees for dresses.
+# mediapipe Pose indices each category must see: shoulders and hips for tops; hips and knees for
+# trousers (legs that leave the frame below the knees are dressed to its edge); shoulders, hips and
+# knees for dresses.
 REQUIRED_POINTS: dict[Category, dict[str, tuple[int, ...]]] = {
     Category.UPPER_BODY: {"shoulders": (11, 12), "hips": (23, 24)},
-    Category.LOWER_BODY: {"hips": (23, 24), "knees": (25, 26), "ankles": (27, 28)},
+    Category.LOWER_BODY: {"hips": (23, 24), "knees": (25, 26)},
     Category.DRESSES: {"shoulders": (11, 12), "hips": (23, 24), "knees": (25, 26)},
 }
 
@@ -131,10 +132,29 @@ def check_body_visible(
     return pose
 
 
+def place_unseen_ankles(
+    pose: BodyPose, size: tuple[int, int], *, min_visibility: float, shin: float = 0.9
+) -> BodyPose:
+    """``pose`` with each ankle seen with less than ``min_visibility`` put where the leg goes.
+
+    A photo cropped at mid-shin leaves the ankles out of the frame; mediapipe still predicts them, below
+    the frame, and such a prediction is kept (the legs are then dressed to the frame's edge). An unseen
+    ankle predicted inside the frame (hidden, or a guess) goes ``shin`` thigh lengths below its knee,
+    along the thigh's direction (knee to ankle is about 0.9 of hip to knee in the joints' positions).
+    ``size`` is the photo's ``(height, width)``.
+    """
+    points = pose.points.copy()
+    for hip, knee, ankle in ((23, 25, 27), (24, 26, 28)):
+        if pose.visibility[ankle] >= min_visibility or points[ankle][1] >= size[0]:
+            continue
+        points[ankle] = points[knee] + shin * (points[knee] - points[hip])
+    return BodyPose(points=points, visibility=pose.visibility)
+
+
 def _span(category: Category) -> str:
     return {
         Category.UPPER_BODY: "shoulders to below the hips",
-        Category.LOWER_BODY: "waist to the feet",
+        Category.LOWER_BODY: "waist to below the knees",
         Category.DRESSES: "shoulders to below the knees",
     }[category]
 

@@ -15,13 +15,20 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .inpainting import BodyZones, capsule
+from .inpainting import BodyZones, SkinTone, capsule, neck_zone, skin_mask
 from .masks import box_slices, mask_bounds
 from .types import BodyPose, Category, Mask, RGBImage
 from .warp import BodyFrame, body_frame
 
 # A colour model is a histogram over OpenCV 8-bit Lab: coarse lightness (shading varies it), finer chroma.
 _BINS = (6, 12, 12)
+
+# Under the mouth, half ellipses (depth in eye-to-mouth distances, half width in ear distances): the
+# chin, and as far as a beard may reach. Below them hair hangs only beside the neck, farther than this
+# many shoulder widths from the face's axis.
+_CHIN = (0.9, 0.42)
+_BEARD = (1.5, 0.6)
+_NECK_HALF = 0.2
 
 
 @dataclass(frozen=True)
@@ -123,8 +130,140 @@ def clothing_zones(
     silhouette = cv2.dilate(person_mask.astype(np.uint8), kernel).astype(bool)
     replace = cv2.dilate(full(replace_small).astype(np.uint8), kernel).astype(bool)
     replace &= silhouette & ~zones.protected & ~zones.skin
+    if category is not Category.LOWER_BODY:
+        # On the neck and, below the chin unless it looks like hair, above the shoulders: what is not
+        # skin, beard or hair is the old garment's collar or hood, whatever its colour (a hood's inside
+        # is in shadow).
+        around = _above_shoulders(frame, pose, (height, width)) & regions.reach & ~full(looks_other)
+        replace |= (neck_zone(frame, pose, (height, width)) | around) & person_mask & ~zones.protected & ~zones.skin
+    if category is not Category.UPPER_BODY:
+        # Between the legs, below the crotch, what is not skin is the old trousers (or the backdrop
+        # seen through the gap, which the silhouette leaves out), whatever its colour in the shadow there.
+        between = _between_legs(frame, (height, width)) & person_mask & ~zones.protected & ~zones.skin
+        replace |= between & ~full(front_small)
     replace |= _edge_leftovers(person, person_mask, replace, own_model, ~zones.protected & ~zones.skin, band_px, edge_px)
     return ClothingZones(replace=replace, front=full(front_small) & person_mask & ~replace)
+
+
+def protect_head(
+    person: RGBImage,
+    person_mask: Mask,
+    pose: BodyPose,
+    zones: BodyZones,
+    tone: SkinTone,
+    *,
+    counts: tuple[int, int, int] = (8, 16, 16),
+    skin_tolerance: float = 10.0,
+    margin: float = 2.0,
+    reach: float = 0.9,
+) -> BodyZones:
+    """``zones`` with the rest of the head protected too (chin, beard, hair falling to the shoulders),
+    and the neck's own skin counted as skin.
+
+    ``body_zones`` protects the face and everything above the mouth; below it a collar or a hood may
+    lie, so there the head is told by colour. Its own colours are sampled where it is protected and not
+    skin (hair, beard, brows: farther than ``skin_tolerance`` in chroma from ``tone``, so shaded skin
+    does not count); the old garment's on the chest. Pixels whose colour (an OpenCV Lab
+    histogram of ``counts`` bins) the head's model explains ``margin`` times better than the garment's,
+    connected to the protected head, join it, down to ``reach`` shoulder widths below the shoulders;
+    below the chin (``_CHIN``) and a beard (``_BEARD``) only beside the neck (``_NECK_HALF``). The chin
+    is where its ellipse shows skin or the head's colours.
+    Neck skin is what, in the neck zone and connected to the face, shows the face's skin colours
+    ``margin`` times more than the garment's. ``person`` is ``HxWx3``
+    uint8 RGB, ``person_mask`` ``HxW`` bool (True on the person).
+    """
+    frame = body_frame(pose)
+    points = pose.points.astype(float)
+    eyes, mouth = points[[2, 5]].mean(axis=0), points[[9, 10]].mean(axis=0)
+    unit, ears = frame.shoulder_width, float(np.linalg.norm(points[7] - points[8]))
+    height, width = person_mask.shape
+    bottom = min(height, round(max(frame.shoulder_l[1], frame.shoulder_r[1]) + reach * unit))
+    top = max(0, round(eyes[1] - 0.5 * unit))
+    left, right = max(0, round(mouth[0] - 1.2 * unit)), min(width, round(mouth[0] + 1.2 * unit))
+    chest = np.zeros((height, width), np.uint8)
+    chest_top, hips = frame.shoulder_mid + frame.down * 0.3 * unit, frame.hip_mid - frame.down * 0.1 * unit
+    capsule(chest, chest_top, hips, 0.25 * unit, 0.25 * unit)
+    if bottom <= top or right <= left or not chest.any():
+        return zones
+    # Every other pixel of the chest is plenty for its colour model.
+    rows, cols = box_slices(mask_bounds(chest.astype(bool)))
+    chest_box = (slice(rows.start, rows.stop, 2), slice(cols.start, cols.stop, 2))
+    window = (slice(top, bottom), slice(left, right))
+    bins = _bins(cv2.cvtColor(person[window], cv2.COLOR_RGB2LAB), counts)
+    body, skin, protected = person_mask[window], zones.skin[window], zones.protected[window]
+    inner = cv2.erode(body.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    skin_like = skin_mask(person[window], tone, chroma_tolerance=skin_tolerance) | skin
+    head_model = _model(bins, protected & inner & ~skin_like, counts)
+    chest_bins = _bins(cv2.cvtColor(person[chest_box], cv2.COLOR_RGB2LAB), counts)
+    chest_samples = chest[chest_box].astype(bool) & person_mask[chest_box] & ~zones.skin[chest_box]
+    garment_model = _model(chest_bins, chest_samples & ~zones.protected[chest_box], counts)
+    head_like = head_model[bins] > np.maximum(margin * _widened_model(garment_model, counts)[bins], 1e-3)
+    head_like = cv2.morphologyEx(head_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
+    face_height = float(np.linalg.norm(mouth - eyes))
+    centre = (round(mouth[0] - left), round(mouth[1] - top))
+
+    def under_mouth(depth: float, half: float) -> Mask:
+        ellipse = np.zeros(body.shape, np.uint8)
+        cv2.ellipse(ellipse, centre, (max(1, round(half * ears)), max(1, round(depth * face_height))), 0, 0, 180, 1, -1)
+        return ellipse.astype(bool)
+
+    chin_pixels = under_mouth(*_CHIN) & body & (skin | head_like)
+    # Below the chin and a beard, hair falls beside the neck: in front of the neck is a collar or a hood.
+    xs = np.arange(left, right)[None, :]
+    beside_neck = np.abs(xs - mouth[0]) > _NECK_HALF * unit
+    hair_like = head_like & body & ~protected & ~skin_like & (beside_neck | under_mouth(*_BEARD))
+    hair = _connected_to(hair_like, protected | chin_pixels) & ~skin_like
+    # The neck's own skin, often in shadow: the face's skin colours rather than the garment's.
+    skin_model = _model(bins, protected & inner & skin_like & ~head_like, counts)
+    skin_coloured = skin_model[bins] > np.maximum(margin * garment_model[bins], 1e-3)
+    neck = neck_zone(frame, pose, (height, width))[window] & body & ~protected & skin_coloured
+    added = np.zeros((height, width), bool)
+    added[window] = (hair | chin_pixels) & ~protected
+    neck_skin = np.zeros((height, width), bool)
+    neck_skin[window] = _connected_to(neck, protected | chin_pixels) & ~protected & ~hair
+    return BodyZones(
+        protected=zones.protected | added,
+        skin=zones.skin | neck_skin,
+        bare_skin=zones.bare_skin & ~added,
+        front_limbs=zones.front_limbs,
+        hands=zones.hands,
+    )
+
+
+def _between_legs(frame: BodyFrame, shape: tuple[int, int], *, crotch: float = 0.25) -> Mask:
+    """``HxW`` bool: the polygon from the crotch (``crotch`` torso lengths below the hips' middle) down
+    the two legs' bones, through knees to ankles."""
+    top = frame.hip_mid + frame.down * crotch * frame.torso_length
+    polygon = np.array([top, frame.knee_r, frame.ankle_r, frame.ankle_l, frame.knee_l])
+    between = np.zeros(shape, np.uint8)
+    cv2.fillPoly(between, [np.round(polygon).astype(np.int32)], 1)
+    return between.astype(bool)
+
+
+def _above_shoulders(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int], *, chin: float = 0.9) -> Mask:
+    """``HxW`` bool: between the line through the chin (``chin`` eye-to-mouth distances below the
+    mouth; hair hangs beside the face above it) and the line through the shoulder joints."""
+    eyes, mouth = pose.points[[2, 5]].astype(float).mean(axis=0), pose.points[[9, 10]].astype(float).mean(axis=0)
+    chin_point = mouth + frame.down * chin * float(np.linalg.norm(mouth - eyes))
+    # The band's ends lie far beyond the photo along the shoulder line.
+    far = frame.across * 4.0 * float(max(shape))
+    chin_point = frame.shoulder_mid + frame.down * float((chin_point - frame.shoulder_mid) @ frame.down)
+    polygon = np.array([chin_point - far, chin_point + far, frame.shoulder_mid + far, frame.shoulder_mid - far])
+    band = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(band, np.round(polygon).astype(np.int32), 1)
+    return band.astype(bool)
+
+
+def _widened_model(model: np.ndarray, counts: tuple[int, int, int]) -> np.ndarray:
+    """A colour model (flattened histogram of ``counts`` bins) spread to the neighbouring bins of each
+    channel and normalised again, so colours near a garment's count as the garment's (knit and ribbing
+    vary it)."""
+    cube = model.reshape(counts)
+    spread = cube.copy()
+    for axis in range(3):
+        spread[(slice(None),) * axis + (slice(1, None),)] += cube[(slice(None),) * axis + (slice(None, -1),)]
+        spread[(slice(None),) * axis + (slice(None, -1),)] += cube[(slice(None),) * axis + (slice(1, None),)]
+    return (spread / max(float(spread.sum()), 1e-9)).ravel()
 
 
 def _edge_leftovers(
@@ -163,21 +302,21 @@ def _edge_leftovers(
     return out
 
 
-def _bins(lab: np.ndarray) -> np.ndarray:
-    """``hxw`` int: each pixel's colour bin (an index into a flattened ``_BINS`` histogram)."""
+def _bins(lab: np.ndarray, counts: tuple[int, int, int] = _BINS) -> np.ndarray:
+    """``hxw`` int: each pixel's colour bin (an index into a flattened histogram of ``counts`` bins)."""
     index = np.zeros(lab.shape[:2], np.int32)
-    for channel, count in enumerate(_BINS):
+    for channel, count in enumerate(counts):
         index = index * count + (lab[..., channel].astype(np.int32) * count >> 8)
     return index
 
 
-def _model(bins: np.ndarray, samples: Mask) -> np.ndarray:
+def _model(bins: np.ndarray, samples: Mask, counts: tuple[int, int, int] = _BINS) -> np.ndarray:
     """A colour model: the normalised histogram (sums to 1) of the ``samples`` pixels' ``bins``, lightly
     smoothed across neighbouring lightness bins (shading); all zero without samples."""
-    histogram = np.bincount(bins[samples], minlength=int(np.prod(_BINS))).astype(np.float32)
+    histogram = np.bincount(bins[samples], minlength=int(np.prod(counts))).astype(np.float32)
     if not histogram.any():
         return histogram
-    exact = histogram.reshape(_BINS)
+    exact = histogram.reshape(counts)
     shaded = exact.copy()
     shaded[1:] += 0.5 * exact[:-1]
     shaded[:-1] += 0.5 * exact[1:]

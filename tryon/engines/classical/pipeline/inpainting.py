@@ -53,14 +53,16 @@ class BodyZones:
     ``protected``: face, head and hair, hands, and feet for garments reaching the ankles; never painted
     over. ``skin``: pixels already showing the person's skin. ``bare_skin``: where bare arms and neck
     (tops, dresses) or legs (trousers, dresses) would be, were the clothes not there. ``front_limbs``:
-    limbs seen in front of the new garment where it does not cover them: for tops, the neck and the arms
-    from below the shoulder; for trousers, the arms beside the hips.
+    limbs seen in front of the new garment where it does not cover them: for tops, the arms from below
+    the shoulder (the neck shows through the garment's neck opening, and a collar covers it); for
+    trousers, the arms beside the hips. ``hands``: the hands (part of ``protected``), None when unknown.
     """
 
     protected: Mask
     skin: Mask
     bare_skin: Mask
     front_limbs: Mask
+    hands: Mask | None = None
 
 
 def sample_skin_tone(person: RGBImage, pose: BodyPose) -> SkinTone:
@@ -138,15 +140,36 @@ def body_zones(
     protected = head | hands
     upper = category is not Category.LOWER_BODY
     lower = category is not Category.UPPER_BODY
-    neck = _neck_zone(frame, pose, shape)
+    neck = neck_zone(frame, pose, shape)
     bare_skin = np.zeros(shape, bool)
     if upper:
         bare_skin |= _arms_zone(frame, shape, start=0.0) | neck
     if lower:
         bare_skin |= _legs_zone(frame, shape)
         protected |= _feet(frame, shape) & person_mask
-    front_limbs = _arms_zone(frame, shape, start=0.6) | neck if upper else _arms_zone(frame, shape, start=0.3)
-    return BodyZones(protected=protected, skin=skin, bare_skin=bare_skin & ~protected, front_limbs=front_limbs)
+    front_limbs = _arms_zone(frame, shape, start=0.6 if upper else 0.3)
+    return BodyZones(
+        protected=protected, skin=skin, bare_skin=bare_skin & ~protected, front_limbs=front_limbs, hands=hands
+    )
+
+
+def limb_skin_tone(
+    person: RGBImage, hands: Mask | None, face: SkinTone, *, min_pixels: int = 200, chroma_tolerance: float = 12.0
+) -> SkinTone:
+    """The colour to paint bared limbs in: halfway between the face's ``face`` tone and the hands'.
+
+    The face is lit from the front and often lighter and yellower than arms and legs; hands are
+    redder. ``hands`` (``HxW`` bool) pixels within ``chroma_tolerance`` of the face's chroma are the
+    hands' samples (not a cuff or a shadow); with fewer than ``min_pixels`` of them, the face decides.
+    """
+    if hands is None or hands.sum() < min_pixels:
+        return face
+    window = box_slices(mask_bounds(hands))
+    lab = cv2.cvtColor(person[window], cv2.COLOR_RGB2LAB).astype(np.float32)[hands[window]]
+    near = np.hypot(lab[:, 1] - face.lab[1], lab[:, 2] - face.lab[2]) < chroma_tolerance
+    if near.sum() < min_pixels:
+        return face
+    return SkinTone(((np.median(lab[near], axis=0) + face.lab) / 2).astype(np.float32))
 
 
 def _clean(mask: Mask) -> Mask:
@@ -163,6 +186,7 @@ def fill_agnostic(
     from_below: Mask | None = None,
     work_scale: float = 0.25,
     shading_sigma: float = 0.02,
+    edge_px: float = 1.2,
 ) -> RGBImage:
     """Repaint ``region`` of ``person`` (``HxWx3`` uint8 RGB) so no old garment shows there.
 
@@ -173,7 +197,8 @@ def fill_agnostic(
     ``from_below`` is True (an old hem longer than the new one), each column continues what lies below
     the region (the trousers, the backdrop beside them), as a long top hides what is under it. The rest
     of ``region`` is inpainted from its surroundings (usually background). All of it is computed at
-    ``work_scale`` of the resolution. Pixels outside ``region`` are unchanged.
+    ``work_scale`` of the resolution, but for the bare limbs' outline, soft over ``edge_px`` pixels at
+    full resolution. Pixels outside ``region`` are unchanged.
     """
     out = person.copy()
     if not region.any():
@@ -195,9 +220,11 @@ def fill_agnostic(
         continued, found = _continue_from_below(image, hole.astype(bool))
         painted = np.where((below & found)[..., None], continued, painted)
     skin = _shaded_skin(image, small_region & small_skin, tone, shading_sigma * person.shape[0] * work_scale)
-    weight = cv2.GaussianBlur(small_skin.astype(np.float32), (0, 0), 1.0)[..., None]
-    painted = painted * (1 - weight) + skin * weight
     painted = cv2.resize(painted, full_size, interpolation=cv2.INTER_LINEAR)
+    skin = cv2.resize(skin, full_size, interpolation=cv2.INTER_LINEAR)
+    # The limb's outline at full resolution, softened over a pixel or two like a photographed edge.
+    weight = cv2.GaussianBlur(bare_skin[window].astype(np.float32), (0, 0), edge_px)[..., None]
+    painted = painted * (1 - weight) + skin * weight
     crop_region = region[window]
     out[window][crop_region] = np.clip(painted[crop_region], 0, 255).astype(np.uint8)
     return out
@@ -341,12 +368,13 @@ def _feet(frame: BodyFrame, shape: tuple[int, int], *, below: float = 0.1, half:
     return feet
 
 
-def _neck_zone(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> Mask:
-    """Where the neck is: a capsule from the chin down to a little above the shoulder line."""
+def neck_zone(frame: BodyFrame, pose: BodyPose, shape: tuple[int, int]) -> Mask:
+    """``HxW`` bool: the neck, a capsule from the chin down past the shoulder line to where the
+    deepest usual neckline (a crew neck's front) ends; a new top covers all of it but its opening."""
     points = pose.points.astype(float)
     ear_distance = float(np.linalg.norm(points[_EARS[0]] - points[_EARS[1]]))
     chin = points[_NOSE] + frame.down * 0.8 * ear_distance
-    neck_base = frame.shoulder_mid - frame.down * 0.3 * frame.shoulder_width
+    neck_base = frame.shoulder_mid + frame.down * 0.2 * frame.shoulder_width
     zone = np.zeros(shape, np.uint8)
     radius = 0.16 * frame.shoulder_width
     capsule(zone, chin, neck_base, radius, radius)

@@ -42,7 +42,13 @@ def refine_zones(
     old_clothes = labelled(labels, REPLACED_CLOTHES[category]) & person_mask
     replace = (clothing.replace | old_clothes) & ~protected & ~skin
     return (
-        BodyZones(protected=protected, skin=skin, bare_skin=zones.bare_skin & ~protected, front_limbs=zones.front_limbs),
+        BodyZones(
+            protected=protected,
+            skin=skin,
+            bare_skin=zones.bare_skin & ~protected,
+            front_limbs=zones.front_limbs,
+            hands=zones.hands,
+        ),
         ClothingZones(replace=replace, front=clothing.front & ~replace & ~protected),
     )
 

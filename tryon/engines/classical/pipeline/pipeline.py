@@ -11,10 +11,12 @@ import numpy as np
 
 from ....errors import GarmentNotFound, InvalidImage, NoPersonFound
 from .blend import blend_garment
-from .categories import check_body_visible, classify_garment, resolve_category
-from .clothing import ClothingZones, clothing_zones
-from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, sample_skin_tone
+from .categories import check_body_visible, classify_garment, place_unseen_ankles, resolve_category
+from .checks import check_dressed
+from .clothing import ClothingZones, clothing_zones, protect_head
+from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, limb_skin_tone, sample_skin_tone
 from .landmarks import garment_landmarks, lower_body_landmarks
+from .neckline import without_neck_opening
 from .parsed_zones import garment_mask, refine_zones
 from .segmentation import cut_out_garment, person_mask
 from .types import (
@@ -46,6 +48,11 @@ HEM_LENGTH: dict[Category, tuple[float, float]] = {
 # trousers' waistband under a short top (what a top does not cover must not show the old trousers).
 WAIST_UP = 0.2
 
+# The least share of the garment's zone a result must change. The shared pairs change 94-100% of it
+# (94%: dark jeans over dark jeans, the most alike pair), a result that dressed nobody 0%; half leaves
+# room for a garment much like the old one (docs/quality.md).
+MIN_CHANGED = 0.5
+
 
 def _no_step(step: Step) -> None:
     """The default ``on_step``: report nothing."""
@@ -69,6 +76,8 @@ def prepare_garment(garment: RGBImage, parser: HumanParser | None = None) -> Pre
     top = garment_landmarks(cutout)
     category = classify_garment(cutout.mask, top)
     reason = "one piece from the shoulders to well below the hips" if category is Category.DRESSES else "sleeves and a torso"
+    # What shows through the neck opening of a flat top is its inside, which a person's neck hides.
+    cutout = without_neck_opening(cutout, top)
     return PreparedGarment(cutout=cutout, landmarks=top, category=category, reason=reason)
 
 
@@ -93,13 +102,13 @@ def run_tryon(
     ``Step.DONE``. ``parser`` (a learned human parser) sharpens
     the face, hair, hands, skin and old-clothes zones; ``inpainter`` (diffusion) repaints the dressed
     region of the classical result, with noise from ``seed``, and only that region. The body parts
-    the category needs (shoulders and hips; hips, knees and ankles; shoulders, hips and knees) must be
-    seen with at least
-    ``min_visibility``; ``shading_strength`` (0..1) is how strongly the photo's folds and light shade
-    the new garment.
+    the category needs (shoulders and hips; hips and knees; shoulders, hips and knees) must be seen
+    with at least ``min_visibility``; legs leaving the frame below the knees are dressed to its edge.
+    ``shading_strength`` (0..1) is how strongly the photo's folds and light shade the new garment.
 
-    Several people: mediapipe Pose follows one person, the most prominent; that person is dressed, the
-    others' pixels are left alone, and a note says so.
+    Several people: the most prominent (the largest) is dressed, the others' pixels are left alone,
+    and a note says so. A result that would leave the garment's zone mostly unchanged is never
+    returned: ``GarmentNotApplied`` is raised instead.
 
     Returns the dressed person (same size as ``person``, uint8 RGB), the category used, notes on the
     decisions taken, and the seconds each step took. Raises ``NoPersonFound`` when no person is found;
@@ -122,20 +131,19 @@ def run_tryon(
 
     # 2. Pose: the body landmarks the garment is fitted to; the silhouette of that person only.
     with timer.step(Step.POSE):
-        pose = check_body_visible(
-            analyzer.estimate_pose(person), person.shape[:2], used, min_visibility=min_visibility
+        pose, body, people = _most_prominent_person(
+            person, silhouette, analyzer.estimate_pose(person), analyzer
         )
+        pose = check_body_visible(pose, person.shape[:2], used, min_visibility=min_visibility)
+        pose = place_unseen_ankles(pose, person.shape[:2], min_visibility=min_visibility)
         tone = sample_skin_tone(person, pose)
         if _has_colour(person) and not tone.looks_like_skin:
             raise NoPersonFound(
                 "No person was found in the person photo: where a face should be there is no skin "
                 "(is it a product photo?). Send a photo of a person."
             )
-        body, people = _posed_person(silhouette, pose)
         if people > 1:
-            notes.append(
-                f"{people} people found; dressed the most prominent (the one the pose model follows)"
-            )
+            notes.append(f"{people} people found; dressed the most prominent (the largest in the photo)")
 
     # 3. Warp: the garment fitted onto shoulders, torso and arms, or onto hips and legs.
     with timer.step(Step.WARP):
@@ -151,12 +159,18 @@ def run_tryon(
     # 4. Inpainting: the old garment's zone repainted as what lies under or behind it, or as bare skin.
     with timer.step(Step.INPAINTING):
         zones = body_zones(person, body, pose, tone, used)
+        if used is not Category.LOWER_BODY:
+            zones = protect_head(person, body, pose, zones, tone)
         clothing = clothing_zones(person, body, pose, zones, used, waist_up=WAIST_UP)
         if parser is not None:
             zones, clothing = refine_zones(zones, clothing, parser.parse(person), used, body)
         below_hem = _below_line(body_frame(pose).hip_mid, body.shape) if used is Category.UPPER_BODY else None
         base = fill_agnostic(
-            person, clothing.replace, bare_skin=zones.bare_skin, tone=tone, from_below=below_hem
+            person,
+            clothing.replace,
+            bare_skin=zones.bare_skin,
+            tone=limb_skin_tone(person, zones.hands, tone),
+            from_below=below_hem,
         )
         keep = _kept_in_front(zones, clothing, warped, pose, used)
         if inpainter is not None:
@@ -171,6 +185,8 @@ def run_tryon(
             image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
         else:  # the inpainter pasted its result inside the repaint mask: keep holds the original
             image = base
+        # A result that left the garment's zone as it was would be the input photo, "completed".
+        check_dressed(person, image, ((warped.alpha > 0.5) | clothing.replace) & ~keep, min_share=MIN_CHANGED)
 
     on_step(Step.DONE)
     return TryOnResult(image=image, category=used, notes=notes, step_seconds=timer.seconds)
@@ -247,15 +263,52 @@ def _posed_person(silhouette: Mask, pose: BodyPose, *, min_share: float = 0.2) -
         return silhouette, count - 1
     areas = stats[1:, cv2.CC_STAT_AREA]
     people = int((areas >= min_share * areas.max()).sum())
-    frame = body_frame(pose)
-    x, y = np.round((frame.shoulder_mid + frame.hip_mid) / 2).astype(int)
-    height, width = silhouette.shape
-    label = labels[min(max(y, 0), height - 1), min(max(x, 0), width - 1)]
+    label = _region_under(labels, pose)
     if label == 0:
         return silhouette, people
     # Keep the posed person and the small specks (a stray hand); drop the other people.
     others = (stats[labels, cv2.CC_STAT_AREA] >= min_share * areas.max()) & (labels != label) & (labels > 0)
     return silhouette & ~others, people
+
+
+def _most_prominent_person(
+    person: RGBImage, silhouette: Mask, pose: BodyPose | None, analyzer: PersonAnalyzer, *, margin: float = 0.1
+) -> tuple[BodyPose | None, Mask, int]:
+    """The pose and silhouette of the largest person in the photo, and how many people it shows.
+
+    mediapipe Pose follows one person, not always the largest: when the person it follows is not the
+    largest region of ``silhouette`` (``HxW`` bool), the pose is estimated again on the largest region's
+    box, grown by ``margin`` of its height. Raises ``NoPersonFound`` when several people are seen and
+    the largest cannot be posed. With one person (or no pose) this is ``_posed_person``'s answer.
+    """
+    body, people = _posed_person(silhouette, pose) if pose is not None else (silhouette, 1)
+    if people <= 1 or pose is None:
+        return pose, body, people
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(silhouette.astype(np.uint8), connectivity=8)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if _region_under(labels, pose) == largest:
+        return pose, body, people
+    left, top, width, height = (int(v) for v in stats[largest, :4])
+    grow = round(margin * height)
+    box = (slice(max(0, top - grow), top + height + grow), slice(max(0, left - grow), left + width + grow))
+    crop_pose = analyzer.estimate_pose(np.ascontiguousarray(person[box]))
+    if crop_pose is not None:
+        offset = np.array([box[1].start, box[0].start], np.float32)
+        shifted = BodyPose(points=crop_pose.points + offset, visibility=crop_pose.visibility)
+        if _region_under(labels, shifted) == largest:
+            return shifted, _posed_person(silhouette, shifted)[0], people
+    raise NoPersonFound(
+        f"The person photo shows {people} people and the most prominent one could not be made out. "
+        "Send a photo of one person, or crop the photo to the person to dress."
+    )
+
+
+def _region_under(labels: np.ndarray, pose: BodyPose) -> int:
+    """The label of ``labels`` (``HxW`` int, 0 for background) under the middle of the torso."""
+    frame = body_frame(pose)
+    x, y = np.round((frame.shoulder_mid + frame.hip_mid) / 2).astype(int)
+    height, width = labels.shape
+    return int(labels[min(max(y, 0), height - 1), min(max(x, 0), width - 1)])
 
 
 def _painted_limbs_in_front(painted: Mask, warped: WarpedGarment, pose: BodyPose) -> Mask:

@@ -180,21 +180,27 @@ def _full_resolution_cutout(
     return GarmentCutout(rgb=rgb, alpha=alpha, mask=alpha > 0.5)
 
 
-def _bleed_colours(rgb: RGBImage, alpha: Alpha, *, reach_px: float = 24.0) -> RGBImage:
-    """``rgb`` with the garment's edge colours spread over the backdrop beside it.
+def _bleed_colours(rgb: RGBImage, alpha: Alpha, *, reach_px: float = 24.0, edge_px: int = 2) -> RGBImage:
+    """``rgb`` with the garment's own colours spread over its edge and the backdrop beside it.
 
-    Resampling the cut-out later mixes each edge pixel with its neighbours; with backdrop colours there,
-    the garment would get a light halo. Normalised blurring of the garment's own colours (at a quarter
-    of the resolution, as only smooth colour is needed) replaces them out to about ``reach_px``.
+    Resampling the cut-out later mixes each edge pixel with its neighbours, and the photo's edge pixels
+    themselves are part backdrop: either way a garment on a light backdrop would get a light halo.
+    Normalised blurring of the colours of the solid garment, ``edge_px`` inside its feathered edge (at a
+    quarter of the resolution, as only smooth colour is needed), replaces them from there out to about
+    ``reach_px``.
     """
     height, width = alpha.shape
+    kernel = np.ones((2 * edge_px + 1, 2 * edge_px + 1), np.uint8)
+    solid = cv2.erode((alpha >= 0.99).astype(np.uint8), kernel).astype(np.float32)
+    if not solid.any():
+        solid = alpha
     small = (max(1, width // 4), max(1, height // 4))
-    small_alpha = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
-    small_rgb = cv2.resize(rgb.astype(np.float32) * alpha[..., None], small, interpolation=cv2.INTER_AREA)
+    small_solid = cv2.resize(solid, small, interpolation=cv2.INTER_AREA)
+    small_rgb = cv2.resize(rgb.astype(np.float32) * solid[..., None], small, interpolation=cv2.INTER_AREA)
     sigma = reach_px / 8.0
-    weights = cv2.GaussianBlur(small_alpha, (0, 0), sigma)
+    weights = cv2.GaussianBlur(small_solid, (0, 0), sigma)
     spread = cv2.GaussianBlur(small_rgb, (0, 0), sigma) / np.maximum(weights, 1e-4)[..., None]
     spread = cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
-    mix = alpha[..., None]
+    mix = cv2.GaussianBlur(solid, (0, 0), 0.7)[..., None]
     bled = rgb.astype(np.float32) * mix + spread * (1.0 - mix)
     return np.clip(bled, 0, 255).astype(np.uint8)

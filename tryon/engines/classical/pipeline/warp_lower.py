@@ -29,7 +29,8 @@ def warp_lower_body(
     The waistband goes ``waist_up`` torso lengths above the hip joints, ``waist_half`` hip-joint
     distances to each side of the middle; that width sets the garment's scale. The crotch keeps the
     garment's own rise, bounded to ``rise`` torso lengths below the waist. Each leg follows hip, knee and
-    ankle for its own scaled length; a leg at least ``full_length`` of the body's leg ends at the ankle.
+    ankle for its own scaled length; when either leg is at least ``full_length`` of the body's leg, both
+    end at the ankles.
     Leg widths keep the garment's cut, bounded around typical thigh, knee and ankle widths. The garment
     is not clipped to the silhouette: new trousers may be wider than the old ones (the fill behind them
     repaints what the old ones covered). Returns ``HxW`` layers (no sleeves: ``sleeve_alpha`` is 0).
@@ -56,8 +57,11 @@ def warp_lower_body(
         (points["crotch"], crotch),
     ]
     if landmarks.has_legs:
+        # One pair of trousers: both legs end at the ankles, or neither (a leg's landmarks vary a little).
+        lengths = [_leg_lengths(points, frame, side, crotch) for side in ("left", "right")]
+        to_ankles = max(scale * garment / body for garment, body, _ in lengths) >= full_length
         for side in ("left", "right"):
-            pairs += _leg_pairs(points, frame, side, scale, crotch, hip_width, full_length=full_length)
+            pairs += _leg_pairs(points, frame, side, scale, crotch, hip_width, to_ankle=to_ankles)
     else:
         pairs += _skirt_pairs(points, frame, scale, waist, hip_width)
     return _composite(rgb, [_warp_layer(alpha, pairs, size, grid_step)], size, [])
@@ -71,37 +75,26 @@ def _leg_pairs(
     crotch: np.ndarray,
     hip_width: float,
     *,
-    full_length: float,
+    to_ankle: bool,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Garment-to-body pairs for one leg: centre and edges at the crotch, a third, two thirds and the end.
 
     The garment leg's axis runs from the middle of the leg at crotch height (between the waist corner's
     x and the crotch) to the middle of its opening; the body's runs from the leg at crotch height
-    through knee and ankle.
+    through knee and ankle. The leg keeps its scaled length, or ends at the ankle when ``to_ankle``.
     """
-    suffix = "l" if side == "left" else "r"
-    hip, knee, ankle = (getattr(frame, f"{joint}_{suffix}") for joint in ("hip", "knee", "ankle"))
     away = frame.across * (-1.0 if side == "left" else 1.0)
     outer, inner = points[f"{side}_hem_outer"], points[f"{side}_hem_inner"]
-    waist_corner = points[f"waist_{side}"]
-    top = np.array([(waist_corner[0] + points["crotch"][0]) / 2, points["crotch"][1]])
+    top = _leg_top(points, side)
     end = (outer + inner) / 2
     top_half = abs(float(top[0] - points["crotch"][0]))
     end_half = float(np.linalg.norm(outer - inner)) / 2
     axis = end - top
-    garment_length = max(1.0, float(np.linalg.norm(axis)))
+    garment_length, leg_length, body_leg = _leg_lengths(points, frame, side, crotch)
     garment_across = np.array([-axis[1], axis[0]]) / garment_length
     if (outer - end) @ garment_across < 0:
         garment_across = -garment_across
-    # The body leg starts at crotch height on the thigh, below the hip joint.
-    depth = float((crotch - hip) @ frame.down)
-    leg = np.array([hip, knee, ankle])
-    start, _ = _along_polyline(leg, max(0.0, depth))
-    body_leg = np.array([start, knee, ankle])
-    leg_length = float(np.sum(np.linalg.norm(np.diff(body_leg, axis=0), axis=1)))
-    body_length = scale * garment_length
-    if body_length >= full_length * leg_length:
-        body_length = leg_length
+    body_length = leg_length if to_ankle else scale * garment_length
     pairs = []
     for t in (0.0, 1 / 3, 2 / 3, 1.0):
         body_mid, direction = _along_polyline(body_leg, t * body_length)
@@ -121,6 +114,27 @@ def _leg_pairs(
         if t > 0:
             pairs.append((garment_mid - garment_across * garment_half, body_mid - body_across * body_half))
     return pairs
+
+
+def _leg_top(points: dict[str, np.ndarray], side: str) -> np.ndarray:
+    """The middle of the garment's leg at crotch height: between the waist corner's x and the crotch."""
+    return np.array([(points[f"waist_{side}"][0] + points["crotch"][0]) / 2, points["crotch"][1]])
+
+
+def _leg_lengths(
+    points: dict[str, np.ndarray], frame: BodyFrame, side: str, crotch: np.ndarray
+) -> tuple[float, float, np.ndarray]:
+    """One leg's garment length (its axis, in garment pixels), the body leg's length from crotch height
+    to the ankle (photo pixels), and that body leg as a ``(3, 2)`` polyline (start, knee, ankle)."""
+    suffix = "l" if side == "left" else "r"
+    hip, knee, ankle = (getattr(frame, f"{joint}_{suffix}") for joint in ("hip", "knee", "ankle"))
+    end = (points[f"{side}_hem_outer"] + points[f"{side}_hem_inner"]) / 2
+    garment_length = max(1.0, float(np.linalg.norm(end - _leg_top(points, side))))
+    # The body leg starts at crotch height on the thigh, below the hip joint.
+    depth = float((crotch - hip) @ frame.down)
+    start, _ = _along_polyline(np.array([hip, knee, ankle]), max(0.0, depth))
+    body_leg = np.array([start, knee, ankle])
+    return garment_length, float(np.sum(np.linalg.norm(np.diff(body_leg, axis=0), axis=1))), body_leg
 
 
 def _skirt_pairs(
