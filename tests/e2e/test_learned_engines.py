@@ -24,7 +24,7 @@ from .test_batching import batch_totals
 
 REPO = Path(__file__).resolve().parents[2]
 # The parser's random labels would make a random garment cut-out: its served path is tested in
-# tests/models/test_runner_served.py, its effect on the zones in tests/pipeline/test_learned_steps.py.
+# tests/models/test_runner_served.py, its effect on the zones in tests/engines/classical/pipeline/test_learned_steps.py.
 LEARNED = {"TRYON_INPAINT_ENGINE": "diffusers", "TRYON_PARSING_ENGINE": "mediapipe"}
 
 
