@@ -70,14 +70,18 @@ class TryOnService:
 
     @bentoml.task
     async def tryon(self, person_image: Path, clothing_image: Path, ctx: bentoml.Context) -> Image.Image:
-        """The same try-on as POST /api/tryon; the task id can also be polled at GET /api/tryon/{id}."""
+        """The same try-on as POST /api/tryon; the task id can also be polled at GET /api/tryon/{id}.
+
+        Called synchronously (``POST /tryon``) it answers the result image itself; that call has no
+        task id, so the job gets an id of its own.
+        """
         state = self.core.state
         try:
             job_id = await asyncio.to_thread(
                 state.submit,
                 person_image.read_bytes(),
                 clothing_image.read_bytes(),
-                job_id=ctx.request.state.task_id,
+                job_id=getattr(ctx.request.state, "task_id", None),
             )
         except InvalidImage as error:
             raise InvalidArgument(str(error)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from ..route_list import OPEN_ROUTES, example_path, served_routes
 from .helpers import poll_until_finished
 from .served import ServedService
 
@@ -42,6 +43,29 @@ def test_api_routes_need_the_key(guarded, person_bytes, garment_bytes, headers) 
     assert requests.get(f"{guarded.url}/api/tryon/x", headers=headers, timeout=10).status_code == 401
     task = requests.post(f"{guarded.url}/tryon/submit", headers=headers, timeout=10)
     assert task.status_code == 401
+
+
+def test_every_served_route_needs_the_key_unless_it_is_listed_open(guarded) -> None:
+    for method, path in sorted(served_routes()):
+        response = requests.request(method, f"{guarded.url}{example_path(path)}", timeout=10)
+        if (method, path) in OPEN_ROUTES:
+            assert response.status_code != 401, (method, path)
+        else:
+            assert response.status_code == 401, (method, path, response.status_code)
+            assert "Authorization: Bearer" in response.json()["detail"]
+
+
+def test_the_synchronous_task_route_answers_the_result_image(guarded, person_bytes, garment_bytes) -> None:
+    def call(person: bytes) -> requests.Response:
+        files = {"person_image": ("p.png", person), "clothing_image": ("c.jpg", garment_bytes)}
+        return requests.post(f"{guarded.url}/tryon", files=files, headers=AUTH, timeout=120)
+
+    response = call(person_bytes)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("image/")
+    assert len(response.content) > 1000
+    refused = call(b"not a photo")
+    assert refused.status_code == 400 and "person_image" in refused.text
 
 
 def test_probes_and_docs_stay_open(guarded) -> None:
