@@ -12,6 +12,7 @@ import asyncio
 import gc
 import io
 import logging
+from http import HTTPStatus
 from pathlib import Path
 from typing import Callable
 
@@ -30,10 +31,17 @@ from tryon.api import AdmissionControl, admission_policy, attach_state, create_a
 from tryon.api.endpoint_labels import label_bentoml_metrics_by_route
 from tryon.core import ApiCore, JobRunner, WorkerStatus
 from tryon.errors import InvalidImage
-from tryon.jobs import JobStatus
+from tryon.jobs import JobStatus, QueueFull
 from tryon.runner_calls import retry_dropped_connections
 from tryon.settings import Settings
 from tryon.wiring import build_engine
+
+
+class TooManyJobs(BentoMLException):
+    """The queue is full: BentoML answers a task call with 429 (a submitted task fails with it)."""
+
+    error_code = HTTPStatus.TOO_MANY_REQUESTS
+
 
 app = create_app()
 label_bentoml_metrics_by_route(route_table(app))
@@ -85,6 +93,8 @@ class TryOnService:
             )
         except InvalidImage as error:
             raise InvalidArgument(str(error)) from None
+        except QueueFull as error:
+            raise TooManyJobs(state.admission.queue_full(error.queued)[0]) from None
         record = await state.wait(job_id)
         if record.status is JobStatus.FAILED:
             raise BentoMLException(record.error or "The try-on failed.")

@@ -50,3 +50,15 @@ def test_every_route_is_reached_with_the_key(guarded) -> None:
 @pytest.mark.parametrize("path", ["/tryon", "/tryon/", "/api/tryon/", "/not-a-route", "/docsx", "/metrics/x"])
 def test_paths_no_route_lists_need_the_key_too(guarded, path) -> None:
     assert guarded.post(path).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/tryon", "/tryon", "/tryon/submit", "/tryon/retry"])
+def test_every_route_that_queues_a_job_is_refused_when_the_queue_is_full(path) -> None:
+    full = AdmissionPolicy(api_key=None, max_queue=3, queued=lambda: 3, workers=1, max_upload_bytes=1024)
+    client = TestClient(AdmissionControl(PlainTextResponse("reached"), policy=lambda: full))
+
+    response = client.post(path)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "3"
+    assert response.json()["detail"] == "The queue is full (3 jobs waiting); try again in about 3 s."
+    assert client.get("/api/tryon/some-job").status_code == 200  # polls are not refused

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
@@ -10,6 +13,7 @@ from .helpers import poll_until_finished
 from .served import ServedService
 
 KEY = "s3cret-key"
+MAX_QUEUE = 2
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
@@ -18,7 +22,7 @@ def guarded(tmp_path_factory):
     served = ServedService(
         tmp_path_factory.mktemp("served-limits"),
         TRYON_API_KEY=KEY,
-        TRYON_MAX_QUEUE="2",
+        TRYON_MAX_QUEUE=str(MAX_QUEUE),
         TRYON_WORKERS="1",
     ).start()
     yield served
@@ -109,3 +113,29 @@ def test_full_queue_answers_429_and_jobs_can_be_cancelled(guarded, person_bytes,
     assert again.status_code == 409
     unknown = requests.delete(f"{guarded.url}/api/tryon/not-a-job", headers=AUTH, timeout=10)
     assert unknown.status_code == 404
+
+
+def test_a_burst_of_concurrent_submits_stays_within_the_queue_limit(guarded, person_bytes, garment_bytes) -> None:
+    """40 submits at once into a queue of 2: each job admitted fills a free place or one a job left."""
+
+    def job_counts() -> dict[str, int]:
+        return requests.get(f"{guarded.url}/health", timeout=10).json()["queue"]
+
+    def left_the_queue(counts: dict[str, int]) -> int:
+        return counts["processing"] + counts["completed"] + counts["failed"]
+
+    before = job_counts()
+    start = threading.Barrier(40)
+
+    def submit(_: int) -> int:
+        start.wait()
+        return post_job(guarded.url, person_bytes, garment_bytes).status_code
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        codes = list(pool.map(submit, range(40)))
+    after = job_counts()
+
+    accepted = codes.count(202)
+    assert accepted + codes.count(429) == 40, codes
+    started = left_the_queue(after) - left_the_queue(before)
+    assert 1 <= accepted <= MAX_QUEUE - before["queued"] + started, (accepted, before, after)

@@ -51,6 +51,11 @@ class AdmissionPolicy:
         """A rough wait: about one second of work per queued job, shared by the workers."""
         return max(1, math.ceil(queued / max(1, self.workers)))
 
+    def queue_full(self, queued: int) -> tuple[str, int]:
+        """(detail, Retry-After seconds) of the 429 that refuses a job while ``queued`` wait."""
+        wait = self.retry_after_seconds(queued)
+        return f"The queue is full ({queued} jobs waiting); try again in about {wait} s.", wait
+
 
 class AdmissionControl:
     def __init__(self, app, *, policy: Callable[[], AdmissionPolicy | None]) -> None:
@@ -87,14 +92,11 @@ def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes
     if _declared_length(scope) > policy.max_body_bytes:
         return 400, policy.body_too_large(), CLOSE
     if scope["method"] == "POST" and path.rstrip("/") in SUBMIT_PATHS:
+        # A cheap early refusal, before the body is read; the store's create enforces the limit.
         queued = policy.queued()
         if queued >= policy.max_queue:
-            wait = policy.retry_after_seconds(queued)
-            return (
-                429,
-                f"The queue is full ({queued} jobs waiting); try again in about {wait} s.",
-                [(b"retry-after", str(wait).encode())],
-            )
+            detail, wait = policy.queue_full(queued)
+            return 429, detail, [(b"retry-after", str(wait).encode())]
     return None
 
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..errors import InvalidImage
+from ..jobs import QueueFull
 from ..webhooks import WebhookURLRefused
 from .demo import demo_router
 from .routes import health_router, tryon_router
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(InvalidImage, _invalid_image)
     app.add_exception_handler(WebhookURLRefused, _invalid_image)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(QueueFull, _queue_full)
     app.openapi = lambda: _openapi_with_400_for_invalid_requests(app)
     return app
 
@@ -95,6 +97,11 @@ def admission_policy(app: FastAPI) -> Callable[[], AdmissionPolicy | None]:
 
 async def _invalid_image(request: Request, error: InvalidImage) -> JSONResponse:
     return JSONResponse(status_code=400, content={"detail": str(error)})
+
+
+async def _queue_full(request: Request, error: QueueFull) -> JSONResponse:
+    detail, wait = request.app.state.tryon.admission.queue_full(error.queued)
+    return JSONResponse(status_code=429, content={"detail": detail}, headers={"Retry-After": str(wait)})
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .records import JobInputs, JobRecord, JobResult, JobStatus
-from .store import JobStore
+from .store import JobStore, QueueFull
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -54,9 +54,15 @@ class SQLiteJobStore(JobStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
-    def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
+    def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
         now = time.time()
-        with self._lock:
+        with self._lock, _immediate_transaction(self._db):
+            if max_queued is not None:
+                (queued,) = self._db.execute(
+                    "SELECT COUNT(*) FROM jobs WHERE status = ?", (JobStatus.QUEUED.value,)
+                ).fetchone()
+                if queued >= max_queued:
+                    raise QueueFull(queued)
             self._db.execute(
                 "INSERT INTO jobs (job_id, status, created_at, updated_at, person_image, clothing_image,"
                 " options) VALUES (?, ?, ?, ?, ?, ?, ?)",

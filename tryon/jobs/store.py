@@ -7,6 +7,14 @@ import abc
 from .records import JobInputs, JobRecord, JobResult
 
 
+class QueueFull(Exception):
+    """``create`` refused a job: ``queued`` jobs are waiting already, the most allowed."""
+
+    def __init__(self, queued: int) -> None:
+        super().__init__(f"{queued} jobs are queued already")
+        self.queued = queued
+
+
 class JobStore(abc.ABC):
     """Durable job records plus a queue with leases.
 
@@ -17,8 +25,13 @@ class JobStore(abc.ABC):
     """
 
     @abc.abstractmethod
-    def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
-        """Record a new queued job."""
+    def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
+        """Record a new queued job.
+
+        With ``max_queued``, raises ``QueueFull`` instead when that many jobs are queued already.
+        Counting and adding are one atomic step, for every caller of the store in every process, so
+        a burst of concurrent submits cannot pass the limit.
+        """
 
     @abc.abstractmethod
     def get(self, job_id: str) -> JobRecord | None:
