@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import socket
 import ssl
 import subprocess
 import threading
@@ -392,3 +393,108 @@ def test_service_refuses_a_webhook_url_it_will_not_call_before_queueing(webhook_
         )
     assert refused.value.status_code == 400
     assert "http or https" in refused.value.reason
+
+
+# --- Receivers that misbehave: a huge answer, a dripping answer ---
+
+
+class RawReceiver:
+    """A TCP server on 127.0.0.1 whose ``answer(connection)`` runs for each connection, in its own thread."""
+
+    def __init__(self, answer) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.connections = 0
+        self._answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer_and_close, args=(connection,), daemon=True).start()
+
+    def _answer_and_close(self, connection: socket.socket) -> None:
+        try:
+            read_request(connection)
+            self._answer(connection)
+        except OSError:  # the sender hung up: what these tests want
+            pass
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def read_request(connection: socket.socket) -> bytes:
+    """The request's head and a body of the declared length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head
+
+
+def test_a_receiver_streaming_a_huge_answer_costs_the_sender_a_socket_buffer(caplog) -> None:
+    chunk, sent = b"x" * 65536, []
+
+    def huge_answer(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3000000000\r\n\r\n")
+        for _ in range(3_000_000_000 // len(chunk)):
+            connection.sendall(chunk)
+            sent.append(len(chunk))
+
+    receiver = RawReceiver(huge_answer)
+    sender = WebhookSender(SECRET, allow_private=True, attempts=1, timeout_seconds=5)
+    try:
+        with caplog.at_level(logging.INFO, logger="tryon.webhooks"):
+            started = time.monotonic()
+            sender.send(receiver.url, PAYLOAD)
+            sender.close(timeout=10)
+            took = time.monotonic() - started
+        assert "webhook delivered" in caplog.text and "HTTP 200" in caplog.text
+        assert took < 3, f"reading the answer took {took:.1f} s"
+        time.sleep(0.2)  # the receiver's last sendall fails once the sender has closed
+        assert sum(sent) < 32 * 2**20, f"the sender took {sum(sent) / 2**20:.0f} MB of the answer"
+    finally:
+        receiver.close()
+
+
+def test_a_dripping_receiver_is_given_up_at_the_deadline_and_delays_no_other(caplog) -> None:
+    stop = threading.Event()
+
+    def drip(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\n")
+        while not stop.wait(0.2):  # one header byte at a time: no single read ever times out
+            connection.sendall(b"X")
+
+    slow = [RawReceiver(drip) for _ in range(8)]  # more slow receivers than the old sender had threads
+    fast = Receiver()
+    sender = WebhookSender(SECRET, allow_private=True, attempts=1, timeout_seconds=2)
+    try:
+        with caplog.at_level(logging.INFO, logger="tryon.webhooks"):
+            for receiver in slow:
+                sender.send(receiver.url, PAYLOAD)
+            time.sleep(0.3)  # every slow receiver holds a delivery now
+            started = time.monotonic()
+            sender.send(fast.url, PAYLOAD)
+            assert fast.wait_for(1, timeout=5), "the fast receiver got nothing"
+            assert time.monotonic() - started < 1, "the fast receiver waited for the slow ones"
+            sender.close(timeout=5)
+            took = time.monotonic() - started
+        assert all(receiver.connections == 1 for receiver in slow)
+        assert caplog.text.count("given up after 1 attempts (last: ") == 8
+        assert took < 3.5, f"the slow deliveries ran {took:.1f} s past a 2 s deadline"
+    finally:
+        stop.set()
+        fast.close()
+        for receiver in slow:
+            receiver.close()

@@ -253,6 +253,10 @@ class _PinnedResolver(AbstractResolver):
 class WebhookSender:
     """POSTs job payloads to webhook URLs from a background event loop; ``send`` never blocks.
 
+    Deliveries run concurrently on that loop, each costing a socket and no thread while it waits,
+    so a slow receiver delays only its own deliveries; every attempt ends within
+    ``timeout_seconds`` (the host's lookup included).
+
     Each delivery is tried up to ``attempts`` times, waiting ``backoff_seconds`` * 2**n between
     tries, on connection errors, timeouts, HTTP 429 and 5xx. Any other answer ends it. Every
     outcome is logged with the job id (from ``payload["job_id"]``). ``resolve`` and
@@ -345,7 +349,10 @@ class WebhookSender:
             headers["X-Tryon-Job-Id"] = str(job_id)
         for attempt in range(1, self.attempts + 1):
             try:
-                target = await asyncio.to_thread(self.check, url)  # DNS may have changed
+                target = await asyncio.wait_for(asyncio.to_thread(self.check, url), self.timeout_seconds)
+            except asyncio.TimeoutError:
+                log.warning("job %s: webhook not sent: its host name did not resolve in time", job_id)
+                return False
             except WebhookURLRefused as error:
                 log.warning("job %s: webhook not sent: %s", job_id, error)
                 return False
@@ -381,11 +388,19 @@ class WebhookSender:
         return False
 
     async def _post(self, target: WebhookTarget, body: bytes, headers: dict[str, str]) -> int:
-        """POST ``body`` to ``target``, connecting only to its checked addresses; the HTTP status."""
+        """POST ``body`` to ``target``, connecting only to its checked addresses; the HTTP status.
+
+        The whole attempt (connecting, sending, the status line and headers) has one deadline,
+        ``timeout_seconds``, so a receiver that drips its answer cannot hold on longer. The body of
+        the answer is never read: the connection is closed after the headers (aiohttp's parser
+        bounds those), so a receiver's answer costs at most a socket buffer of memory.
+        """
         connector = aiohttp.TCPConnector(
             resolver=_PinnedResolver(target), ssl=self._ssl_context, use_dns_cache=False, force_close=True
         )
         timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, trust_env=False, auto_decompress=False
+        ) as session:
             async with session.post(target.url, data=body, headers=headers, allow_redirects=False) as response:
                 return response.status
