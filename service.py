@@ -21,17 +21,18 @@ import anyio.lowlevel
 import bentoml
 import numpy as np
 from _bentoml_impl.client import RemoteProxy
-from bentoml.exceptions import BentoMLException, InvalidArgument
+from bentoml.exceptions import BentoMLException, InvalidArgument, ServiceUnavailable
 from PIL import Image
 
 from runners import InpaintingRunner, ParsingRunner, PoseRunner, SegmentationRunner
 from runners.gpus import gpu_services, share_gpus_when_too_few
 from tryon import metrics
 from tryon.api import AdmissionControl, admission_policy, attach_state, create_app, route_table
+from tryon.api.app import STORE_FULL
 from tryon.api.endpoint_labels import label_bentoml_metrics_by_route
 from tryon.core import ApiCore, JobRunner, WorkerStatus
 from tryon.errors import InvalidImage
-from tryon.jobs import JobStatus, QueueFull
+from tryon.jobs import JobStatus, QueueFull, StoreFull
 from tryon.runner_calls import retry_dropped_connections
 from tryon.settings import Settings
 from tryon.wiring import build_engine
@@ -95,6 +96,8 @@ class TryOnService:
             raise InvalidArgument(str(error)) from None
         except QueueFull as error:
             raise TooManyJobs(state.admission.queue_full(error.queued)[0]) from None
+        except StoreFull:
+            raise ServiceUnavailable(STORE_FULL) from None
         record = await state.wait(job_id)
         if record.status is JobStatus.FAILED:
             raise BentoMLException(record.error or "The try-on failed.")

@@ -47,6 +47,7 @@ class WorkerStatus(BaseModel):
     workers: int = Field(description="Jobs this process runs at once (TRYON_WORKERS).")
     engines: dict[str, str] = Field(description="What performs each pipeline step.")
     storage_error: str | None = Field(default=None, description="Why the last result upload failed.")
+    job_store_error: str | None = Field(default=None, description="Why the job store refuses writes now.")
 
 
 class JobRunner:
@@ -92,6 +93,7 @@ class JobRunner:
             workers=self.workers.concurrency,
             engines=self.engine.engines,
             storage_error=self.results.status.error,
+            job_store_error=self.store.full_reason,
         )
 
     def _run_job(self, job_id: str, inputs: JobInputs, report: ProgressReport) -> JobResult:
@@ -188,5 +190,6 @@ class ApiCore:
             running_here=workers.running if workers else 0,
             workers=workers.workers if workers else 0,
             job_store=self.job_store_kind,
+            job_store_error=self.store.full_reason or (workers.job_store_error if workers else None),
             storage=StorageStatus(backend=api_storage.backend, bucket=api_storage.bucket, error=storage_error),
         )

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..errors import InvalidImage
-from ..jobs import QueueFull
+from ..jobs import QueueFull, StoreFull
 from ..webhooks import WebhookURLRefused
 from .demo import demo_router
 from .routes import health_router, tryon_router
@@ -27,6 +27,11 @@ Steps and progress: segmentation 10, pose 25, warp 40, inpainting 55, blend 85, 
 
 
 ROUTERS = (tryon_router, health_router, demo_router)
+STORE_FULL_RETRY_SECONDS = 60
+STORE_FULL = (
+    "The service has run out of storage space and cannot queue or change jobs now; "
+    f"try again in about {STORE_FULL_RETRY_SECONDS} s."
+)
 
 
 def create_app() -> FastAPI:
@@ -38,6 +43,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(WebhookURLRefused, _invalid_image)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(QueueFull, _queue_full)
+    app.add_exception_handler(StoreFull, _store_full)
     app.openapi = lambda: _openapi_with_400_for_invalid_requests(app)
     return app
 
@@ -102,6 +108,13 @@ async def _invalid_image(request: Request, error: InvalidImage) -> JSONResponse:
 async def _queue_full(request: Request, error: QueueFull) -> JSONResponse:
     detail, wait = request.app.state.tryon.admission.queue_full(error.queued)
     return JSONResponse(status_code=429, content={"detail": detail}, headers={"Retry-After": str(wait)})
+
+
+async def _store_full(request: Request, error: StoreFull) -> JSONResponse:
+    """The store has logged it (once per interval); the client may try again later."""
+    return JSONResponse(
+        status_code=503, content={"detail": STORE_FULL}, headers={"Retry-After": str(STORE_FULL_RETRY_SECONDS)}
+    )
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -5,7 +5,7 @@ Nothing here knows about HTTP or about image science: a job's work is a function
 
 from .records import JobInputs, JobRecord, JobResult, JobStatus
 from .redis_store import RedisJobStore
-from .store import JobStore, QueueFull
+from .store import JobStore, QueueFull, StoreFull
 from .sqlite_store import SQLiteJobStore
 from .workers import WorkerPool
 
@@ -18,6 +18,7 @@ __all__ = [
     "QueueFull",
     "RedisJobStore",
     "SQLiteJobStore",
+    "StoreFull",
     "WorkerPool",
 ]
 

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -269,7 +271,7 @@ class RedisJobStore(JobStore):
             socket_timeout=5,
         )
         self._redis = redis.Redis(connection_pool=self._pool)
-        register = self._redis.register_script
+        register = self._register
         self._create = register(_CREATE)
         self._claim = register(_CLAIM)
         self._advance = register(_ADVANCE)
@@ -392,6 +394,23 @@ class RedisJobStore(JobStore):
                 json.dumps(details or {}),
             ],
         )
+
+    def _register(self, source: str) -> Callable[..., object]:
+        """The Lua script, callable like redis-py's; a refusal for lack of memory or of disk
+        (``OOM`` over maxmemory, ``MISCONF`` when it cannot persist) is raised as ``StoreFull``."""
+        script = self._redis.register_script(source)
+
+        def call(**arguments: list) -> object:
+            try:
+                return script(**arguments)
+            except OutOfMemoryError as error:
+                raise self._refused_for_space(f"Redis is out of memory ({error})") from error
+            except ResponseError as error:
+                if not str(error).startswith("MISCONF"):  # it cannot write its snapshot or AOF
+                    raise
+                raise self._refused_for_space(f"Redis cannot persist ({error})") from error
+
+        return call
 
     def _job_key(self, job_id: str) -> str:
         return f"{self._prefix}job:{job_id}"

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import abc
+import logging
+import time
 
 from .records import JobInputs, JobRecord, JobResult
+
+
+log = logging.getLogger(__name__)
+
+FULL_REPORT_SECONDS = 60.0
+"""How long a write refused for lack of space is reported (``full_reason``), and how often logged."""
+
+
+class StoreFull(Exception):
+    """A write was refused for lack of space: the disk under SQLite is full, or Redis is out of
+    memory or cannot persist. Nothing changed; the same call succeeds once space is freed."""
 
 
 class QueueFull(Exception):
@@ -74,3 +87,27 @@ class JobStore(abc.ABC):
 
     def close(self) -> None:
         """Release connections."""
+
+    _last_full: float | None = None  # time.monotonic() of the last write refused for lack of space
+    _last_full_reason = ""
+    _last_full_logged: float | None = None
+
+    @property
+    def full_reason(self) -> str | None:
+        """Why a write was refused for lack of space in the last ``FULL_REPORT_SECONDS``, else None."""
+        if self._last_full is None or time.monotonic() - self._last_full > FULL_REPORT_SECONDS:
+            return None
+        return self._last_full_reason
+
+    def _refused_for_space(self, reason: str) -> StoreFull:
+        """The ``StoreFull`` to raise: remembered for ``full_reason``, logged once per interval
+        (not once per attempt: idle workers retry every half second)."""
+        now = time.monotonic()
+        self._last_full, self._last_full_reason = now, reason
+        if self._last_full_logged is None or now - self._last_full_logged >= FULL_REPORT_SECONDS:
+            self._last_full_logged = now
+            log.warning(
+                "job store full: %s; new jobs are refused with 503 and queued jobs wait until space "
+                "is freed (logged once every %.0f s while it lasts)", reason, FULL_REPORT_SECONDS,
+            )
+        return StoreFull(reason)
