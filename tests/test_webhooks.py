@@ -25,6 +25,7 @@ from tryon.webhooks import (
     WebhookURLRefused,
     check_webhook_url,
     sign,
+    signature_header,
     verify,
 )
 
@@ -98,11 +99,41 @@ def test_delivery_is_signed_json_that_the_receiver_can_verify(receiver, sender) 
     [(headers, body)] = receiver.wait_for(1)
     assert json.loads(body) == PAYLOAD
     assert headers["Content-Type"] == "application/json"
-    assert headers[SIGNATURE_HEADER] == f"sha256={sign(body, SECRET)}"
+    timestamp, signature = headers[SIGNATURE_HEADER].split(",")
+    assert abs(int(timestamp.removeprefix("t=")) - time.time()) < 5
+    assert signature == f"v1={sign(timestamp.removeprefix('t=').encode() + b'.' + body, SECRET)}"
     assert verify(body, headers[SIGNATURE_HEADER], SECRET)
     assert not verify(body, headers[SIGNATURE_HEADER], "another secret")
     assert not verify(body + b" ", headers[SIGNATURE_HEADER], SECRET)
     assert headers["X-Tryon-Job-Id"] == PAYLOAD["job_id"]
+
+
+def test_a_captured_delivery_cannot_be_replayed_later() -> None:
+    body, sent_at = b'{"job_id":"x","status":"completed"}', 1_800_000_000
+    header = signature_header(body, SECRET, sent_at)
+
+    assert verify(body, header, SECRET, now=sent_at + 299)
+    assert not verify(body, header, SECRET, now=sent_at + 301)  # replayed after the tolerance
+    assert not verify(body, header, SECRET, now=sent_at - 301)
+    # The timestamp is signed: moving it forward breaks the signature.
+    forged = header.replace(f"t={sent_at}", f"t={sent_at + 3600}")
+    assert not verify(body, forged, SECRET, now=sent_at + 3600)
+    for malformed in (None, "", "v1=abc", f"t=soon,{header.split(',')[1]}", f"sha256={sign(body, SECRET)}"):
+        assert not verify(body, malformed, SECRET, now=sent_at)
+
+
+def test_each_retry_is_signed_with_its_own_timestamp() -> None:
+    receiver = Receiver(answers=[500])
+    sender = WebhookSender(SECRET, allow_private=True, attempts=2, backoff_seconds=1.05)
+    try:
+        sender.send(receiver.url, PAYLOAD)
+        (first, body), (second, _) = receiver.wait_for(2)
+        sender.close(timeout=5)
+    finally:
+        receiver.close()
+    sent_at = [int(headers[SIGNATURE_HEADER].split(",")[0].removeprefix("t=")) for headers in (first, second)]
+    assert sent_at[1] > sent_at[0]
+    assert verify(body, first[SIGNATURE_HEADER], SECRET) and verify(body, second[SIGNATURE_HEADER], SECRET)
 
 
 def test_sign_is_hmac_sha256_hex() -> None:

@@ -1,11 +1,10 @@
 """Job-end webhooks: signed JSON POSTs, sent in the background, to addresses that are safe to call.
 
 The service POSTs the same JSON a poll of the job would return to the ``webhook_url`` given at
-submission, with ``X-Tryon-Signature: sha256=<hex>``: HMAC-SHA256 of the exact body bytes under
-``TRYON_WEBHOOK_SECRET``. A receiver checks it like this::
-
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    ok = hmac.compare_digest(expected, request.headers["X-Tryon-Signature"])
+submission, with ``X-Tryon-Signature: t=<unix seconds>,v1=<hex>``: HMAC-SHA256 under
+``TRYON_WEBHOOK_SECRET`` of the timestamp, a dot, and the exact body bytes (Stripe's scheme). The
+timestamp is signed with the body, so a receiver that refuses old ones (``verify`` allows five
+minutes) cannot be fed a captured delivery again later. docs/security.md shows a receiver's check.
 
 Webhook URLs are checked when the job is submitted and again just before each send (SSRF): the
 URL is read with the sending client's own parser, its host resolved once per attempt, every
@@ -38,6 +37,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Tryon-Signature"
+SIGNATURE_TOLERANCE_SECONDS = 300
 ALLOWED_SCHEMES = ("http", "https")
 MAX_URL_LENGTH = 2048
 
@@ -79,21 +79,38 @@ class WebhookTarget:
         return str(self.url.with_query(None).with_fragment(None))
 
 
-def sign(body: bytes, secret: str) -> str:
-    """HMAC-SHA256 of ``body`` under ``secret``, as lowercase hex (the part after ``sha256=``)."""
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign(message: bytes, secret: str) -> str:
+    """HMAC-SHA256 of ``message`` under ``secret``, as lowercase hex."""
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def signature_header(body: bytes, secret: str) -> str:
-    """The value of the ``X-Tryon-Signature`` header for ``body``."""
-    return f"sha256={sign(body, secret)}"
+def signature_header(body: bytes, secret: str, timestamp: int) -> str:
+    """The ``X-Tryon-Signature`` value for ``body`` sent at ``timestamp`` (Unix seconds):
+    ``t=<timestamp>,v1=<HMAC-SHA256 hex of b"<timestamp>." + body>``."""
+    return f"t={timestamp},v1={sign(f'{timestamp}.'.encode() + body, secret)}"
 
 
-def verify(body: bytes, header_value: str | None, secret: str) -> bool:
-    """Whether ``header_value`` is a valid signature of ``body`` (constant-time comparison)."""
-    if not header_value:
+def verify(
+    body: bytes,
+    header_value: str | None,
+    secret: str,
+    *,
+    tolerance_seconds: float = SIGNATURE_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> bool:
+    """Whether ``header_value`` signs ``body`` under ``secret`` with a timestamp no further than
+    ``tolerance_seconds`` from ``now`` (a replayed old delivery fails). Constant-time comparison."""
+    fields: dict[str, list[str]] = {}
+    for part in (header_value or "").split(","):
+        key, _, value = part.strip().partition("=")
+        fields.setdefault(key, []).append(value)
+    timestamp = (fields.get("t") or [""])[0]
+    if not timestamp.isdigit():
         return False
-    return hmac.compare_digest(signature_header(body, secret), header_value.strip())
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance_seconds:
+        return False
+    expected = sign(f"{timestamp}.".encode() + body, secret)
+    return any(hmac.compare_digest(expected, candidate) for candidate in fields.get("v1", []))
 
 
 def resolve_host(host: str, port: int) -> list[IPAddress]:
@@ -343,8 +360,6 @@ class WebhookSender:
         job_id = payload.get("job_id")
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json", "User-Agent": "tryon-webhook/1"}
-        if self._secret:
-            headers[SIGNATURE_HEADER] = signature_header(body, self._secret)
         if job_id:
             headers["X-Tryon-Job-Id"] = str(job_id)
         for attempt in range(1, self.attempts + 1):
@@ -356,6 +371,8 @@ class WebhookSender:
             except WebhookURLRefused as error:
                 log.warning("job %s: webhook not sent: %s", job_id, error)
                 return False
+            if self._secret:  # signed at each attempt: a retry carries its own, current timestamp
+                headers[SIGNATURE_HEADER] = signature_header(body, self._secret, int(time.time()))
             try:
                 status = await self._post(target, body, headers)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
