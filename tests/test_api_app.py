@@ -51,3 +51,16 @@ def test_a_path_no_route_serves_is_still_404() -> None:
     response = client_for(None).put("/api/no/such/route")
     assert response.status_code == 404 and "No such endpoint" in response.json()["detail"]
 
+
+def test_openapi_declares_the_bearer_key_only_when_one_is_set() -> None:
+    guarded = client_for("k").get("/openapi.json").json()
+    assert guarded["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http", "scheme": "bearer", "description": "The service's TRYON_API_KEY."
+    }
+    assert guarded["paths"]["/api/tryon"]["post"]["security"] == [{"apiKey": []}]
+    assert guarded["paths"]["/api/tryon/{job_id}"]["delete"]["security"] == [{"apiKey": []}]
+    assert "security" not in guarded["paths"]["/health"]["get"]
+
+    open_schema = client_for(None).get("/openapi.json").json()
+    assert "securitySchemes" not in open_schema["components"]
+    assert "security" not in open_schema["paths"]["/api/tryon"]["post"]

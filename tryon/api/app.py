@@ -17,7 +17,7 @@ from ..jobs import QueueFull, StoreFull
 from ..webhooks import WebhookURLRefused
 from .demo import demo_router
 from .routes import health_router, tryon_router
-from .admission import AdmissionPolicy
+from .admission import AdmissionPolicy, is_open
 from .state import ServiceState
 
 DESCRIPTION = """Submit a person photo and a garment photo; poll the job until the result is ready.
@@ -27,6 +27,7 @@ Steps and progress: segmentation 10, pose 25, warp 40, inpainting 55, blend 85, 
 
 
 ROUTERS = (tryon_router, health_router, demo_router)
+BEARER_SCHEME = "apiKey"
 STORE_FULL_RETRY_SECONDS = 60
 STORE_FULL = (
     "The service has run out of storage space and cannot queue or change jobs now; "
@@ -68,8 +69,21 @@ def _openapi_with_400_for_invalid_requests(app: FastAPI) -> dict:
                     )
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
+        if (state := getattr(app.state, "tryon", None)) is not None and state.admission.api_key:
+            _declare_bearer_key(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _declare_bearer_key(schema: dict) -> None:
+    """Document ``TRYON_API_KEY``: a bearer scheme that every operation outside the open paths needs."""
+    schema["components"]["securitySchemes"] = {
+        BEARER_SCHEME: {"type": "http", "scheme": "bearer", "description": "The service's TRYON_API_KEY."}
+    }
+    for path, operations in schema["paths"].items():
+        if not is_open(path):
+            for operation in operations.values():
+                operation["security"] = [{BEARER_SCHEME: []}]
 
 
 def route_table(app: FastAPI) -> list[Route]:
