@@ -41,12 +41,14 @@ _PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """What the service accepts; every refusal message quotes the limit it hit."""
+    """What the service accepts (every refusal message quotes the limit it hit), and the working
+    size: ``decode_image`` scales larger photos down to ``working_side`` pixels on their longest side."""
 
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
     max_side: int = 12_000
     min_side: int = 64
+    working_side: int = 2048
 
 
 def sniff_image_type(data: bytes) -> str | None:
@@ -95,14 +97,20 @@ def validate_image(field: str, data: bytes, limits: ImageLimits) -> None:
 
 
 def decode_image(field: str, data: bytes, limits: ImageLimits) -> np.ndarray:
-    """Validate and decode an upload into an ``HxWx3`` uint8 RGB array, upright as it was shot.
+    """Validate and decode an upload into an ``HxWx3`` uint8 RGB array, upright as it was shot, at
+    most ``limits.working_side`` pixels on its longest side (scaled down, aspect ratio kept).
 
     EXIF orientation is applied; grayscale, palette, CMYK and alpha images are converted (alpha is
     composited over white, as product shots are). Raises ``InvalidImage`` with a readable reason.
+    A large JPEG is decoded reduced (libjpeg scales by 1/2, 1/4 or 1/8 while decoding) to the
+    smallest size still at least the working size, so its time and memory follow the working
+    size rather than the upload's.
     """
     with _opened(field, data, limits) as image:
+        if image.format == "JPEG":
+            image.draft("RGB", _fitted_size(image.size, limits.working_side))
         image.load()
-    return _to_rgb(ImageOps.exif_transpose(image))
+    return _fit_within(_to_rgb(ImageOps.exif_transpose(image)), limits.working_side)
 
 
 @contextmanager
@@ -150,6 +158,21 @@ def _check_dimensions(field: str, size: tuple[int, int], limits: ImageLimits) ->
         raise InvalidImage(
             f"{field} is {width}x{height} pixels; each side must be at least {limits.min_side} pixels."
         )
+
+
+def _fitted_size(size: tuple[int, int], longest_side: int) -> tuple[int, int]:
+    """``size`` (width, height) scaled down so neither side exceeds ``longest_side``; never up."""
+    scale = min(1.0, longest_side / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _fit_within(image: np.ndarray, longest_side: int) -> np.ndarray:
+    """``HxWx3`` uint8 scaled down (area averaging) to at most ``longest_side`` on its longest side."""
+    height, width = image.shape[:2]
+    fitted = _fitted_size((width, height), longest_side)
+    if fitted == (width, height):
+        return image
+    return cv2.resize(image, fitted, interpolation=cv2.INTER_AREA)
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
