@@ -35,6 +35,7 @@ from tryon.errors import InvalidImage
 from tryon.jobs import JobStatus, QueueFull, StoreFull
 from tryon.runner_calls import retry_dropped_connections
 from tryon.settings import Settings
+from tryon.startup import exit_if_port_held
 from tryon.wiring import build_engine
 
 
@@ -103,6 +104,11 @@ class TryOnService:
             raise BentoMLException(record.error or "The try-on failed.")
         png = await asyncio.to_thread(self.core.results.png_of, record)
         return Image.open(io.BytesIO(png))
+
+    @bentoml.on_deployment
+    def check_port() -> None:
+        """Runs once in the supervisor, before it binds the port."""
+        exit_if_port_held()
 
     def __is_ready__(self) -> bool:
         return self.jobs.models_loaded
