@@ -172,12 +172,13 @@ def test_photos_within_the_working_size_are_left_as_they_are() -> None:
     assert decode_image("person_image", data, ImageLimits(working_side=300)).shape == (200, 300, 3)
 
 
-def test_a_rotated_large_jpeg_is_upright_at_the_working_size() -> None:
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_rotated_large_photo_is_upright_at_the_working_size(fmt: str) -> None:
     image = Image.fromarray(np.zeros((3000, 4000, 3), np.uint8))  # 4000 wide, shot rotated
     exif = Image.Exif()
     exif[0x0112] = 6
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", exif=exif)
+    image.save(buffer, format=fmt, exif=exif)
     limits = ImageLimits(max_bytes=64 * 2**20, max_side=12_000, working_side=1024)
 
     assert decode_image("person_image", buffer.getvalue(), limits).shape == (1024, 768, 3)

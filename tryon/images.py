@@ -36,6 +36,7 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"PK\x03\x04", 0, "application/zip"),
 )
 
+_REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "YCbCr"})
 _PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
 
@@ -104,12 +105,14 @@ def decode_image(field: str, data: bytes, limits: ImageLimits) -> np.ndarray:
     composited over white, as product shots are). Raises ``InvalidImage`` with a readable reason.
     A large JPEG is decoded reduced (libjpeg scales by 1/2, 1/4 or 1/8 while decoding) to the
     smallest size still at least the working size, so its time and memory follow the working
-    size rather than the upload's.
+    size rather than the upload's; other formats are decoded whole, then box-reduced at once, so
+    the conversions that follow copy a small image.
     """
     with _opened(field, data, limits) as image:
         if image.format == "JPEG":
             image.draft("RGB", _fitted_size(image.size, limits.working_side))
         image.load()
+    image = _reduced(image, limits.working_side)
     return _fit_within(_to_rgb(ImageOps.exif_transpose(image)), limits.working_side)
 
 
@@ -158,6 +161,16 @@ def _check_dimensions(field: str, size: tuple[int, int], limits: ImageLimits) ->
         raise InvalidImage(
             f"{field} is {width}x{height} pixels; each side must be at least {limits.min_side} pixels."
         )
+
+
+def _reduced(image: Image.Image, longest_side: int) -> Image.Image:
+    """``image`` box-averaged by the largest whole factor that keeps its longest side at least
+    ``longest_side``. Palette, bilevel and 16-bit images are left whole (averaging palette
+    indices is meaningless; Pillow cannot reduce the others)."""
+    factor = max(image.size) // longest_side
+    if factor < 2 or image.mode not in _REDUCIBLE_MODES:
+        return image
+    return image.reduce(factor)
 
 
 def _fitted_size(size: tuple[int, int], longest_side: int) -> tuple[int, int]:
