@@ -151,6 +151,7 @@ def check_webhook_url(url: str, *, allow_private: bool, resolve: Resolver = reso
 def _parse(url: str) -> yarl.URL:
     if not isinstance(url, str) or not url.strip():
         raise WebhookURLRefused("webhook_url is empty.")
+    url = url.strip()
     if len(url) > MAX_URL_LENGTH:
         raise WebhookURLRefused(f"webhook_url is longer than {MAX_URL_LENGTH} characters.")
     scheme = url.split(":", 1)[0].lower() if ":" in url else "none"
@@ -329,7 +330,7 @@ class WebhookSender:
         with self._lock:
             pending = list(self._pending)
         wait(pending, timeout=timeout)
-        asyncio.run_coroutine_threadsafe(self._cancel_deliveries(), self._loop).result(timeout=10)
+        wait([asyncio.run_coroutine_threadsafe(self._cancel_deliveries(), self._loop)], timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
