@@ -125,7 +125,10 @@ def main() -> None:
             path.write_bytes(large_photo(canvas, fmt))
             cases[f"{canvas[0]}x{canvas[1]} {fmt}, {path.stat().st_size / 2**20:.1f} MB"] = path
 
-        print(f"one try-on with the person photo below (garment {GARMENT.name}); medians of {args.runs} processes", flush=True)
+        print(
+            f"one try-on with the person photo below (garment {GARMENT.name}); medians of {args.runs} processes",
+            flush=True,
+        )
         print(f"{'person photo':<28} {'working side':>12} {'wall s':>7} {'CPU s':>6} {'+peak MB':>9} "
               f"{'kept MB':>8} {'result':>10} {'PNG MB':>7} {'base64 MB':>9}", flush=True)
         for name, path in cases.items():
