@@ -16,6 +16,7 @@ from runners import depend_on_runners
 from tryon.api import AdmissionControl, admission_policy
 from tryon.core import WorkerStatus
 from tryon.serving import app, compose, finish_service_class, run_task
+from tryon.startup import exit_if_port_held
 
 
 @bentoml.asgi_app(app, path="/")
@@ -32,8 +33,15 @@ class TryOnService:
 
     @bentoml.task
     async def tryon(self, person_image: Path, clothing_image: Path, ctx: bentoml.Context) -> Image.Image:
-        """The same try-on as POST /api/tryon; the task id can also be polled at GET /api/tryon/{id}."""
-        return await run_task(self.core, person_image, clothing_image, job_id=ctx.request.state.task_id)
+        """The same try-on as POST /api/tryon; the task id can also be polled at GET /api/tryon/{id}.
+        ``POST /tryon`` (the synchronous call) answers the image itself."""
+        task_id = getattr(ctx.request.state, "task_id", None)
+        return await run_task(self.core, person_image, clothing_image, job_id=task_id)
+
+    @bentoml.on_deployment
+    def check_port() -> None:
+        """Runs once in the supervisor, before it binds the port."""
+        exit_if_port_held()
 
     def __is_ready__(self) -> bool:
         return self.jobs.models_loaded

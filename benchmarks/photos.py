@@ -1,10 +1,12 @@
-"""Helpers the benchmarks share: the shared test photos, and the per-step report with a contact sheet."""
+"""Helpers the benchmarks share: the shared test photos, the per-step report with a contact sheet, and
+engines built in process."""
 
 from __future__ import annotations
 
 import statistics
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -12,8 +14,25 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import DATA_DIR as DEFAULT_DATA  # noqa: E402, F401 (used by quality.py)
+from tryon.engines.base import RunnerAPI  # noqa: E402
 
 ROW_HEIGHT = 480
+
+
+def in_process_runner_api() -> RunnerAPI:
+    """``runner_api`` over runner services instantiated in this process, each once, on its first call:
+    the models load here instead of in runner processes."""
+    instances: dict[str, Any] = {}
+
+    def runner_api(runner: Any, api_name: str) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            if runner.name not in instances:
+                instances[runner.name] = runner()
+            return getattr(instances[runner.name], api_name)(*args)
+
+        return call
+
+    return runner_api
 
 
 def load_rgb(path: Path) -> np.ndarray:

@@ -15,36 +15,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from photos import in_process_runner_api  # noqa: E402
 
 from tests.conftest import DATA_DIR  # noqa: E402
 from tests.e2e.helpers import poll_until_finished, submit  # noqa: E402
 from tests.e2e.served import ServedService  # noqa: E402
-from tryon.engines.base import EngineRequest, RunnerAPI  # noqa: E402
+from tryon.engines.base import EngineRequest  # noqa: E402
 from tryon.engines.registry import engine_spec  # noqa: E402
 from tryon.settings import Settings  # noqa: E402
 
 PERSON = DATA_DIR / "persons" / "studio_man_hoodie.png"
 GARMENT = DATA_DIR / "garments" / "shirt_oxford_blue.jpg"
-
-
-def in_process_runner_api() -> RunnerAPI:
-    """``runner_api`` over runner services instantiated in this process, each once, on its first call:
-    the models load here instead of in runner processes."""
-    instances: dict[str, Any] = {}
-
-    def runner_api(runner: Any, api_name: str) -> Callable[..., Any]:
-        def call(*args: Any) -> Any:
-            if runner.name not in instances:
-                instances[runner.name] = runner()
-            return getattr(instances[runner.name], api_name)(*args)
-
-        return call
-
-    return runner_api
 
 
 def in_process_seconds(person: bytes, garment: bytes, runs: int) -> list[float]:

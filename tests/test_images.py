@@ -158,3 +158,37 @@ def _png_with_declared_size(width: int, height: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size", "expected"),
+    [("JPEG", (4000, 5300), (1546, 2048)), ("PNG", (3000, 1200), (2048, 819)), ("JPEG", (600, 3000), (410, 2048))],
+)
+def test_large_photos_are_decoded_at_the_working_size(fmt: str, size: tuple[int, int], expected) -> None:
+    limits = ImageLimits(max_bytes=64 * 2**20, max_pixels=40_000_000, max_side=12_000, working_side=2048)
+    decoded = decode_image("person_image", image_bytes(fmt, size=size), limits)
+
+    assert decoded.shape == (expected[1], expected[0], 3) and decoded.dtype == np.uint8
+    # Still the same picture: the first channel's gradient runs from dark (top) to light (bottom).
+    assert decoded[:8, :, 0].mean() < 32 and decoded[-8:, :, 0].mean() > 224
+
+
+def test_photos_within_the_working_size_are_left_as_they_are() -> None:
+    data = image_bytes("PNG", size=(300, 200))
+    assert np.array_equal(
+        decode_image("person_image", data, ImageLimits(working_side=300)),
+        decode_image("person_image", data, ImageLimits(working_side=2048)),
+    )
+    assert decode_image("person_image", data, ImageLimits(working_side=300)).shape == (200, 300, 3)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_rotated_large_photo_is_upright_at_the_working_size(fmt: str) -> None:
+    image = Image.fromarray(np.zeros((3000, 4000, 3), np.uint8))  # 4000 wide, shot rotated
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, exif=exif)
+    limits = ImageLimits(max_bytes=64 * 2**20, max_side=12_000, working_side=1024)
+
+    assert decode_image("person_image", buffer.getvalue(), limits).shape == (1024, 768, 3)

@@ -47,6 +47,7 @@ class WorkerStatus(BaseModel):
     engine: EngineDescription | None = Field(default=None, description="The engine chosen, as its runners describe it.")
     start_error: str | None = Field(default=None, description="Why no engine could be chosen yet.")
     storage_error: str | None = Field(default=None, description="Why the last result upload failed.")
+    job_store_error: str | None = Field(default=None, description="Why the job store refuses writes now.")
 
 
 class JobRunner:
@@ -106,6 +107,7 @@ class JobRunner:
             engine=self._fresh_description(),
             start_error=self.start_error,
             storage_error=self.results.status.error,
+            job_store_error=self.store.full_reason,
         )
 
     def _fresh_description(self) -> EngineDescription | None:
@@ -231,5 +233,6 @@ class ApiCore:
             running_here=workers.running if workers else 0,
             workers=workers.workers if workers else 0,
             job_store=self.job_store_kind,
+            job_store_error=self.store.full_reason or (workers.job_store_error if workers else None),
             storage=StorageStatus(backend=api_storage.backend, bucket=api_storage.bucket, error=storage_error),
         )

@@ -39,17 +39,20 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"PK\x03\x04", 0, "application/zip"),
 )
 
+_REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "YCbCr"})
 _PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """What the service accepts; every refusal message quotes the limit it hit."""
+    """What the service accepts (every refusal message quotes the limit it hit), and the working
+    size: ``decode_image`` scales larger photos down to ``working_side`` pixels on their longest side."""
 
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
     max_side: int = 12_000
     min_side: int = 64
+    working_side: int = 2048
 
 
 def sniff_image_type(data: bytes) -> str | None:
@@ -98,14 +101,22 @@ def validate_image(field: str, data: bytes, limits: ImageLimits) -> None:
 
 
 def decode_image(field: str, data: bytes, limits: ImageLimits) -> np.ndarray:
-    """Validate and decode an upload into an ``HxWx3`` uint8 RGB array, upright as it was shot.
+    """Validate and decode an upload into an ``HxWx3`` uint8 RGB array, upright as it was shot, at
+    most ``limits.working_side`` pixels on its longest side (scaled down, aspect ratio kept).
 
     EXIF orientation is applied; grayscale, palette, CMYK and alpha images are converted (alpha is
     composited over white, as product shots are). Raises ``InvalidImage`` with a readable reason.
+    A large JPEG is decoded reduced (libjpeg scales by 1/2, 1/4 or 1/8 while decoding) to the
+    smallest size still at least the working size, so its time and memory follow the working
+    size rather than the upload's; other formats are decoded whole, then box-reduced at once, so
+    the conversions that follow copy a small image.
     """
     with _opened(field, data, limits) as image:
+        if image.format == "JPEG":
+            image.draft("RGB", _fitted_size(image.size, limits.working_side))
         image.load()
-    return _to_rgb(ImageOps.exif_transpose(image))
+    image = _reduced(image, limits.working_side)
+    return _fit_within(_to_rgb(ImageOps.exif_transpose(image)), limits.working_side)
 
 
 @contextmanager
@@ -155,6 +166,31 @@ def _check_dimensions(field: str, size: tuple[int, int], limits: ImageLimits) ->
         raise InvalidImage(
             f"{field} is {width}x{height} pixels; each side must be at least {limits.min_side} pixels."
         )
+
+
+def _reduced(image: Image.Image, longest_side: int) -> Image.Image:
+    """``image`` box-averaged by the largest whole factor that keeps its longest side at least
+    ``longest_side``. Palette, bilevel and 16-bit images are left whole (averaging palette
+    indices is meaningless; Pillow cannot reduce the others)."""
+    factor = max(image.size) // longest_side
+    if factor < 2 or image.mode not in _REDUCIBLE_MODES:
+        return image
+    return image.reduce(factor)
+
+
+def _fitted_size(size: tuple[int, int], longest_side: int) -> tuple[int, int]:
+    """``size`` (width, height) scaled down so neither side exceeds ``longest_side``; never up."""
+    scale = min(1.0, longest_side / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _fit_within(image: np.ndarray, longest_side: int) -> np.ndarray:
+    """``HxWx3`` uint8 scaled down (area averaging) to at most ``longest_side`` on its longest side."""
+    height, width = image.shape[:2]
+    fitted = _fitted_size((width, height), longest_side)
+    if fitted == (width, height):
+        return image
+    return cv2.resize(image, fitted, interpolation=cv2.INTER_AREA)
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:

@@ -14,18 +14,21 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from bentoml.exceptions import BentoMLException, InvalidArgument
+from http import HTTPStatus
+
+from bentoml.exceptions import BentoMLException, InvalidArgument, ServiceUnavailable
 from PIL import Image
 
 from runners.gpus import gpu_services, share_gpus_when_too_few
 
 from . import metrics
 from .api import attach_state, create_app, route_table
+from .api.app import STORE_FULL
 from .api.endpoint_labels import endpoint_label
 from .compat import label_bentoml_request_metrics
 from .core import ApiCore, JobRunner
 from .errors import InvalidImage
-from .jobs import JobStatus
+from .jobs import JobStatus, QueueFull, StoreFull
 from .runner_calls import runner_api_from_threads
 from .settings import Settings
 from .wiring import build_engines, build_job_store, build_result_publisher
@@ -48,15 +51,28 @@ def compose(service: Any) -> tuple[ApiCore, JobRunner]:
     return core, jobs
 
 
-async def run_task(core: ApiCore, person_image: Path, clothing_image: Path, *, job_id: str) -> Image.Image:
-    """The task endpoint's try-on: a job like POST /api/tryon's, awaited; errors as BentoML's."""
+class TooManyJobs(BentoMLException):
+    """The queue is full: BentoML answers a task call with 429 (a submitted task fails with it)."""
+
+    error_code = HTTPStatus.TOO_MANY_REQUESTS
+
+
+async def run_task(core: ApiCore, person_image: Path, clothing_image: Path, *, job_id: str | None) -> Image.Image:
+    """The task endpoint's try-on: a job like POST /api/tryon's, awaited; errors as BentoML's.
+
+    Called synchronously (``POST /tryon``) there is no task id (``job_id`` None): the job gets its own.
+    """
     state = core.state
     try:
-        await asyncio.to_thread(
+        job_id = await asyncio.to_thread(
             state.submit, person_image.read_bytes(), clothing_image.read_bytes(), job_id=job_id
         )
     except InvalidImage as error:
         raise InvalidArgument(str(error)) from None
+    except QueueFull as error:
+        raise TooManyJobs(state.admission.queue_full(error.queued)[0]) from None
+    except StoreFull:
+        raise ServiceUnavailable(STORE_FULL) from None
     record = await state.wait(job_id)
     if record.status is JobStatus.FAILED:
         raise BentoMLException(record.error or "The try-on failed.")

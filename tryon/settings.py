@@ -73,6 +73,12 @@ class Settings(ModelSettings):
     )
     max_side_px: int = Field(default=12_000, ge=64, description="Longest accepted image side.")
     min_side_px: int = Field(default=64, ge=1, description="Shortest accepted image side.")
+    working_side_px: int = Field(
+        default=2048,
+        ge=256,
+        le=12_000,
+        description="Photos are scaled down to this longest side before the pipeline (results too).",
+    )
     max_attempts: int = Field(
         default=3, ge=1, le=20, description="Runs of one job (restarts included) before it is failed."
     )
@@ -129,6 +135,7 @@ class Settings(ModelSettings):
             max_pixels=int(self.max_megapixels * 1_000_000),
             max_side=self.max_side_px,
             min_side=self.min_side_px,
+            working_side=self.working_side_px,
         )
 
     @property

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
+from ..route_list import OPEN_ROUTES, example_path, served_routes
 from .helpers import poll_until_finished
 from .served import ServedService
 
 KEY = "s3cret-key"
+MAX_QUEUE = 2
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
@@ -17,7 +22,7 @@ def guarded(tmp_path_factory):
     served = ServedService(
         tmp_path_factory.mktemp("served-limits"),
         TRYON_API_KEY=KEY,
-        TRYON_MAX_QUEUE="2",
+        TRYON_MAX_QUEUE=str(MAX_QUEUE),
         TRYON_WORKERS="1",
     ).start()
     yield served
@@ -42,6 +47,29 @@ def test_api_routes_need_the_key(guarded, person_bytes, garment_bytes, headers) 
     assert requests.get(f"{guarded.url}/api/tryon/x", headers=headers, timeout=10).status_code == 401
     task = requests.post(f"{guarded.url}/tryon/submit", headers=headers, timeout=10)
     assert task.status_code == 401
+
+
+def test_every_served_route_needs_the_key_unless_it_is_listed_open(guarded) -> None:
+    for method, path in sorted(served_routes()):
+        response = requests.request(method, f"{guarded.url}{example_path(path)}", timeout=10)
+        if (method, path) in OPEN_ROUTES:
+            assert response.status_code != 401, (method, path)
+        else:
+            assert response.status_code == 401, (method, path, response.status_code)
+            assert "Authorization: Bearer" in response.json()["detail"]
+
+
+def test_the_synchronous_task_route_answers_the_result_image(guarded, person_bytes, garment_bytes) -> None:
+    def call(person: bytes) -> requests.Response:
+        files = {"person_image": ("p.png", person), "clothing_image": ("c.jpg", garment_bytes)}
+        return requests.post(f"{guarded.url}/tryon", files=files, headers=AUTH, timeout=120)
+
+    response = call(person_bytes)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("image/")
+    assert len(response.content) > 1000
+    refused = call(b"not a photo")
+    assert refused.status_code == 400 and "person_image" in refused.text
 
 
 def test_probes_and_docs_stay_open(guarded) -> None:
@@ -86,3 +114,29 @@ def test_full_queue_answers_429_and_jobs_can_be_cancelled(guarded, person_bytes,
     assert again.status_code == 409
     unknown = requests.delete(f"{guarded.url}/api/tryon/not-a-job", headers=AUTH, timeout=10)
     assert unknown.status_code == 404
+
+
+def test_a_burst_of_concurrent_submits_stays_within_the_queue_limit(guarded, person_bytes, garment_bytes) -> None:
+    """40 submits at once into a queue of 2: each job admitted fills a free place or one a job left."""
+
+    def job_counts() -> dict[str, int]:
+        return requests.get(f"{guarded.url}/health", timeout=10).json()["queue"]
+
+    def left_the_queue(counts: dict[str, int]) -> int:
+        return counts["processing"] + counts["completed"] + counts["failed"]
+
+    before = job_counts()
+    start = threading.Barrier(40)
+
+    def submit(_: int) -> int:
+        start.wait()
+        return post_job(guarded.url, person_bytes, garment_bytes).status_code
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        codes = list(pool.map(submit, range(40)))
+    after = job_counts()
+
+    accepted = codes.count(202)
+    assert accepted + codes.count(429) == 40, codes
+    started = left_the_queue(after) - left_the_queue(before)
+    assert 1 <= accepted <= MAX_QUEUE - before["queued"] + started, (accepted, before, after)

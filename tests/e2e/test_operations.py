@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 import uuid
 
 import requests
 
-from .served import ServedService
+from .served import BENTOML, ServedService
 from .helpers import poll_until_finished, submit
 
 
@@ -71,3 +72,19 @@ def test_jobs_survive_a_crash_and_restart(tmp_path, person_bytes, garment_bytes)
         assert [final["status"] for final in finals] == ["completed"] * 5
     finally:
         server.stop()
+
+
+def test_a_start_on_a_held_port_says_so_in_one_line(service, tmp_path) -> None:
+    second = subprocess.run(
+        [str(BENTOML), "serve", "service:TryOnService", "--host", "127.0.0.1", "--port", str(service.port)],
+        cwd=service.cwd,
+        env={**service.env, "BENTOML_HOME": str(tmp_path / "bentoml")},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert second.returncode == 1
+    [line] = [line for line in second.stderr.splitlines() if line.startswith("tryon:")]
+    assert f"port {service.port} on 127.0.0.1 is already in use" in line and "kill -TERM" in line
+    assert "Traceback" not in second.stderr
+    assert requests.get(f"{service.url}/health", timeout=10).status_code == 200  # the first one serves on

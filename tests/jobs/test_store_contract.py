@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from tryon.jobs import JobResult, JobInputs, JobStatus
+import pytest
+
+from tryon.jobs import JobResult, JobInputs, JobStatus, QueueFull
 
 INPUTS = JobInputs(person_image=b"person-bytes", clothing_image=b"clothing-bytes")
 
@@ -214,3 +216,46 @@ def test_options_and_details_travel_with_the_job(make_store) -> None:
     store.complete("job", "w", JobResult(png=b"png", details=details))
     record = store.get("job")
     assert record.details == details and record.options == {"category": "lower_body"}
+
+
+def test_a_full_queue_refuses_new_jobs_until_one_leaves_it(make_store) -> None:
+    store = make_store()
+    for index in range(3):
+        store.create(f"job-{index}", INPUTS, max_queued=3)
+    with pytest.raises(QueueFull) as refused:
+        store.create("one-too-many", INPUTS, max_queued=3)
+    assert refused.value.queued == 3 and store.get("one-too-many") is None
+    store.create("unlimited", INPUTS)  # no max_queued: no limit
+    store.claim("w")
+    store.claim("w")
+    store.create("room-again", INPUTS, max_queued=3)
+    assert store.counts()["queued"] == 3
+
+
+def test_a_burst_of_concurrent_creates_never_passes_the_queue_limit(make_store) -> None:
+    stores = [make_store() for _ in range(4)]  # separate connections, like separate processes
+    start = threading.Barrier(40)
+    accepted: list[str] = []
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def submit(store, job_id: str) -> None:
+        start.wait()
+        try:
+            store.create(job_id, INPUTS, max_queued=5)
+        except QueueFull as full:
+            with lock:
+                refused.append(full.queued)
+        else:
+            with lock:
+                accepted.append(job_id)
+
+    threads = [threading.Thread(target=submit, args=(stores[i % 4], f"job-{i:02d}")) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(accepted) == 5 and len(refused) == 35
+    assert set(refused) == {5}
+    assert stores[0].counts()["queued"] == 5
+    assert sorted(r.job_id for r in map(stores[0].get, accepted)) == sorted(accepted)

@@ -15,9 +15,16 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-# Probes, metrics, docs and the demo page stay open; the API and BentoML's task routes need the key.
-PROTECTED_PREFIXES = ("/api/", "/tryon/")
-SUBMIT_PATHS = ("/api/tryon", "/tryon/submit")
+# With a key set, every path needs it except these: probes, metrics, the docs and the demo page.
+# Anything else (the API, BentoML's task routes, a route added later, a path no route knows) is
+# refused without the key; tests/test_admission.py checks every route the server has.
+OPEN_PATHS = frozenset(
+    {"/", "/health", "/livez", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json",
+     "/docs.json", "/schema.json", "/demo"}
+)
+OPEN_PREFIXES = ("/docs/", "/demo/", "/static_content/")  # the pages' scripts and styles
+# Routes that queue a job: the API's, and BentoML's task routes (synchronous call, submit, retry).
+SUBMIT_PATHS = ("/api/tryon", "/tryon", "/tryon/submit", "/tryon/retry")
 FORM_ALLOWANCE = 1024 * 1024  # the other form fields and the multipart framing
 CLOSE = [(b"connection", b"close")]  # refused before the body was read: do not reuse the connection
 
@@ -43,6 +50,11 @@ class AdmissionPolicy:
     def retry_after_seconds(self, queued: int) -> int:
         """A rough wait: about one second of work per queued job, shared by the workers."""
         return max(1, math.ceil(queued / max(1, self.workers)))
+
+    def queue_full(self, queued: int) -> tuple[str, int]:
+        """(detail, Retry-After seconds) of the 429 that refuses a job while ``queued`` wait."""
+        wait = self.retry_after_seconds(queued)
+        return f"The queue is full ({queued} jobs waiting); try again in about {wait} s.", wait
 
 
 class AdmissionControl:
@@ -70,7 +82,7 @@ def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes
     if any(ord(char) < 32 or ord(char) == 127 for char in path):
         # No route can match these (and the router would answer in plain text): say what is wrong.
         return 400, "The URL path contains control characters.", []
-    if policy.api_key and path.startswith(PROTECTED_PREFIXES):
+    if policy.api_key and not is_open(path):
         if not _bearer_matches(scope, policy.api_key):
             return (
                 401,
@@ -80,15 +92,17 @@ def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes
     if _declared_length(scope) > policy.max_body_bytes:
         return 400, policy.body_too_large(), CLOSE
     if scope["method"] == "POST" and path.rstrip("/") in SUBMIT_PATHS:
+        # A cheap early refusal, before the body is read; the store's create enforces the limit.
         queued = policy.queued()
         if queued >= policy.max_queue:
-            wait = policy.retry_after_seconds(queued)
-            return (
-                429,
-                f"The queue is full ({queued} jobs waiting); try again in about {wait} s.",
-                [(b"retry-after", str(wait).encode())],
-            )
+            detail, wait = policy.queue_full(queued)
+            return 429, detail, [(b"retry-after", str(wait).encode())]
     return None
+
+
+def is_open(path: str) -> bool:
+    """Whether ``path`` is served without the API key."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 def _header(scope, name: bytes) -> bytes | None:

@@ -15,10 +15,11 @@ from .. import __version__
 from ..compat import keep_multipart_uploads_in_memory
 from ..engines.base import STEP_PROGRESS
 from ..errors import InvalidImage
+from ..jobs import QueueFull, StoreFull
 from ..webhooks import WebhookURLRefused
 from .demo import demo_router
 from .routes import health_router, tryon_router
-from .admission import AdmissionPolicy
+from .admission import AdmissionPolicy, is_open
 from .state import ServiceState
 
 DESCRIPTION = f"""Submit a person photo and a garment photo; poll the job until the result is ready.
@@ -28,6 +29,12 @@ Steps and progress: {", ".join(f"{step.value} {progress}" for step, progress in 
 
 
 ROUTERS = (tryon_router, health_router, demo_router)
+BEARER_SCHEME = "apiKey"
+STORE_FULL_RETRY_SECONDS = 60
+STORE_FULL = (
+    "The service has run out of storage space and cannot queue or change jobs now; "
+    f"try again in about {STORE_FULL_RETRY_SECONDS} s."
+)
 
 
 def create_app() -> FastAPI:
@@ -36,12 +43,16 @@ def create_app() -> FastAPI:
     /docs and /redoc load Swagger UI and ReDoc from the service itself (the files ship in the
     fastapi-offline package), not from a CDN, so they render on a host without internet access.
     """
-    app = FastAPIOffline(title="Virtual Try-On API", version=__version__, description=DESCRIPTION)
+    app = FastAPIOffline(
+        title="Virtual Try-On API", version=__version__, description=DESCRIPTION, static_url="/docs/static"
+    )
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(InvalidImage, _invalid_image)
     app.add_exception_handler(WebhookURLRefused, _invalid_image)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(QueueFull, _queue_full)
+    app.add_exception_handler(StoreFull, _store_full)
     app.openapi = lambda: _openapi_with_400_for_invalid_requests(app)
     return app
 
@@ -66,8 +77,21 @@ def _openapi_with_400_for_invalid_requests(app: FastAPI) -> dict:
                     )
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
+        if (state := getattr(app.state, "tryon", None)) is not None and state.admission.api_key:
+            _declare_bearer_key(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _declare_bearer_key(schema: dict) -> None:
+    """Document ``TRYON_API_KEY``: a bearer scheme that every operation outside the open paths needs."""
+    schema["components"]["securitySchemes"] = {
+        BEARER_SCHEME: {"type": "http", "scheme": "bearer", "description": "The service's TRYON_API_KEY."}
+    }
+    for path, operations in schema["paths"].items():
+        if not is_open(path):
+            for operation in operations.values():
+                operation["security"] = [{BEARER_SCHEME: []}]
 
 
 def route_table(app: FastAPI) -> list[Route]:
@@ -89,6 +113,18 @@ def admission_policy(app: FastAPI) -> Callable[[], AdmissionPolicy | None]:
 
 async def _invalid_image(request: Request, error: InvalidImage) -> JSONResponse:
     return JSONResponse(status_code=400, content={"detail": str(error)})
+
+
+async def _queue_full(request: Request, error: QueueFull) -> JSONResponse:
+    detail, wait = request.app.state.tryon.admission.queue_full(error.queued)
+    return JSONResponse(status_code=429, content={"detail": detail}, headers={"Retry-After": str(wait)})
+
+
+async def _store_full(request: Request, error: StoreFull) -> JSONResponse:
+    """The store has logged it (once per interval); the client may try again later."""
+    return JSONResponse(
+        status_code=503, content={"detail": STORE_FULL}, headers={"Retry-After": str(STORE_FULL_RETRY_SECONDS)}
+    )
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

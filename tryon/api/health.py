@@ -16,11 +16,12 @@ def build_health(
     running_here: int,
     workers: int,
     job_store: str,
+    job_store_error: str | None,
     storage: StorageStatus,
 ) -> HealthResponse:
     """``engine`` is the chosen engine as its runners describe it: the GPU figures are theirs, since
     the models live there (this process may have no GPU at all)."""
-    status = "starting" if not models_loaded else "degraded" if storage.error else "ok"
+    status = "starting" if not models_loaded else "degraded" if storage.error or job_store_error else "ok"
     return HealthResponse(
         status=status,
         models_loaded=models_loaded,
@@ -31,5 +32,6 @@ def build_health(
         engines=engine.steps if engine else {},
         queue=QueueInfo(**job_counts, running_here=running_here, workers=workers),
         job_store=job_store,
+        job_store_error=job_store_error,
         storage=StorageInfo(backend=storage.backend, bucket=storage.bucket, error=storage.error),
     )

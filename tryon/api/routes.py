@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from .. import metrics
 from ..images import check_upload_size
@@ -125,10 +125,26 @@ def cancel_tryon(state: StateDep, job_id: JobIdPath) -> CancelResponse:
 
 
 @tryon_router.api_route(
-    "/{unknown:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    "/{unknown:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
 )
-def unknown_api_route(unknown: str) -> None:
-    raise HTTPException(status_code=404, detail=f"No such endpoint: /api/{unknown}.")
+def unknown_api_route(request: Request, unknown: str) -> Response:
+    """404 for a path no route serves; for one that a route serves with other methods, 405 with
+    every method allowed there (Starlette's own 405 names only the first route's), or for OPTIONS
+    204 with the same ``Allow``."""
+    allowed = sorted(
+        method
+        for route in tryon_router.routes
+        if route.endpoint is not unknown_api_route and route.path_regex.match(request.url.path)
+        for method in route.methods
+    )
+    if not allowed:
+        raise HTTPException(status_code=404, detail=f"No such endpoint: /api/{unknown}.")
+    allow = {"Allow": ", ".join([*allowed, "OPTIONS"])}
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=allow)
+    raise HTTPException(
+        status_code=405, detail=f"/api/{unknown} answers {' and '.join(allowed)}, not {request.method}.", headers=allow
+    )
 
 
 @health_router.get("/health", summary="Service health and GPU memory status")

@@ -92,7 +92,7 @@ class StorageInfo(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Literal["ok", "starting", "degraded"] = Field(
-        description="ok once the models answer; degraded while result storage is failing."
+        description="ok once the models answer; degraded while result storage or the job store is failing."
     )
     models_loaded: bool
     cuda_available: bool = Field(description="A runner of the engine sees a CUDA device.")
@@ -104,4 +104,7 @@ class HealthResponse(BaseModel):
     engines: dict[str, str] = Field(description="What performs each pipeline step.")
     queue: QueueInfo
     job_store: str = Field(description="sqlite or redis.")
+    job_store_error: str | None = Field(
+        default=None, description="Why the job store refuses writes now (its disk is full, Redis is out of memory)."
+    )
     storage: StorageInfo

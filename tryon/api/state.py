@@ -33,11 +33,14 @@ class ServiceState:
         options: dict[str, str] | None = None,
         job_id: str | None = None,
     ) -> str:
-        """Validate both photos and queue a job; raises ``InvalidImage`` before anything is queued."""
+        """Validate both photos and queue a job; raises ``InvalidImage`` before anything is queued,
+        and ``QueueFull`` when the queue holds ``admission.max_queue`` jobs already."""
         validate_image("person_image", person_image, self.limits)
         validate_image("clothing_image", clothing_image, self.limits)
         job_id = job_id or str(uuid.uuid4())
-        self.store.create(job_id, JobInputs(person_image, clothing_image, options or {}))
+        self.store.create(
+            job_id, JobInputs(person_image, clothing_image, options or {}), max_queued=self.admission.max_queue
+        )
         metrics.job_submitted()
         self.wake()
         return job_id

@@ -5,7 +5,7 @@ Nothing here knows about HTTP or about image science: a job's work is a function
 
 from .records import JobInputs, JobRecord, JobResult, JobStatus
 from .redis_store import RedisJobStore
-from .store import JobStore
+from .store import JobStore, QueueFull, StoreFull
 from .sqlite_store import SQLiteJobStore
 from .workers import WorkerPool
 
@@ -15,8 +15,10 @@ __all__ = [
     "JobResult",
     "JobStatus",
     "JobStore",
+    "QueueFull",
     "RedisJobStore",
     "SQLiteJobStore",
+    "StoreFull",
     "WorkerPool",
 ]
 

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from .records import JobInputs, JobRecord, JobResult, JobStatus
-from .store import JobStore
+from .store import JobStore, QueueFull
 
 # The hash fields a JobRecord is read from, in the order every script and ``get`` returns them.
 _RECORD_FIELDS = (
@@ -47,7 +49,7 @@ local function us(n) return string.format('%d', n) end
 """
 
 _CREATE = _PRELUDE + """
--- KEYS: job, queued, clock.  ARGV: id, person, clothing, token, options (JSON).
+-- KEYS: job, queued, clock.  ARGV: id, person, clothing, token, options (JSON), max queued or ''.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   -- The same call retried after its reply was lost: it already went through.
   if redis.call('HGET', KEYS[1], 'create_token') == ARGV[4] then
@@ -55,6 +57,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   end
   return false
 end
+local queued = redis.call('ZCARD', KEYS[2])
+if ARGV[6] ~= '' and queued >= tonumber(ARGV[6]) then return {'queue full', queued} end
 local now = now_us()
 local last = tonumber(redis.call('GET', KEYS[3]) or '0')
 if now <= last then now = last + 1 end
@@ -267,7 +271,7 @@ class RedisJobStore(JobStore):
             socket_timeout=5,
         )
         self._redis = redis.Redis(connection_pool=self._pool)
-        register = self._redis.register_script
+        register = self._register
         self._create = register(_CREATE)
         self._claim = register(_CLAIM)
         self._advance = register(_ADVANCE)
@@ -277,13 +281,22 @@ class RedisJobStore(JobStore):
         self._purge = register(_PURGE)
         self._cancel = register(_CANCEL)
 
-    def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
+    def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
         created = self._create(
             keys=[self._job_key(job_id), self._queued, self._clock],
-            args=[job_id, inputs.person_image, inputs.clothing_image, _token(), json.dumps(inputs.options)],
+            args=[
+                job_id,
+                inputs.person_image,
+                inputs.clothing_image,
+                _token(),
+                json.dumps(inputs.options),
+                "" if max_queued is None else max_queued,
+            ],
         )
         if created is None:
             raise ValueError(f"job {job_id!r} already exists")
+        if isinstance(created, list):
+            raise QueueFull(int(created[1]))
         now = _seconds(created)
         return JobRecord(job_id, JobStatus.QUEUED, None, 0, 0, now, now, options=dict(inputs.options))
 
@@ -381,6 +394,23 @@ class RedisJobStore(JobStore):
                 json.dumps(details or {}),
             ],
         )
+
+    def _register(self, source: str) -> Callable[..., object]:
+        """The Lua script, callable like redis-py's; a refusal for lack of memory or of disk
+        (``OOM`` over maxmemory, ``MISCONF`` when it cannot persist) is raised as ``StoreFull``."""
+        script = self._redis.register_script(source)
+
+        def call(**arguments: list) -> object:
+            try:
+                return script(**arguments)
+            except OutOfMemoryError as error:
+                raise self._refused_for_space(f"Redis is out of memory ({error})") from error
+            except ResponseError as error:
+                if not str(error).startswith("MISCONF"):  # it cannot write its snapshot or AOF
+                    raise
+                raise self._refused_for_space(f"Redis cannot persist ({error})") from error
+
+        return call
 
     def _job_key(self, job_id: str) -> str:
         return f"{self._prefix}job:{job_id}"

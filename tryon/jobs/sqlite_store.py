@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .records import JobInputs, JobRecord, JobResult, JobStatus
-from .store import JobStore
+from .store import JobStore, QueueFull
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -54,9 +55,15 @@ class SQLiteJobStore(JobStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
-    def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
+    def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
         now = time.time()
-        with self._lock:
+        with self._writing(), _immediate_transaction(self._db):
+            if max_queued is not None:
+                (queued,) = self._db.execute(
+                    "SELECT COUNT(*) FROM jobs WHERE status = ?", (JobStatus.QUEUED.value,)
+                ).fetchone()
+                if queued >= max_queued:
+                    raise QueueFull(queued)
             self._db.execute(
                 "INSERT INTO jobs (job_id, status, created_at, updated_at, person_image, clothing_image,"
                 " options) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -80,7 +87,7 @@ class SQLiteJobStore(JobStore):
         return _record(row) if row else None
 
     def claim(self, worker_id: str) -> tuple[JobRecord, JobInputs] | None:
-        with self._lock, _immediate_transaction(self._db):
+        with self._writing(), _immediate_transaction(self._db):
             while True:
                 now = time.time()
                 row = self._db.execute(
@@ -117,7 +124,7 @@ class SQLiteJobStore(JobStore):
 
     def advance(self, job_id: str, worker_id: str, *, step: str, progress: int) -> bool:
         now = time.time()
-        with self._lock:
+        with self._writing():
             held = self._db.execute(
                 "UPDATE jobs SET lease_expires = ?, updated_at = ? WHERE job_id = ? AND lease_owner = ?"
                 " AND status = ?",
@@ -135,26 +142,26 @@ class SQLiteJobStore(JobStore):
         if not job_ids:
             return
         expires = time.time() + self._lease_seconds
-        with self._lock:
+        with self._writing():
             self._db.executemany(
                 "UPDATE jobs SET lease_expires = ? WHERE job_id = ? AND lease_owner = ? AND status = ?",
                 [(expires, job_id, worker_id, JobStatus.PROCESSING.value) for job_id in job_ids],
             )
 
     def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
-        with self._lock:
+        with self._writing():
             return self._finish(job_id, worker_id, status=JobStatus.COMPLETED, result=result)
 
     def fail(self, job_id: str, worker_id: str, error: str) -> bool:
-        with self._lock:
+        with self._writing():
             return self._finish(job_id, worker_id, status=JobStatus.FAILED, error=error)
 
     def cancel(self, job_id: str, reason: str) -> bool:
-        with self._lock:
+        with self._writing():
             return self._finish(job_id, None, status=JobStatus.FAILED, error=reason, from_queue=True)
 
     def purge_finished(self, older_than_seconds: float) -> int:
-        with self._lock:
+        with self._writing():
             return self._db.execute(
                 "DELETE FROM jobs WHERE status IN (?, ?) AND updated_at < ?",
                 (JobStatus.COMPLETED.value, JobStatus.FAILED.value, time.time() - older_than_seconds),
@@ -168,6 +175,17 @@ class SQLiteJobStore(JobStore):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The lock, for a call that writes; a full disk is raised as ``StoreFull``."""
+        with self._lock:
+            try:
+                yield
+            except (sqlite3.OperationalError, OSError) as error:
+                if not _is_disk_full(error):
+                    raise
+                raise self._refused_for_space("the disk holding the job store (TRYON_DATA_DIR) is full") from error
 
     def _finish(
         self,
@@ -220,9 +238,16 @@ def _immediate_transaction(db: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled it back already (a full disk does)
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _is_disk_full(error: sqlite3.OperationalError | OSError) -> bool:
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(error)
 
 
 def _record(row: tuple) -> JobRecord:

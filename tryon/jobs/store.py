@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 import abc
+import logging
+import time
 
 from .records import JobInputs, JobRecord, JobResult
+
+
+log = logging.getLogger(__name__)
+
+FULL_REPORT_SECONDS = 60.0
+"""How long a write refused for lack of space is reported (``full_reason``), and how often logged."""
+
+
+class StoreFull(Exception):
+    """A write was refused for lack of space: the disk under SQLite is full, or Redis is out of
+    memory or cannot persist. Nothing changed; the same call succeeds once space is freed."""
+
+
+class QueueFull(Exception):
+    """``create`` refused a job: ``queued`` jobs are waiting already, the most allowed."""
+
+    def __init__(self, queued: int) -> None:
+        super().__init__(f"{queued} jobs are queued already")
+        self.queued = queued
 
 
 class JobStore(abc.ABC):
@@ -17,8 +38,13 @@ class JobStore(abc.ABC):
     """
 
     @abc.abstractmethod
-    def create(self, job_id: str, inputs: JobInputs) -> JobRecord:
-        """Record a new queued job."""
+    def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
+        """Record a new queued job.
+
+        With ``max_queued``, raises ``QueueFull`` instead when that many jobs are queued already.
+        Counting and adding are one atomic step, for every caller of the store in every process, so
+        a burst of concurrent submits cannot pass the limit.
+        """
 
     @abc.abstractmethod
     def get(self, job_id: str) -> JobRecord | None:
@@ -61,3 +87,27 @@ class JobStore(abc.ABC):
 
     def close(self) -> None:
         """Release connections."""
+
+    _last_full: float | None = None  # time.monotonic() of the last write refused for lack of space
+    _last_full_reason = ""
+    _last_full_logged: float | None = None
+
+    @property
+    def full_reason(self) -> str | None:
+        """Why a write was refused for lack of space in the last ``FULL_REPORT_SECONDS``, else None."""
+        if self._last_full is None or time.monotonic() - self._last_full > FULL_REPORT_SECONDS:
+            return None
+        return self._last_full_reason
+
+    def _refused_for_space(self, reason: str) -> StoreFull:
+        """The ``StoreFull`` to raise: remembered for ``full_reason``, logged once per interval
+        (not once per attempt: idle workers retry every half second)."""
+        now = time.monotonic()
+        self._last_full, self._last_full_reason = now, reason
+        if self._last_full_logged is None or now - self._last_full_logged >= FULL_REPORT_SECONDS:
+            self._last_full_logged = now
+            log.warning(
+                "job store full: %s; new jobs are refused with 503 and queued jobs wait until space "
+                "is freed (logged once every %.0f s while it lasts)", reason, FULL_REPORT_SECONDS,
+            )
+        return StoreFull(reason)

@@ -13,7 +13,7 @@ from typing import Callable
 from .. import metrics
 from ..errors import TryOnError
 from .records import JobInputs, JobResult
-from .store import JobStore
+from .store import JobStore, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class WorkerPool:
         while not self._stopping.is_set():
             try:
                 claimed = self._store.claim(self.worker_id)
+            except StoreFull:  # logged by the store, once per interval; queued jobs wait
+                claimed = None
             except Exception:
                 log.exception("Could not claim a job; retrying")
                 claimed = None
@@ -100,6 +102,8 @@ class WorkerPool:
             record, inputs = claimed
             try:
                 self._run(record.job_id, inputs)
+            except StoreFull:  # logged by the store; the lease will expire and the job runs again
+                pass
             except Exception:  # the store failed mid-job: the lease will expire and it runs again
                 log.exception("job %s: could not record its outcome", record.job_id)
 
@@ -162,6 +166,8 @@ class WorkerPool:
                     ):
                         metrics.job_finished("failed", "timeout")
                 self._store.renew([job_id for job_id in running if job_id not in overdue], self.worker_id)
+            except StoreFull:  # logged by the store
+                pass
             except Exception:
                 log.exception("Could not renew job leases")
 
@@ -171,6 +177,8 @@ class WorkerPool:
             try:
                 if purged := self._store.purge_finished(self._retention_seconds):
                     log.info("deleted %d finished jobs past their retention", purged)
+            except StoreFull:  # logged by the store
+                pass
             except Exception:
                 log.exception("Could not delete old jobs")
 

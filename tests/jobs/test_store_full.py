@@ -1,0 +1,128 @@
+"""A store that has no room to write: SQLite on a full disk (injected), Redis over its maxmemory (real)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+
+from tryon.jobs import JobInputs, JobResult, JobStatus, JobStore, RedisJobStore, StoreFull, WorkerPool
+from tryon.jobs.sqlite_store import SQLiteJobStore
+
+INPUTS = JobInputs(person_image=b"person-bytes", clothing_image=b"clothing-bytes")
+WRITES = ("INSERT", "UPDATE", "DELETE")
+LEASE = 2.0
+
+
+class FullDisk:
+    """Stands in for a SQLite connection: reads pass, writes raise what SQLite raises on a full disk."""
+
+    def __init__(self, connection: sqlite3.Connection, error: Exception) -> None:
+        self._connection, self._error = connection, error
+
+    def execute(self, sql: str, *args):
+        if sql.lstrip().upper().startswith(WRITES):
+            raise self._error
+        return self._connection.execute(sql, *args)
+
+    def executemany(self, sql: str, *args):
+        raise self._error
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+
+@contextmanager
+def sqlite_disk_full(store: SQLiteJobStore, error: Exception) -> Iterator[None]:
+    connection = store._db
+    store._db = FullDisk(connection, error)
+    try:
+        yield
+    finally:
+        store._db = connection
+
+
+@contextmanager
+def redis_out_of_memory(url: str) -> Iterator[None]:
+    admin = redis.Redis.from_url(url)
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", 1)
+    try:
+        yield
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite-disk-full", "sqlite-enospc", "redis-out-of-memory"])
+def full_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[JobStore, Callable]]:
+    """A store and a context manager under which its writes find no room."""
+    if request.param == "redis-out-of-memory":
+        server = request.getfixturevalue("redis_server")
+        store = RedisJobStore(server.url, namespace=request.getfixturevalue("redis_namespace"), lease_seconds=LEASE)
+        yield store, lambda: redis_out_of_memory(server.url)
+    else:
+        store = SQLiteJobStore(tmp_path / "jobs.sqlite3", lease_seconds=LEASE)
+        error = (
+            sqlite3.OperationalError("database or disk is full")
+            if request.param == "sqlite-disk-full"
+            else OSError(errno.ENOSPC, "No space left on device")
+        )
+        yield store, lambda: sqlite_disk_full(store, error)
+    store.close()
+
+
+def test_writes_without_room_raise_store_full_and_reads_still_answer(full_store, caplog) -> None:
+    store, no_room = full_store
+    store.create("queued-before", INPUTS)
+    with no_room(), caplog.at_level(logging.WARNING, logger="tryon.jobs"):
+        for _ in range(20):  # an idle worker retries every half second
+            with pytest.raises(StoreFull):
+                store.create("refused", INPUTS)
+        with pytest.raises(StoreFull):
+            store.cancel("queued-before", "cancelled")
+        assert store.get("queued-before").status is JobStatus.QUEUED
+        assert store.counts()["queued"] == 1
+        assert store.full_reason and ("disk" in store.full_reason or "out of memory" in store.full_reason)
+    warnings = [r for r in caplog.records if "job store full" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].exc_info is None  # once per interval, no traceback
+    assert store.get("refused") is None
+
+
+def test_the_store_recovers_by_itself_once_there_is_room(full_store) -> None:
+    store, no_room = full_store
+    with no_room(), pytest.raises(StoreFull):
+        store.create("refused", INPUTS)
+    store.create("accepted", INPUTS)
+    record, _ = store.claim("w")
+    assert record.job_id == "accepted"
+
+
+def test_workers_wait_quietly_while_the_store_is_full_and_resume_after(full_store, caplog) -> None:
+    store, no_room = full_store
+    store.create("waiting", INPUTS)
+    pool = WorkerPool(
+        store, lambda job_id, inputs, report: JobResult(png=b"png"), concurrency=2, lease_seconds=LEASE, poll_seconds=0.05
+    )
+    try:
+        with no_room(), caplog.at_level(logging.INFO, logger="tryon"):
+            pool.start()
+            time.sleep(1.5)  # about 60 tries, refused (to claim the job, or to record its result)
+            assert store.get("waiting").status is not JobStatus.COMPLETED
+        problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r.getMessage()[:15] for r in problems] == ["job store full:"]
+        assert problems[0].exc_info is None
+
+        deadline = time.monotonic() + 10  # a job whose result was refused runs again when its lease ends
+        while store.get("waiting").status is not JobStatus.COMPLETED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.get("waiting").status is JobStatus.COMPLETED
+    finally:
+        pool.stop()
