@@ -21,7 +21,6 @@ from .types import (
     BodyPose,
     Category,
     GarmentCutout,
-    GarmentInpainter,
     HumanParser,
     Mask,
     PersonAnalyzer,
@@ -80,8 +79,6 @@ def run_tryon(
     category: Category = Category.AUTO,
     on_step: StepCallback = _no_step,
     parser: HumanParser | None = None,
-    inpainter: GarmentInpainter | None = None,
-    seed: int = 0,
     min_visibility: float = 0.5,
     shading_strength: float = 0.5,
 ) -> TryOnResult:
@@ -90,12 +87,9 @@ def run_tryon(
     ``person`` is an ``HxWx3`` uint8 RGB photo; ``garment`` is ``prepare_garment`` of the garment photo
     (callers cache it). ``category`` says what the garment is worn as; ``AUTO`` (the default) decides
     from the garment's shape. ``on_step`` is called with each ``Step`` as it starts, then with
-    ``Step.DONE``. ``parser`` (a learned human parser) sharpens
-    the face, hair, hands, skin and old-clothes zones; ``inpainter`` (diffusion) repaints the dressed
-    region of the classical result, with noise from ``seed``, and only that region. The body parts
-    the category needs (shoulders and hips; hips, knees and ankles; shoulders, hips and knees) must be
-    seen with at least
-    ``min_visibility``; ``shading_strength`` (0..1) is how strongly the photo's folds and light shade
+    ``Step.DONE``. ``parser`` (a learned human parser) sharpens the face, hair, hands, skin and
+    old-clothes zones. The body parts the category needs (shoulders and hips; hips, knees and ankles;
+    shoulders, hips and knees) must be seen with at least ``min_visibility``; ``shading_strength`` (0..1) is how strongly the photo's folds and light shade
     the new garment.
 
     Several people: mediapipe Pose follows one person, the most prominent; that person is dressed, the
@@ -159,18 +153,10 @@ def run_tryon(
             person, clothing.replace, bare_skin=zones.bare_skin, tone=tone, from_below=below_hem
         )
         keep = _kept_in_front(zones, clothing, warped, pose, used)
-        if inpainter is not None:
-            # Diffusion starts from the classical result and repaints only what the try-on changes.
-            start = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
-            repaint = (clothing.replace | (warped.alpha > 0.5)) & ~keep
-            base = inpainter.inpaint(start, repaint, prepared.cutout.rgb, seed=seed)
 
     # 5. Blend: the garment under face, hair, hands, bare limbs and clothing in front, over the rest.
     with timer.step(Step.BLEND):
-        if inpainter is None:
-            image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
-        else:  # the inpainter pasted its result inside the repaint mask: keep holds the original
-            image = base
+        image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
 
     on_step(Step.DONE)
     return TryOnResult(image=image, category=used, notes=notes, step_seconds=timer.seconds)
