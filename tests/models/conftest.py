@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
+
 
 @contextlib.contextmanager
 def temporary_model_store(home: Path) -> Iterator[Path]:

@@ -74,7 +74,7 @@ class ClassicalEngine:
         )
 
     def warm_up(self) -> None:
-        """Learn from the runners which learned steps they serve, then call each model once."""
+        """Learn from the runners whether the parser is served, then call each model once."""
         runners = self._runner_descriptions()
         self._parser = self._runner_parser if runners[ParsingRunner.name].available else None
         blank = np.zeros((256, 192, 3), np.uint8)
