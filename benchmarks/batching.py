@@ -1,15 +1,15 @@
-"""Throughput and latency of the inpainting runner with adaptive batching on and off.
+"""Throughput and latency of the parsing runner with adaptive batching on and off.
 
-    python benchmarks/batching.py [--concurrency 1 4 8 16] [--requests-per-client 3] [--steps 10]
-    python benchmarks/batching.py --full-size --steps 30        # on a GPU machine
+    python benchmarks/batching.py [--concurrency 1 4 8 16] [--requests-per-client 3] [--canvas 512]
+    python benchmarks/batching.py --store ~/bentoml        # the imported SegFormer, e.g. on a GPU machine
 
-It builds test models in a temporary BENTOML_HOME (tiny, 256x192, on the CPU; with ``--full-size`` the
-SD-1.5 inpainting architecture with random weights at 1024x768 (h x w), float16 on CUDA), then serves
-``BatchingBench``: a front service that, like the try-on service, reaches the runners through
-``bentoml.depends`` (pickle over the runners' sockets). One runner is the real ``InpaintingRunner``
-(adaptive batching on); the other is the same model behind a plain API that runs one request at a time
-(batching off). For each N, N concurrent clients each send ``--requests-per-client`` one-image requests;
-the table shows images per second, per-request latency (p50, p95) and the mean batch the runner ran.
+It builds the test clothes parser in a temporary BENTOML_HOME (a tiny random SegFormer; ``--store``
+uses that store's model instead), then serves ``BatchingBench``: a front service that, like the
+try-on service, reaches the runners through ``bentoml.depends`` (pickle over the runners' sockets).
+One runner is the real ``ParsingRunner`` (adaptive batching on); the other is the same model behind a
+plain API that runs one request at a time (batching off). For each N, N concurrent clients each send
+``--requests-per-client`` one-canvas requests; the table shows canvases per second, per-request
+latency (p50, p95) and the mean batch the runner ran.
 """
 
 from __future__ import annotations
@@ -32,54 +32,47 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from runners.gpus import gpu_services, share_gpus_when_too_few  # noqa: E402
-from tryon.engines.classical.runners import InpaintingRunner  # noqa: E402
-from tryon.engines.classical.inpainting_model import INPAINTING_MODEL  # noqa: E402
+from tryon.engines.classical.runners import ParsingRunner  # noqa: E402
+from tryon.models.clothes_parser_store import PARSING_MODEL  # noqa: E402
 
 
 @bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 600})
-class UnbatchedInpaintingRunner(InpaintingRunner.inner):
-    """``InpaintingRunner``'s model behind a non-batchable API: one request, one pipeline call."""
+class UnbatchedParsingRunner(ParsingRunner.inner):
+    """``ParsingRunner``'s model behind a non-batchable API: one request, one model call."""
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
 
     @bentoml.api
-    def inpaint(self, requests: np.ndarray) -> np.ndarray:
+    def parse(self, canvases: np.ndarray) -> np.ndarray:
         with self._lock:
-            self._batches.append(len(requests))
-            return self.model_in_memory().inpaint_packed(requests)
+            self._batches.append(len(canvases))
+            return self.model_in_memory().parse_batch(canvases)
 
 
 @bentoml.service(workers=1, traffic={"timeout": 3600})
 class BatchingBench:
-    """Sends concurrent one-image requests to either runner and reports what each took."""
+    """Sends concurrent one-canvas requests to either runner and reports what each took."""
 
-    batched = bentoml.depends(InpaintingRunner)
-    unbatched = bentoml.depends(UnbatchedInpaintingRunner)
+    batched = bentoml.depends(ParsingRunner)
+    unbatched = bentoml.depends(UnbatchedParsingRunner)
 
     @bentoml.api
-    async def burst(self, batching: bool, concurrency: int, requests_per_client: int) -> dict:
-        """``concurrency`` clients each send ``requests_per_client`` requests, one after another."""
-        from tryon.engines.classical.diffusion import pack_requests
-        from tryon.settings import ModelSettings
-
-        settings = ModelSettings()
-        size = (settings.inpaint_height, settings.inpaint_width)
+    async def burst(self, batching: bool, concurrency: int, requests_per_client: int, canvas: int) -> dict:
+        """``concurrency`` clients each send ``requests_per_client`` requests of one ``canvas`` x
+        ``canvas`` RGB canvas, one after another."""
         runner = self.batched if batching else self.unbatched
-        rng = np.random.default_rng(0)
-        image = rng.integers(0, 256, (1, *size, 3), dtype=np.uint8)
-        mask = np.zeros((1, *size), bool)
-        mask[:, size[0] // 5 : 4 * size[0] // 5, size[1] // 5 : 4 * size[1] // 5] = True
         latencies: list[float] = []
 
         async def client(index: int) -> None:
-            for repeat in range(requests_per_client):
-                packed = pack_requests(image, mask, image, np.array([index * 1000 + repeat]))
+            rng = np.random.default_rng(index)
+            for _ in range(requests_per_client):
+                canvases = rng.integers(0, 256, (1, canvas, canvas, 3), dtype=np.uint8)
                 started = time.perf_counter()
-                result = await runner.to_async.inpaint(packed)
+                labels = await runner.to_async.parse(canvases)
                 latencies.append(time.perf_counter() - started)
-                assert result.shape == (1, *size, 3)
+                assert labels.shape == (1, canvas, canvas)
 
         before = await runner.to_async.batch_stats()
         started = time.perf_counter()
@@ -103,33 +96,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--requests-per-client", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=10, help="denoising steps (strength 1.0: all of them run)")
-    parser.add_argument("--full-size", action="store_true", help="SD-1.5 architecture at 1024x768 (GPU)")
+    parser.add_argument("--canvas", type=int, default=512, help="side of the square canvases sent (px)")
     parser.add_argument("--store", type=Path, help="use this BENTOML_HOME's models instead of building test models")
     args = parser.parse_args()
 
     from tests.models.served_runner import ServedRunner
 
-    height, width = (1024, 768) if args.full_size else (256, 192)
     with tempfile.TemporaryDirectory() as workdir:
         home = args.store or Path(workdir) / "bentoml"
         if args.store is None:  # in its own process: this one's BentoML already knows its store
-            command = [sys.executable, str(REPO / "model_store_scripts" / "make_test_models.py"), INPAINTING_MODEL]
-            command += ["--full-size"] if args.full_size else []
+            command = [sys.executable, str(REPO / "model_store_scripts" / "make_test_models.py"), PARSING_MODEL]
             subprocess.run(command, env={**os.environ, "BENTOML_HOME": str(home)}, check=True, capture_output=True)
-        env = {
-            "BENTOML_HOME": str(home),
-            "TRYON_INPAINT_ENGINE": "diffusers",
-            "TRYON_INPAINT_HEIGHT": str(height),
-            "TRYON_INPAINT_WIDTH": str(width),
-            "TRYON_INPAINT_STEPS": str(args.steps),
-            "TRYON_INPAINT_STRENGTH": "1.0",
-            "TRYON_INPAINT_GUIDANCE": "5.0",
-        }
-        print(
-            f"inpainting runner, {height}x{width} (h x w), {args.steps} steps, guidance 5 (CFG: 2 UNet rows per"
-            f" image), {'full-size SD-1.5 architecture' if args.full_size else 'tiny test model'}, {server_device()}"
-        )
+        env = {"BENTOML_HOME": str(home), "TRYON_PARSING_ENGINE": "segformer"}
+        model = "stored model" if args.store else "tiny test model"
+        print(f"parsing runner, {args.canvas}x{args.canvas} canvases, {model}, {server_device()}")
         print(f"{'N':>3} {'batching':>8} {'img/s':>7} {'p50 s':>7} {'p95 s':>7} {'mean batch':>10} {'speed-up':>8}", flush=True)
         with ServedRunner("benchmarks.batching:BatchingBench", Path(workdir), env).start(timeout=900) as server:
             try:
@@ -143,12 +123,15 @@ async def run_all(server, args) -> None:
     """Prints each N's two rows as soon as they are measured (a long GPU run may be cut short)."""
     async with server.client(BatchingBench, timeout=3600) as client:
         for batching in (False, True):
-            await client.burst(batching=batching, concurrency=1, requests_per_client=1)  # warm-up
+            await client.burst(batching=batching, concurrency=1, requests_per_client=1, canvas=args.canvas)  # warm-up
         for concurrency in args.concurrency:
             rows = {}
             for batching in (False, True):
                 result = await client.burst(
-                    batching=batching, concurrency=concurrency, requests_per_client=args.requests_per_client
+                    batching=batching,
+                    concurrency=concurrency,
+                    requests_per_client=args.requests_per_client,
+                    canvas=args.canvas,
                 )
                 rows[batching] = {
                     "throughput": len(result["latencies"]) / result["seconds"],

@@ -3,7 +3,7 @@
     BENTOML_HOME=~/bentoml python model_store_scripts/import_models.py [NAME ...] [--dry-run]
         [--allow-non-commercial] [each model's options: see --help]
 
-NAME is a model (``tryon-inpainting``) or an engine (``classical``: all its models) from
+NAME is a model (``tryon-clothes-parser``) or an engine (``classical``: all its models) from
 ``tryon/engines/registry.py``; without one, every registered engine's models. Each model is downloaded
 at a pinned revision, loaded with its library's own ``from_pretrained``, and saved into the store under
 its stable name with labels (task, framework, license, ``test-model: "false"``) and metadata (source

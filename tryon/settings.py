@@ -14,7 +14,7 @@ from .images import ImageLimits
 class ModelSettings(BaseSettings):
     """The engine and model knobs, which the runners read on their own, in their own processes.
 
-    ``TRYON_ENGINE`` chooses the engine; the rest are the classical engine's learned steps.
+    ``TRYON_ENGINE`` chooses the engine; the rest tune the classical engine's runners.
     """
 
     model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
@@ -32,25 +32,10 @@ class ModelSettings(BaseSettings):
         "runners is, so submits and polls stay fast while every worker is busy (job worker threads "
         "run at nice 10 too).",
     )
-    inpaint_engine: Literal["auto", "diffusers", "opencv"] = Field(
-        default="auto",
-        description="Inpainting step: 'diffusers' (the store's diffusion model), 'opencv' (classical "
-        "fill), or 'auto' (diffusers when its model is in the store and its runner has a GPU).",
-    )
     parsing_engine: Literal["auto", "segformer", "mediapipe"] = Field(
         default="auto",
         description="Human parsing: 'segformer' (the store's clothes parser), 'mediapipe' (selfie "
         "segmentation + pose geometry), or 'auto' (segformer when in the store and its runner has a GPU).",
-    )
-    inpaint_steps: int = Field(default=30, ge=1, le=150, description="Denoising steps of a full strength run.")
-    inpaint_strength: float = Field(
-        default=0.85, gt=0, le=1, description="How far from the starting image (the warped garment) to go."
-    )
-    inpaint_guidance: float = Field(default=5.0, ge=1, le=30, description="Classifier-free guidance scale.")
-    inpaint_width: int = Field(default=768, ge=64, le=2048, multiple_of=8, description="Working width (px).")
-    inpaint_height: int = Field(default=1024, ge=64, le=2048, multiple_of=8, description="Working height (px).")
-    inpaint_ip_adapter_scale: float = Field(
-        default=0.6, ge=0, le=2, description="Weight of the garment photo (IP-Adapter), when the model has one."
     )
 
 

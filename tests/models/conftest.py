@@ -7,17 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-# The tiny models' working size and steps: a few hundred milliseconds per batch on a CPU.
-TEST_SIZE = (256, 192)
-TEST_ENV = {
-    "TRYON_INPAINT_HEIGHT": str(TEST_SIZE[0]),
-    "TRYON_INPAINT_WIDTH": str(TEST_SIZE[1]),
-    "TRYON_INPAINT_STEPS": "4",
-    "TRYON_INPAINT_GUIDANCE": "2.0",
-}
 
 
 @contextlib.contextmanager
@@ -65,8 +55,8 @@ def test_models(empty_store: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def model_env(test_models: dict[str, object]) -> Iterator[dict[str, str]]:
-    """Engines forced to the models, at the tiny working size (what the runners read at start-up)."""
-    env = {**TEST_ENV, "TRYON_INPAINT_ENGINE": "diffusers", "TRYON_PARSING_ENGINE": "segformer"}
+    """The parsing step forced to the stored model (what the runner reads at start-up)."""
+    env = {"TRYON_PARSING_ENGINE": "segformer"}
     patch = pytest.MonkeyPatch()
     for key, value in env.items():
         patch.setenv(key, value)
@@ -74,20 +64,7 @@ def model_env(test_models: dict[str, object]) -> Iterator[dict[str, str]]:
     patch.undo()
 
 
-def person_batch(count: int, size: tuple[int, int] = TEST_SIZE, seed: int = 0):
-    """Random starting images, a torso-like mask, garment photos and seeds for ``count`` items."""
-    rng = np.random.default_rng(seed)
-    height, width = size
-    images = rng.integers(0, 256, (count, height, width, 3), dtype=np.uint8)
-    masks = np.zeros((count, height, width), bool)
-    masks[:, height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = True
-    garments = rng.integers(0, 256, (count, 96, 80, 3), dtype=np.uint8)
-    seeds = np.arange(count, dtype=np.int64) + 7
-    return images, masks, garments, seeds
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")

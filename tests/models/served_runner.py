@@ -18,7 +18,7 @@ BENTOML = Path(sys.executable).with_name("bentoml")
 
 
 class ServedRunner:
-    """``bentoml serve SERVICE`` (e.g. ``tryon.engines.classical.runners:InpaintingRunner``) in its own process group."""
+    """``bentoml serve SERVICE`` (e.g. ``tryon.engines.classical.runners:ParsingRunner``) in its own process group."""
 
     def __init__(self, service: str, log_dir: Path, env: dict[str, str]) -> None:
         self.service = service

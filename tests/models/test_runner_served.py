@@ -1,4 +1,4 @@
-"""The inpainting runner served by BentoML on the test models, reached through ``bentoml.depends`` as the
+"""The parsing runner served by BentoML on the test models, reached through ``bentoml.depends`` as the
 try-on service reaches it: a missing model stops start-up, and concurrent requests become one batch."""
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from pathlib import Path
 from benchmarks.batching import BatchingBench
 from tests.models.served_runner import ServedRunner
 
+CANVAS = 512  # big enough that a model call lasts while the other requests queue behind it
+
 
 def test_a_configured_model_missing_from_the_store_stops_the_runner(tmp_path: Path) -> None:
-    env = {"BENTOML_HOME": str(tmp_path / "empty"), "TRYON_INPAINT_ENGINE": "diffusers"}
-    runner = ServedRunner("tryon.engines.classical.runners:InpaintingRunner", tmp_path, env)
+    env = {"BENTOML_HOME": str(tmp_path / "empty"), "TRYON_PARSING_ENGINE": "segformer"}
+    runner = ServedRunner("tryon.engines.classical.runners:ParsingRunner", tmp_path, env)
     try:
         assert runner.wait_for_log("MissingModelError", timeout=90), runner.log()
     finally:
@@ -25,14 +27,14 @@ def test_a_configured_model_missing_from_the_store_stops_the_runner(tmp_path: Pa
 def test_concurrent_requests_reach_the_model_as_one_batch(
     empty_store: Path, model_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {"BENTOML_HOME": str(empty_store), **model_env, "TRYON_INPAINT_STEPS": "2"}
+    env = {"BENTOML_HOME": str(empty_store), **model_env}
 
     async def bursts(server: ServedRunner) -> list[dict]:
         async with server.client(BatchingBench, timeout=300) as client:
             return [
-                await client.burst(batching=True, concurrency=1, requests_per_client=1),
-                await client.burst(batching=True, concurrency=6, requests_per_client=1),
-                await client.burst(batching=False, concurrency=3, requests_per_client=1),
+                await client.burst(batching=True, concurrency=1, requests_per_client=1, canvas=CANVAS),
+                await client.burst(batching=True, concurrency=6, requests_per_client=1, canvas=CANVAS),
+                await client.burst(batching=False, concurrency=3, requests_per_client=1, canvas=CANVAS),
             ]
 
     with ServedRunner("benchmarks.batching:BatchingBench", tmp_path, env).start() as server:

@@ -95,7 +95,7 @@ class EngineResult:
 class RunnerDescription(BaseModel):
     """What a runner service says about itself (its ``describe`` API), decided in its own process."""
 
-    service: str = Field(description="The BentoML service name, e.g. InpaintingRunner.")
+    service: str = Field(description="The BentoML service name, e.g. ParsingRunner.")
     available: bool = Field(description="Its model is loaded (or it needs none) and it serves calls.")
     reason: str = Field(description="Why it is, or is not, available, for an operator to read.")
     model_tag: str | None = Field(default=None, description="The store tag of the model it serves.")

@@ -77,7 +77,7 @@ def require_model(tag: str) -> Any:
             f"`python {IMPORT_SCRIPT} {name}` (downloads from the Hugging Face hub), or, for tests "
             f"and CPU development, build a random test model with `python {TEST_MODELS_SCRIPT} {name}`. "
             "Or choose an engine that does not need it (TRYON_ENGINE, or the classical engine's "
-            "TRYON_INPAINT_ENGINE=opencv / TRYON_PARSING_ENGINE=mediapipe)."
+            "TRYON_PARSING_ENGINE=mediapipe)."
         ) from None
 
 

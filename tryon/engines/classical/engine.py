@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from ...images import ImageLimits, decode_image, encode_png
@@ -18,18 +16,17 @@ from ..base import (
     Step,
 )
 from .analyzer import CanvasPersonAnalyzer
-from .diffusion import FramedInpainting
 from .garment_cache import GarmentCache
 from .pipeline import prepare_garment, run_tryon
-from .pipeline.types import GarmentInpainter, HumanParser
-from .runners import InpaintingRunner, ParsingRunner, PoseRunner, SegmentationRunner
+from .pipeline.types import HumanParser
+from .runners import ParsingRunner, PoseRunner, SegmentationRunner
 
-RUNNERS = (SegmentationRunner, PoseRunner, ParsingRunner, InpaintingRunner)
+RUNNERS = (SegmentationRunner, PoseRunner, ParsingRunner)
 
 
 class ClassicalEngine:
-    """mediapipe + OpenCV on the CPU, with two optional learned steps: SegFormer parsing and diffusion
-    inpainting, used when their runners say they hold their models.
+    """mediapipe + OpenCV on the CPU, with one optional learned step: SegFormer parsing, used when its
+    runner says it holds its model.
 
     Garments repeat across shoppers: each photo's cut-out and landmarks are cached by content.
     """
@@ -41,7 +38,6 @@ class ClassicalEngine:
         runner_api: RunnerAPI,
         *,
         limits: ImageLimits,
-        inpaint_size: tuple[int, int],
         png_compress_level: int = 1,
         garment_cache_size: int = 64,
     ) -> None:
@@ -51,9 +47,7 @@ class ClassicalEngine:
             estimate_batch=runner_api(PoseRunner, "estimate"),
         )
         self._runner_parser = CanvasClothesParser(runner_api(ParsingRunner, "parse"))
-        self._runner_inpainter = FramedInpainting(runner_api(InpaintingRunner, "inpaint"), size=inpaint_size)
         self._parser: HumanParser | None = None  # set by warm_up, from what the runners serve
-        self._inpainter: GarmentInpainter | None = None
         self._limits = limits
         self._png_compress_level = png_compress_level
         self._garments = GarmentCache(max_items=garment_cache_size)
@@ -73,8 +67,6 @@ class ClassicalEngine:
             category=request.category,
             on_step=on_progress,
             parser=self._parser,
-            inpainter=self._inpainter,
-            seed=job_seed(request.job_id),
         )
         return EngineResult(
             png=encode_png(result.image, self._png_compress_level),
@@ -82,30 +74,24 @@ class ClassicalEngine:
         )
 
     def warm_up(self) -> None:
-        """Learn from the runners which learned steps they serve, then call each model once."""
+        """Learn from the runners whether the parser is served, then call each model once."""
         runners = self._runner_descriptions()
         self._parser = self._runner_parser if runners[ParsingRunner.name].available else None
-        self._inpainter = self._runner_inpainter if runners[InpaintingRunner.name].available else None
         blank = np.zeros((256, 192, 3), np.uint8)
         self._analyzer.segment_person(blank)
         self._analyzer.estimate_pose(blank)
         if self._parser is not None:
             self._parser.parse(blank)
-        if self._inpainter is not None:
-            self._inpainter.inpaint(blank, np.ones(blank.shape[:2], bool), blank, seed=0)
 
     def describe(self) -> EngineDescription:
         runners = self._runner_descriptions()
-        parsing, inpainting = runners[ParsingRunner.name], runners[InpaintingRunner.name]
+        parsing = runners[ParsingRunner.name]
         mediapipe = [runners[SegmentationRunner.name], runners[PoseRunner.name]]
         return EngineDescription(
             engine=self.name,
             available=all(runner.available for runner in mediapipe),
             reason="; ".join(f"{runner.service}: {runner.reason}" for runner in runners.values()),
-            steps=step_performers(
-                parsing_model=parsing.model_tag if parsing.available else None,
-                inpainting_model=inpainting.model_tag if inpainting.available else None,
-            ),
+            steps=step_performers(parsing_model=parsing.model_tag if parsing.available else None),
             runners=list(runners.values()),
         )
 
@@ -113,13 +99,8 @@ class ClassicalEngine:
         return {name: RunnerDescription.model_validate(describe()) for name, describe in self._describe.items()}
 
 
-def job_seed(job_id: str) -> int:
-    """A job's diffusion seed: 63 bits of the SHA-256 of its id."""
-    return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:8], "little") >> 1
-
-
-def step_performers(*, parsing_model: str | None = None, inpainting_model: str | None = None) -> dict[str, str]:
-    """What performs each step; ``*_model`` is the model store tag of a learned step, when one runs."""
+def step_performers(*, parsing_model: str | None = None) -> dict[str, str]:
+    """What performs each step; ``parsing_model`` is the model store tag of the parser, when it runs."""
     performers = {
         Step.SEGMENTATION.value: "mediapipe selfie segmentation (person) + OpenCV GrabCut (garment)",
         Step.POSE.value: "mediapipe Pose (full)",
@@ -132,9 +113,4 @@ def step_performers(*, parsing_model: str | None = None, inpainting_model: str |
             f"SegFormer human parsing, model {parsing_model} (person zones, garment cut-out) "
             "+ mediapipe selfie segmentation"
         )
-    if inpainting_model:
-        performers[Step.INPAINTING.value] = (
-            f"Stable Diffusion inpainting, model {inpainting_model}, over the classical fill"
-        )
-        performers[Step.BLEND.value] = "diffusion result pasted back inside the repaint mask (feathered)"
     return performers

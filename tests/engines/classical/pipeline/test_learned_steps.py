@@ -1,21 +1,17 @@
-"""The pipeline's hooks for the learned models: a human parser's labels and a diffusion inpainter.
+"""The pipeline's hook for the learned human parser: what it does with the parser's labels.
 
-The models are stand-ins here (the real ones are tested in tests/models and, served, in tests/e2e):
-what is tested is what the pipeline does with their answers.
+The labels are made up here (the real ones are tested in tests/models and, served, in tests/e2e):
+what is tested is what the pipeline does with them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tryon.engines.classical.pipeline import prepare_garment, run_tryon
 from tryon.engines.classical.pipeline.clothing import ClothingZones
 from tryon.engines.classical.pipeline.inpainting import BodyZones
 from tryon.engines.classical.pipeline.parsed_zones import garment_mask, refine_zones
-from tryon.engines.classical.pipeline.types import Category, ParseLabel, Step
-
-PERSON = "studio_man_hoodie.png"
-GARMENT = "shirt_oxford_blue.jpg"
+from tryon.engines.classical.pipeline.types import Category, ParseLabel
 
 
 def empty_zones(shape: tuple[int, int]) -> tuple[BodyZones, ClothingZones]:
@@ -51,34 +47,3 @@ def test_garment_mask_needs_enough_clothes() -> None:
     labels[20:80, 20:80] = ParseLabel.ONE_PIECE
     mask = garment_mask(labels)
     assert mask is not None and mask[50, 50] and not mask[90, 90]
-
-
-class PaintingInpainter:
-    """Paints the repaint mask flat magenta and records what it was asked (as the runner would)."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict] = []
-
-    def inpaint(self, start, mask, garment, *, seed):
-        self.calls.append({"mask": mask.copy(), "seed": seed, "garment_shape": garment.shape})
-        out = start.copy()
-        out[mask] = (255, 0, 255)
-        return out
-
-
-def test_diffusion_repaints_only_the_dressed_region(persons, garments, analyzer) -> None:
-    person, garment = persons[PERSON], prepare_garment(garments[GARMENT])
-    steps: list[Step] = []
-    classical = run_tryon(person, garment, analyzer)
-    inpainter = PaintingInpainter()
-    learned = run_tryon(person, garment, analyzer, inpainter=inpainter, seed=1234, on_step=steps.append)
-
-    assert steps == [Step.SEGMENTATION, Step.POSE, Step.WARP, Step.INPAINTING, Step.BLEND, Step.DONE]
-    (call,) = inpainter.calls
-    assert call["seed"] == 1234 and call["garment_shape"][2] == 3
-    repaint = call["mask"]
-    assert 0.02 < repaint.mean() < 0.6
-    magenta = np.all(learned.image == (255, 0, 255), axis=-1)
-    assert np.array_equal(magenta, repaint & ~np.all(person == (255, 0, 255), axis=-1))
-    # Outside the repaint mask the picture is the classical try-on's: face, hands, background untouched.
-    assert np.array_equal(learned.image[~repaint], classical.image[~repaint])

@@ -23,7 +23,6 @@ from .types import (
     BodyPose,
     Category,
     GarmentCutout,
-    GarmentInpainter,
     HumanParser,
     Mask,
     PersonAnalyzer,
@@ -89,8 +88,6 @@ def run_tryon(
     category: Category = Category.AUTO,
     on_step: StepCallback = _no_step,
     parser: HumanParser | None = None,
-    inpainter: GarmentInpainter | None = None,
-    seed: int = 0,
     min_visibility: float = 0.5,
     shading_strength: float = 0.5,
 ) -> TryOnResult:
@@ -99,12 +96,11 @@ def run_tryon(
     ``person`` is an ``HxWx3`` uint8 RGB photo; ``garment`` is ``prepare_garment`` of the garment photo
     (callers cache it). ``category`` says what the garment is worn as; ``AUTO`` (the default) decides
     from the garment's shape. ``on_step`` is called with each ``Step`` as it starts, then with
-    ``Step.DONE``. ``parser`` (a learned human parser) sharpens
-    the face, hair, hands, skin and old-clothes zones; ``inpainter`` (diffusion) repaints the dressed
-    region of the classical result, with noise from ``seed``, and only that region. The body parts
-    the category needs (shoulders and hips; hips and knees; shoulders, hips and knees) must be seen
-    with at least ``min_visibility``; legs leaving the frame below the knees are dressed to its edge.
-    ``shading_strength`` (0..1) is how strongly the photo's folds and light shade the new garment.
+    ``Step.DONE``. ``parser`` (a learned human parser) sharpens the face, hair, hands, skin and
+    old-clothes zones. The body parts the category needs (shoulders and hips; hips and knees;
+    shoulders, hips and knees) must be seen with at least ``min_visibility``; legs leaving the frame
+    below the knees are dressed to its edge. ``shading_strength`` (0..1) is how strongly the photo's
+    folds and light shade the new garment.
 
     Several people: the most prominent (the largest) is dressed, the others' pixels are left alone,
     and a note says so. A result that would leave the garment's zone mostly unchanged is never
@@ -173,18 +169,10 @@ def run_tryon(
             from_below=below_hem,
         )
         keep = _kept_in_front(zones, clothing, warped, pose, used)
-        if inpainter is not None:
-            # Diffusion starts from the classical result and repaints only what the try-on changes.
-            start = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
-            repaint = (clothing.replace | (warped.alpha > 0.5)) & ~keep
-            base = inpainter.inpaint(start, repaint, prepared.cutout.rgb, seed=seed)
 
     # 5. Blend: the garment under face, hair, hands, bare limbs and clothing in front, over the rest.
     with timer.step(Step.BLEND):
-        if inpainter is None:
-            image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
-        else:  # the inpainter pasted its result inside the repaint mask: keep holds the original
-            image = base
+        image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
         # A result that left the garment's zone as it was would be the input photo, "completed".
         check_dressed(person, image, ((warped.alpha > 0.5) | clothing.replace) & ~keep, min_share=MIN_CHANGED)
 

@@ -57,14 +57,6 @@ class HumanParser(Protocol):
         """``HxW`` uint8 ``ParseLabel`` map of ``image`` (``HxWx3`` uint8 RGB)."""
 
 
-class GarmentInpainter(Protocol):
-    """A learned inpainter (the diffusion runner) that repaints a region of a photo."""
-
-    def inpaint(self, start: RGBImage, mask: Mask, garment: RGBImage, *, seed: int) -> RGBImage:
-        """``start`` repainted where ``mask`` is True, conditioned on ``garment`` (its product photo
-        or cut-out); pixels outside ``mask`` are returned unchanged."""
-
-
 @dataclass(frozen=True)
 class TryOnResult:
     """What the pipeline returns.

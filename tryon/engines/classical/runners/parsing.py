@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import collections
+
 import bentoml
 import numpy as np
 
@@ -23,9 +25,18 @@ class ParsingRunner(StoreModelRunner):
         from ....settings import ModelSettings
 
         setting = ModelSettings().parsing_engine
+        self._batches: collections.deque[int] = collections.deque(maxlen=100_000)
         super().__init__(setting, PARSING_MODEL, learned="segformer", classical="mediapipe", load=ClothesParser)
 
     @bentoml.api(batchable=True, max_batch_size=16, max_latency_ms=30_000)
     def parse(self, canvases: np.ndarray) -> np.ndarray:
         """``(N, S, S, 3)`` uint8 RGB canvases -> ``(N, S, S)`` uint8 ``ParseLabel`` maps."""
-        return self.model_in_memory().parse_batch(canvases)
+        parser = self.model_in_memory()
+        self._batches.append(len(canvases))
+        return parser.parse_batch(canvases)
+
+    @bentoml.api
+    def batch_stats(self) -> dict[str, int]:
+        """How the adaptive batcher has grouped requests so far: requests, batches, largest batch."""
+        batches = list(self._batches)
+        return {"requests": sum(batches), "batches": len(batches), "largest": max(batches, default=0)}
