@@ -28,7 +28,8 @@ The cases are shaped like ``tests/fixtures/fashn-vton-1.5/`` (its README says wh
   ``garment.png``, ``person_pose.json`` (the keypoints, given instead of detected); writes the
   picture, as the case's ``result.png``.
 
-Everything runs on the CPU in float32.
+Everything runs on the CPU in float32. Only ``mmdit`` and ``pipeline`` import torch and diffusers
+(inside them): the other commands start in a second rather than several.
 """
 
 from __future__ import annotations
@@ -42,18 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
 
 from tryon.engines.fashn_vton.agnostic import clothing_agnostic_image, masked_garment_image  # noqa: E402
 from tryon.engines.fashn_vton.canvas import pre_resize, resize_pad  # noqa: E402
-from tryon.engines.fashn_vton.checkpoint import load_reference_checkpoint  # noqa: E402
 from tryon.engines.fashn_vton.dwpose import POSE_MEAN, POSE_STD, detect_people, estimate_keypoints  # noqa: E402
-from tryon.engines.fashn_vton.pipeline import FashnVtonPipeline, TryOnRequest  # noqa: E402
 from tryon.engines.fashn_vton.pose_map import draw_pose_map, load_keypoints  # noqa: E402
-from tryon.engines.fashn_vton.sampling import Conditioning, conditional_and_null_velocity, sample_euler  # noqa: E402
-from tryon.engines.fashn_vton.transformer import FashnVtonTransformer  # noqa: E402
 
 
 def check_pose(pose_json: Path, output: Path) -> None:
@@ -140,8 +135,12 @@ def check_dwpose(case_dir: Path, output_dir: Path) -> None:
     Image.fromarray(draw_pose_map(keypoints, *image.shape[:2])).save(output_dir / "pose_map.png")
 
 
-def _case_model(case_dir: Path) -> tuple[dict, FashnVtonTransformer]:
+def _case_model(case_dir: Path) -> tuple[dict, "FashnVtonTransformer"]:  # noqa: F821
     """The case's config.json and its model in float32, weights loaded strictly from the reference's names."""
+    import torch
+
+    from tryon.engines.fashn_vton.checkpoint import load_reference_checkpoint
+
     config = json.loads((case_dir / "config.json").read_text())
     model = load_reference_checkpoint(case_dir / "weights.safetensors", config["model"], dtype=torch.float32)
     return config, model
@@ -149,6 +148,11 @@ def _case_model(case_dir: Path) -> tuple[dict, FashnVtonTransformer]:
 
 def check_mmdit(case_dir: Path, output: Path) -> None:
     """Write ``forward``, ``v_c``, ``v_u`` and ``sample`` for an mmdit case's inputs to ``output``."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from tryon.engines.fashn_vton.sampling import Conditioning, conditional_and_null_velocity, sample_euler
+
     config, model = _case_model(case_dir)
     inputs = load_file(str(case_dir / "inputs.safetensors"))
     conditioning = Conditioning(
@@ -177,6 +181,8 @@ def check_mmdit(case_dir: Path, output: Path) -> None:
 
 def check_pipeline(case_dir: Path, output: Path) -> None:
     """Write the whole pipeline's picture for a pipeline case (maskless, keypoints given) to ``output``."""
+    from tryon.engines.fashn_vton.pipeline import FashnVtonPipeline, TryOnRequest
+
     config, model = _case_model(case_dir)
     call = config["call"]
     if not call.get("segmentation_free", True):
