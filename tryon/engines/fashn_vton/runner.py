@@ -122,7 +122,7 @@ class FashnVtonRunner:
     parser_model = declared_model(PARSING_MODEL)
 
     def __init__(self) -> None:
-        from ....settings import ModelSettings
+        from ...settings import ModelSettings
 
         settings = ModelSettings()
         self.resolution = resolve_engine_runner(settings.engine, ENGINE, FASHN_VTON_MODEL)
