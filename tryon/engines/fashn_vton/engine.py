@@ -15,9 +15,8 @@ Steps, as the service documents them:
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -194,15 +193,11 @@ class FashnVtonEngine:
     def sample(self, sampling: SamplingRequest, packed: np.ndarray, on_progress: ProgressCallback) -> np.ndarray:
         """The runner's picture of the whole canvas, reporting its denoising steps while it samples."""
         call: Future = self._sampling_calls.submit(self._sample, packed)
-        while True:
-            try:
-                row = call.result(timeout=self._poll_seconds)
-                break
-            except TimeoutError:
-                progress = self._progress(sampling.request_id)
-                if progress["total"]:
-                    on_progress(Step.INPAINTING, progress["done"] / progress["total"])
-        result = unpack_result(np.asarray(row)[0])
+        while not wait([call], timeout=self._poll_seconds).done:
+            progress = self._progress(sampling.request_id)
+            if progress["total"]:
+                on_progress(Step.INPAINTING, progress["done"] / progress["total"])
+        result = unpack_result(np.asarray(call.result())[0])
         if isinstance(result, str):
             raise TryOnError(result)
         return result
