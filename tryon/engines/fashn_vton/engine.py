@@ -24,16 +24,8 @@ import numpy as np
 
 from ...errors import NoPersonFound, TryOnError
 from ...images import ImageLimits, decode_image, encode_png
-from ..base import (
-    Category,
-    EngineDescription,
-    EngineRequest,
-    EngineResult,
-    ProgressCallback,
-    RunnerAPI,
-    RunnerDescription,
-    Step,
-)
+from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
+from ..base import RunnerDescription, Step
 from .agnostic import GARMENT_CATEGORY_OF_CATEGORY, fashn_labels_from_parse, garment_labels
 from .batching import SamplingRequest, pack_request, unpack_result
 from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, pre_resize, unpad

@@ -25,15 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...models.store import (
-    TEST_SOURCE,
-    ModelSource,
-    StoredModel,
-    model_labels,
-    resolve_source,
-    save_to_store,
-    source_metadata,
-)
+from ...models.store import TEST_SOURCE, ModelSource, StoredModel, model_labels, resolve_source
+from ...models.store import save_to_store, source_metadata
 from .dwpose import DETECTOR_FILE, POSE_MODEL_FILE
 
 if TYPE_CHECKING:
