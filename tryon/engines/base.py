@@ -8,6 +8,7 @@ documented step names. Neither fastapi nor bentoml is imported here.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
@@ -66,6 +67,11 @@ class Category(str, Enum):
     UPPER_BODY = "upper_body"
     LOWER_BODY = "lower_body"
     DRESSES = "dresses"
+
+
+def job_seed(job_id: str) -> int:
+    """A job's seed when its client gives none: 63 bits of the SHA-256 of its id (same job, same picture)."""
+    return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:8], "little") >> 1
 
 
 class ProgressCallback(Protocol):

@@ -14,7 +14,6 @@ Steps, as the service documents them:
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import numpy as np
 from ...errors import NoPersonFound, TryOnError
 from ...images import ImageLimits, decode_image, encode_png
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
-from ..base import RunnerDescription, Step
+from ..base import RunnerDescription, Step, job_seed
 from .agnostic import GARMENT_CATEGORY_OF_CATEGORY, fashn_labels_from_parse, garment_labels
 from .batching import SamplingRequest, pack_request, unpack_result
 from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, pre_resize, unpad
@@ -60,11 +59,6 @@ class FashnOptions:
             guidance_scale=float(options.get("guidance_scale") or DEFAULT_GUIDANCE_SCALE),
             garment_photo_type=str(options.get("garment_photo_type") or "auto"),
         )
-
-
-def job_seed(job_id: str) -> int:
-    """A job's seed when the client gives none: 63 bits of the SHA-256 of its id."""
-    return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:8], "little") >> 1
 
 
 @dataclass(frozen=True)
