@@ -4,6 +4,7 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -133,6 +134,9 @@ class FashnVtonRunner:
         self.parser = None
         self.sampling_context: Callable[[], AbstractContextManager] = nullcontext
         self.progress_board = ProgressBoard()
+        # Pose and parsing run on one thread of their own: mediapipe's graphs on the thread that
+        # made them, beside (not queued behind) a sampling batch.
+        self.image_models = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fashn-pose")
         if self.stored is not None:
             self._load(Path(self.stored.path), settings)
 
@@ -159,7 +163,7 @@ class FashnVtonRunner:
         check_canvas(pipeline)
         if settings.fashn_compile:
             pipeline.transformer = torch.compile(pipeline.transformer)
-        self.pose_source, self.estimate_keypoints = open_pose_source(folder / DWPOSE_FOLDER)
+        self.pose_source, self.estimate_keypoints = self.image_models.submit(open_pose_source, folder / DWPOSE_FOLDER).result()
         self.parser = load_parser(test_model=is_test_model(self.stored))
         self.pipeline = pipeline
         log.info("FashnVtonRunner: %s on %s (%s), pose from %s", self.stored.tag, device, dtype, self.pose_source)
@@ -214,7 +218,7 @@ class FashnVtonRunner:
     async def estimate_pose(self, image: np.ndarray) -> np.ndarray:
         """``HxWx3`` uint8 RGB (the pre-resized photo) -> ``(128, 2)`` float64 ``Keypoints.to_array()``."""
         self.model_in_memory()
-        keypoints = await asyncio.to_thread(self.estimate_keypoints, image)
+        keypoints = await asyncio.get_running_loop().run_in_executor(self.image_models, self.estimate_keypoints, image)
         return keypoints.to_array()
 
     @bentoml.api
@@ -222,7 +226,8 @@ class FashnVtonRunner:
         """``HxWx3`` uint8 RGB -> ``HxW`` uint8 ``ParseLabel`` map (only when a parser is loaded)."""
         if self.parser is None:
             raise RuntimeError(f"no clothes parser loaded ({PARSING_MODEL} is not in the model store)")
-        return (await asyncio.to_thread(self.parser.parse_batch, image[None]))[0]
+        labels = await asyncio.get_running_loop().run_in_executor(self.image_models, self.parser.parse_batch, image[None])
+        return labels[0]
 
     @bentoml.api
     async def describe(self) -> dict[str, Any]:
