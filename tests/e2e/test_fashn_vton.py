@@ -7,6 +7,7 @@ store, the runner's batched sampling and progress, the options, the answer, /hea
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from tryon.images import ImageLimits, decode_image
 
 from .helpers import decode_result, poll_until_finished, submit
 from .served import REPO, ServedService
+
+STEPS = ["segmentation", "pose", "warp", "inpainting", "blend", "done"]
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +55,12 @@ def test_a_job_goes_through_every_step_with_rising_sampling_progress(fashn_servi
     poll = poll_until_finished(fashn_service.url, submit(fashn_service.url, person_bytes, garment_bytes).json()["job_id"])
 
     assert poll.final["status"] == "completed", poll.final
-    steps = [step for _, step, _ in poll.states if step]
-    seen = list(dict.fromkeys(steps))
-    assert seen == ["segmentation", "pose", "warp", "inpainting", "blend", "done"][: len(seen)] and "inpainting" in seen, seen
+    seen = list(dict.fromkeys(step for _, step, _ in poll.states if step))
+    assert seen == [step for step in STEPS if step in seen] and "inpainting" in seen, seen  # in order
+    metrics = requests.get(f"{fashn_service.url}/metrics", timeout=10).text
+    for step in STEPS[:-1]:  # every step was reported, however short (the service times each one)
+        counted = re.search(rf'tryon_step_duration_seconds_count{{[^}}]*step="{step}"[^}}]*}} (\S+)', metrics)
+        assert counted and float(counted.group(1)) >= 1, (step, counted)
     sampling = [progress for _, step, progress in poll.states if step == "inpainting"]
     assert len(set(sampling)) >= 3 and sampling == sorted(sampling) and 55 < max(sampling) < 85, sampling
     width, height = model_size(person_bytes)
