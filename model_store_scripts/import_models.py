@@ -3,6 +3,10 @@
     BENTOML_HOME=~/bentoml python model_store_scripts/import_models.py [NAME ...] [--dry-run]
         [--allow-non-commercial] [each model's options: see --help]
 
+A model can also come from a local folder instead of the hub where its recipe offers it
+(``import_models.py fashn-vton --from DIR``: DIR holds ``model.safetensors`` and optionally
+``dwpose/*.onnx``). A checkpoint that is not the published model is refused, naming its tensors.
+
 NAME is a model (``tryon-clothes-parser``) or an engine (``classical``: all its models) from
 ``tryon/engines/registry.py``; without one, every registered engine's models. Each model is downloaded
 at a pinned revision, loaded with its library's own ``from_pretrained``, and saved into the store under
@@ -54,7 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.dry_run:
         return
     for model in models:
-        print(f"saved {model.import_model(args).tag}")
+        try:
+            stored = model.import_model(args)
+        except (ValueError, FileNotFoundError) as error:  # a refused checkpoint, a missing file
+            raise SystemExit(f"{model.name}: not imported: {error}") from None
+        print(f"saved {stored.tag}")
 
 
 if __name__ == "__main__":

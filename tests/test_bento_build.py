@@ -81,7 +81,7 @@ def test_bento_record_names_the_service_its_runners_and_settings(built, bento_ya
     assert bento_yaml["entry_service"] == "TryOnService"
     services = {service["name"]: service for service in bento_yaml["services"]}
     assert set(services) >= {"TryOnService", *RUNNERS}
-    assert "ParsingRunner" in GPU_RUNNERS
+    assert set(GPU_RUNNERS) == {"FashnVtonRunner", "ParsingRunner"}
     for runner in GPU_RUNNERS:  # the learned models' services ask for a GPU of their own
         assert services[runner]["config"]["resources"]["gpu"] == 1
     for runner in set(RUNNERS) - set(GPU_RUNNERS):  # mediapipe's run on the CPU
@@ -96,6 +96,8 @@ def test_bento_carries_the_code_demo_page_and_models_it_references(built, bento_
     assert (src / "service.py").is_file() and (src / "tryon" / "engines" / "classical" / "pipeline").is_dir()
     assert (src / "runners" / "__init__.py").is_file() and (src / "runners" / "gpus.py").is_file()
     assert (src / "tryon" / "engines" / "classical" / "runners" / "pose.py").is_file()
+    # The importer checks checkpoints against this manifest: package data, not code.
+    assert (src / "tryon" / "engines" / "fashn_vton" / "full_size_manifest.json").is_file()
     missing = [name for name in DEMO_FILES if not (src / "tryon" / "api" / "static" / name).is_file()]
     assert not missing, (
         f"the Bento lacks tryon/api/static/{missing}: "

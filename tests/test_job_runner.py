@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tryon.core import JobRunner
 from tryon.engines.base import EngineDescription, EngineRequest, EngineResult, Step
+from tryon.images import encode_png
 from tryon.jobs import JobInputs, JobStatus
 from tryon.settings import Settings
 from tryon.wiring import build_job_store, build_result_publisher
@@ -35,7 +37,7 @@ class WarmingEngine:
         for fraction in (0.0, 0.001, 0.5, 0.5):  # a sampling loop: only changed percentages are written
             on_progress(Step.INPAINTING, fraction)
         on_progress(Step.DONE)
-        return EngineResult(png=request.person_image, details={"category": request.category.value})
+        return EngineResult(png=encode_png(np.zeros((2, 3, 3), np.uint8)), details={"category": request.category.value})
 
 
 def job_runner(data_dir: Path, warming: WarmingEngine, **settings_values: str) -> JobRunner:
@@ -81,4 +83,4 @@ def test_a_job_reaches_the_engine_as_a_request_and_its_progress_as_percentages(t
     )
 
     assert reports == [("segmentation", 10), ("inpainting", 55), ("inpainting", 70), ("done", 100)]
-    assert result.details == {"category": "dresses"}
+    assert result.details == {"category": "dresses", "width": 3, "height": 2}  # the size read from the PNG

@@ -29,6 +29,7 @@ from .api.views import poll_body
 from .api.schemas import HealthResponse
 from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
 from .engines.registry import AUTO, EngineUnavailable, choose_engine
+from .images import png_size
 from .jobs import JobInputs, JobResult, JobStore, WorkerPool
 from .jobs.workers import ProgressReport
 from .results import ResultPublisher, StorageStatus
@@ -139,7 +140,9 @@ class JobRunner:
             job_id=job_id,
         )
         output = self.engine.run(request, on_progress)
-        return replace(self.results.publish(job_id, output.png), details=output.details)
+        width, height = png_size(output.png)
+        details = {**output.details, "width": width, "height": height}
+        return replace(self.results.publish(job_id, output.png), details=details)
 
     def _send_webhook(self, job_id: str, inputs: JobInputs) -> None:
         url = inputs.options.get("webhook_url")
@@ -235,4 +238,5 @@ class ApiCore:
             job_store=self.job_store_kind,
             job_store_error=self.store.full_reason or (workers.job_store_error if workers else None),
             storage=StorageStatus(backend=api_storage.backend, bucket=api_storage.bucket, error=storage_error),
+            engine_error=workers.start_error if workers else None,
         )

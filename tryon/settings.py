@@ -14,7 +14,8 @@ from .images import ImageLimits
 class ModelSettings(BaseSettings):
     """The engine and model knobs, which the runners read on their own, in their own processes.
 
-    ``TRYON_ENGINE`` chooses the engine; the rest tune the classical engine's runners.
+    ``TRYON_ENGINE`` chooses the engine; ``fashn_*`` tune the FASHN VTON runner; the rest tune the
+    classical engine's runners.
     """
 
     model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
@@ -31,6 +32,16 @@ class ModelSettings(BaseSettings):
         description="How much lower than the API's the CPU priority (Linux nice) of the mediapipe "
         "runners is, so submits and polls stay fast while every worker is busy (job worker threads "
         "run at nice 10 too).",
+    )
+    fashn_compile: bool = Field(
+        default=False,
+        description="Compile the FASHN VTON transformer with torch.compile at start-up (the first batch "
+        "of each shape pays the compilation).",
+    )
+    fashn_attention: Literal["auto", "flash", "efficient", "cudnn", "math"] = Field(
+        default="auto",
+        description="The FASHN VTON runner's scaled-dot-product attention backend: 'auto' lets torch "
+        "choose; a backend the runner's device cannot run stops it at start-up.",
     )
     parsing_engine: Literal["auto", "segformer", "mediapipe"] = Field(
         default="auto",

@@ -94,6 +94,16 @@ class ServedService:
             time.sleep(0.3)
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
 
+    def start_up_error(self, timeout: float = 120) -> str:
+        """The log of a start that must fail (a service's init raising); AssertionError if it serves."""
+        try:
+            self.start(timeout)
+        except RuntimeError as failure:
+            return str(failure)
+        finally:
+            self.stop()
+        raise AssertionError("the service started, but it was expected to fail")
+
     def kill(self) -> None:
         """SIGKILL every process of the server at once, as a crash or an OOM kill of the pod would.
 

@@ -51,7 +51,7 @@ def test_an_engine_named_explicitly_must_be_available(monkeypatch: pytest.Monkey
 
     with pytest.raises(EngineUnavailable, match="TRYON_ENGINE=gpu_model.*model not in the store"):
         choose_engine("gpu_model", built)
-    with pytest.raises(ValueError, match="one of gpu_model, classical; got 'nope'"):
+    with pytest.raises(ValueError, match="one of gpu_model, fashn-vton, classical; got 'nope'"):
         choose_engine("nope", built)
     assert choose_engine("classical", built)[0] is built["classical"]
 
@@ -59,13 +59,13 @@ def test_an_engine_named_explicitly_must_be_available(monkeypatch: pytest.Monkey
 def test_registered_engines_go_before_classical_and_names_are_unique(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "_engines", list(registry.engines()))
     registry.register(EngineSpec("new", "", (), build=None))
-    assert registry.engine_names() == ("new", "classical")
+    assert registry.engine_names() == ("fashn-vton", "new", "classical")
     with pytest.raises(ValueError, match="already registered"):
         registry.register(EngineSpec("classical", "", (), build=None))
 
 
 def test_models_are_picked_by_model_or_engine_name() -> None:
-    assert [model.name for model in registry.stored_models()] == ["tryon-clothes-parser"]
+    assert [model.name for model in registry.stored_models()] == ["fashn-vton", "tryon-clothes-parser"]
     assert [model.name for model in registry.stored_models(["classical"])] == ["tryon-clothes-parser"]
     assert [model.name for model in registry.stored_models(["tryon-clothes-parser"])] == ["tryon-clothes-parser"]
     with pytest.raises(ValueError, match="no model or engine named 'x'"):

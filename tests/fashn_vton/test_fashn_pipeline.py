@@ -63,7 +63,7 @@ def test_each_request_draws_its_own_noise(golden_request):
     torch.manual_seed(CALL["seed"])
     expected = torch.randn((1, 3, 864, 576))
     other = dataclasses.replace(golden_request, seed=torch.Generator().manual_seed(7))
-    batch = starting_noise([other, golden_request], 864, 576)
+    batch = starting_noise([other.seed, golden_request.seed], 864, 576)
     assert torch.equal(batch[1:], expected)
     assert torch.equal(batch[:1], torch.randn((1, 3, 864, 576), generator=torch.Generator().manual_seed(7)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import __version__
 from ..engines.base import EngineDescription
 from ..results import StorageStatus
-from .schemas import HealthResponse, QueueInfo, StorageInfo
+from .schemas import HealthResponse, ModelInfo, QueueInfo, StorageInfo
 
 
 def build_health(
@@ -18,6 +18,7 @@ def build_health(
     job_store: str,
     job_store_error: str | None,
     storage: StorageStatus,
+    engine_error: str | None = None,
 ) -> HealthResponse:
     """``engine`` is the chosen engine as its runners describe it: the GPU figures are theirs, since
     the models live there (this process may have no GPU at all)."""
@@ -30,6 +31,19 @@ def build_health(
         version=__version__,
         engine=engine.engine if engine else None,
         engines=engine.steps if engine else {},
+        models=[
+            ModelInfo(
+                service=runner.service,
+                model_tag=runner.model_tag,
+                license=runner.license,
+                test_model=runner.test_model,
+                device=runner.device,
+                dtype=runner.dtype,
+            )
+            for runner in (engine.runners if engine else [])
+            if runner.available and runner.model_tag
+        ],
+        engine_error=engine_error,
         queue=QueueInfo(**job_counts, running_here=running_here, workers=workers),
         job_store=job_store,
         job_store_error=job_store_error,

@@ -14,6 +14,10 @@ from .schemas import (
     CancelResponse,
     CategoryName,
     ErrorResponse,
+    GarmentPhotoType,
+    GuidanceScale,
+    Seed,
+    Steps,
     FailedJobResponse,
     HealthResponse,
     JobStatusResponse,
@@ -64,8 +68,14 @@ def submit_tryon(
         str | None,
         Form(max_length=2048, description="POSTed the job's final poll JSON when it ends (signed)."),
     ] = None,
+    seed: Seed = None,
+    steps: Steps = None,
+    guidance_scale: GuidanceScale = None,
+    garment_photo_type: GarmentPhotoType = None,
 ) -> SubmitResponse:
     options = {"category": category}
+    sampling = {"seed": seed, "steps": steps, "guidance_scale": guidance_scale, "garment_photo_type": garment_photo_type}
+    options.update((name, value) for name, value in sampling.items() if value is not None)
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url

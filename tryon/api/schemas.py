@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Form
 from pydantic import BaseModel, Field
 
 from ..engines.base import Category, Step
@@ -12,6 +13,34 @@ from ..models.devices import GpuInfo
 JobState = Literal["pending", "processing", "completed", "failed"]
 CategoryName = Literal[tuple(category.value for category in Category)]
 StepName = Literal[tuple(step.value for step in Step)]
+
+# The generative engines' sampling options (FASHN VTON); the classical engine has no use for them.
+MAX_SEED = 2**63 - 1
+MAX_STEPS = 50
+Seed = Annotated[
+    int | None,
+    Form(
+        ge=0,
+        le=MAX_SEED,
+        description=f"Seed of the starting noise, 0 to {MAX_SEED}: the same seed and photos give the same "
+        "picture, alone or batched with other jobs. Default: derived from the job id (the answer says which).",
+    ),
+]
+Steps = Annotated[
+    int | None,
+    Form(ge=1, le=MAX_STEPS, description=f"Denoising steps, 1 to {MAX_STEPS} (default 30): fewer is faster and rougher."),
+]
+GuidanceScale = Annotated[
+    float | None,
+    Form(ge=1.0, le=5.0, description="Classifier-free guidance, 1.0 to 5.0 (default 1.5): how strongly the garment photo is followed."),
+]
+GarmentPhotoType = Annotated[
+    Literal["auto", "flat-lay", "model"] | None,
+    Form(
+        description="flat-lay (a product shot), model (the garment worn by someone), or auto (default): "
+        "model when a person is found in the garment photo."
+    ),
+]
 
 
 class SubmitResponse(BaseModel):
@@ -47,6 +76,16 @@ class JobStatusResponse(BaseModel):
     )
     notes: list[str] | None = Field(
         default=None, description="What the pipeline decided on the way (completed only)."
+    )
+    seed: int | None = Field(
+        default=None, description="The seed the engine sampled with (completed; generative engines only)."
+    )
+    width: int | None = Field(default=None, description="The result's width in pixels (completed).")
+    height: int | None = Field(
+        default=None,
+        description="The result's height in pixels (completed). FASHN VTON returns the person photo's "
+        "aspect at the model's resolution, at most 864 high (e.g. 549x864 for a 700x1100 photo); the "
+        "classical engine the person photo's size.",
     )
 
 
@@ -90,6 +129,17 @@ class StorageInfo(BaseModel):
     )
 
 
+class ModelInfo(BaseModel):
+    """A model the engine's runners serve."""
+
+    service: str = Field(description="The runner service holding it.")
+    model_tag: str = Field(description="Its model store tag, name:version.")
+    license: str | None = Field(default=None, description="The licence its source declares.")
+    test_model: bool = Field(description="Random test weights.")
+    device: str
+    dtype: str | None = None
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "starting", "degraded"] = Field(
         description="ok once the models answer; degraded while result storage or the job store is failing."
@@ -101,7 +151,11 @@ class HealthResponse(BaseModel):
     )
     version: str
     engine: str | None = Field(default=None, description="The engine TRYON_ENGINE chose (null while starting).")
-    engines: dict[str, str] = Field(description="What performs each pipeline step.")
+    engines: dict[str, str] = Field(description="What performs each pipeline step (the pose source included).")
+    models: list[ModelInfo] = Field(default_factory=list, description="The models the engine's runners hold.")
+    engine_error: str | None = Field(
+        default=None, description="Why the configured engine is not serving yet (its runners' reason)."
+    )
     queue: QueueInfo
     job_store: str = Field(description="sqlite or redis.")
     job_store_error: str | None = Field(

@@ -50,5 +50,8 @@ def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse
         warning=record.warning,
         category=category,
         notes=record.details.get("notes"),
+        seed=record.details.get("seed"),
+        width=record.details.get("width"),
+        height=record.details.get("height"),
         **result,
     )

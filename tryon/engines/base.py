@@ -8,6 +8,7 @@ documented step names. Neither fastapi nor bentoml is imported here.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
@@ -68,6 +69,11 @@ class Category(str, Enum):
     DRESSES = "dresses"
 
 
+def job_seed(job_id: str) -> int:
+    """A job's seed when its client gives none: 63 bits of the SHA-256 of its id (same job, same picture)."""
+    return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:8], "little") >> 1
+
+
 class ProgressCallback(Protocol):
     def __call__(self, step: Step, fraction: float = 0.0) -> None:
         """``step`` is starting or under way; ``fraction`` in [0, 1) of it is done."""
@@ -105,6 +111,9 @@ class RunnerDescription(BaseModel):
     dtype: str | None = None
     cuda_available: bool = Field(default=False, description="The runner's process sees a CUDA device.")
     gpu: GpuInfo | None = Field(default=None, description="The CUDA device it sees, when it sees one.")
+    steps: dict[str, str] = Field(
+        default_factory=dict, description="What it performs for documented steps besides its model (e.g. pose)."
+    )
 
 
 class EngineDescription(BaseModel):
@@ -178,13 +187,14 @@ def describe_runner(
     model: Any = None,
     loaded: Any = None,
     test_model: bool = False,
+    steps: Mapping[str, str] | None = None,
 ) -> RunnerDescription:
     """A runner's ``describe`` answer, in the runner's process: what it serves, and the device it sees.
 
     ``model`` is the ``bentoml.Model`` it loaded from the store, if any; ``loaded`` the object holding
     it in memory (its ``device`` and torch ``dtype`` are reported). ``available`` defaults to whether
     something is loaded. A model labelled as a test model, or ``test_model``, marks the runner as
-    serving no real try-on (``auto`` skips it).
+    serving no real try-on (``auto`` skips it). ``steps``: what else it performs, by step name.
     """
     from ..models import devices
     from ..models.store import TEST_MODEL_LABEL
@@ -201,4 +211,5 @@ def describe_runner(
         dtype=str(loaded.dtype).removeprefix("torch.") if loaded is not None else None,
         cuda_available=devices.cuda_available(),
         gpu=devices.gpu_info(),
+        steps=dict(steps or {}),
     )

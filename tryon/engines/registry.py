@@ -15,6 +15,7 @@ from typing import Sequence
 from ..models.store import StoredModel
 from .base import EngineDescription, EngineSpec, TryOnEngine
 from .classical import CLASSICAL
+from .fashn_vton import FASHN_VTON
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class EngineUnavailable(RuntimeError):
     """The configured engine cannot serve (its runner says why)."""
 
 
-_engines: list[EngineSpec] = [CLASSICAL]
+_engines: list[EngineSpec] = [FASHN_VTON, CLASSICAL]
 
 
 def engines() -> tuple[EngineSpec, ...]:

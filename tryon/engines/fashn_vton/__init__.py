@@ -5,4 +5,31 @@ loading), ``sampling`` (schedule and guided Euler loop), ``pipeline`` (images an
 pictures out, in batches), ``flops`` (the cost of a forward pass); see docs/fashn-vton.md.
 Its inputs: ``canvas``, ``pose_map``, ``agnostic``, ``dwpose``, ``mediapipe_keypoints``; see
 docs/fashn-vton-inputs.md.
+Serving it: ``model_store`` (the stored model: import, test model), ``runner`` (``FashnVtonRunner``,
+the GPU service), ``batching`` (what a batch carries, grouping, out-of-memory splitting),
+``engine`` (the adapter, ``FashnVtonEngine``); this module holds the registry row ``FASHN_VTON``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..base import EngineSpec, RunnerAPI
+from .engine import RUNNERS, FashnVtonEngine
+from .model_store import FASHN_VTON_RECIPE
+
+if TYPE_CHECKING:
+    from ...settings import Settings
+
+
+def build(settings: "Settings", runner_api: RunnerAPI) -> FashnVtonEngine:
+    return FashnVtonEngine(runner_api, limits=settings.image_limits, png_compress_level=settings.png_compress_level)
+
+
+FASHN_VTON = EngineSpec(
+    name="fashn-vton",
+    summary="FASHN VTON v1.5 (Apache-2.0) on a GPU: a pixel-space MMDiT, 576x864, with DWPose keypoints",
+    runners=RUNNERS,
+    build=build,
+    models=(FASHN_VTON_RECIPE,),
+)

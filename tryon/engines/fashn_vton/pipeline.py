@@ -78,8 +78,11 @@ class FashnVtonOutput:
 
 
 @dataclass
-class _CanvasInputs:
-    """One request on the model canvas (``HxW``), uint8: what the transformer is conditioned on."""
+class CanvasInputs:
+    """One request on the model canvas (``HxW``), uint8: what the transformer is conditioned on.
+
+    ``person``, ``garment``: ``HxWx3`` RGB; ``person_pose``, ``garment_pose``: ``HxW`` grey pose maps.
+    """
 
     person: np.ndarray
     garment: np.ndarray
@@ -130,26 +133,14 @@ class FashnVtonPipeline:
         for index, request in enumerate(requests):
             check_request(request, index)
 
-        # 2. Pose maps, drawn at the pre-resized photos' size
-        people = [pre_resize(request.person_image) for request in requests]
-        garments = [pre_resize(request.garment_image) for request in requests]
-        person_poses = [draw_pose_map(r.person_keypoints, *p.shape[:2]) for r, p in zip(requests, people)]
-        garment_poses = [garment_pose_map(r, g.shape[:2]) for r, g in zip(requests, garments)]
-
-        # 3. Garment preparation (and the clothing-agnostic person in the masked mode)
-        people = [person_input(request, person) for request, person in zip(requests, people)]
-        garments = [garment_input(request, garment) for request, garment in zip(requests, garments)]
-
-        # 4. Resize-pad onto the model canvas
-        canvases = [
-            self.to_canvas(*images) for images in zip(people, garments, person_poses, garment_poses)
-        ]
+        # 2-4. Pose maps, garment preparation, resize-pad onto the model canvas
+        canvases = prepare_canvases(requests, self.canvas_height, self.canvas_width)
 
         # 5. Sample
-        pictures = sample_euler(
-            self.transformer,
-            starting_noise(requests, self.canvas_height, self.canvas_width),
-            self.conditioning(canvases, [CATEGORY_LABELS[request.category] for request in requests]),
+        pictures = self.sample_canvases(
+            canvases,
+            [request.category for request in requests],
+            [request.seed for request in requests],
             num_steps=num_steps,
             guidance_scale=guidance_scale,
             skip_cfg_last_n_steps=skip_cfg_last_n_steps,
@@ -158,21 +149,39 @@ class FashnVtonPipeline:
         )
 
         # 6. Unpad
-        images = [unpad(picture, canvas.padding) for picture, canvas in zip(to_uint8_images(pictures), canvases)]
-        return FashnVtonOutput(images=images)
+        return FashnVtonOutput(images=[unpad(picture, canvas.padding) for picture, canvas in zip(pictures, canvases)])
 
-    def to_canvas(
-        self, person: np.ndarray, garment: np.ndarray, person_pose: np.ndarray, garment_pose: np.ndarray
-    ) -> _CanvasInputs:
-        """The four pre-resized images fitted onto the canvas; pose maps with nearest-exact sampling."""
-        size = {"height": self.canvas_height, "width": self.canvas_width}
-        person_canvas, padding = resize_pad(person, **size)
-        garment_canvas, _ = resize_pad(garment, **size)
-        person_pose_canvas, _ = resize_pad(person_pose, **size, nearest_exact=True)
-        garment_pose_canvas, _ = resize_pad(garment_pose, **size, nearest_exact=True)
-        return _CanvasInputs(person_canvas, garment_canvas, person_pose_canvas, garment_pose_canvas, padding)
+    @torch.no_grad()
+    def sample_canvases(
+        self,
+        canvases: Sequence[CanvasInputs],
+        categories: Sequence[str],
+        seeds: Sequence[int | torch.Generator],
+        *,
+        num_steps: int = DEFAULT_NUM_STEPS,
+        guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
+        skip_cfg_last_n_steps: int = DEFAULT_SKIP_CFG_LAST_N_STEPS,
+        time_shift_mu: float = DEFAULT_TIME_SHIFT_MU,
+        callback: StepCallback | None = None,
+    ) -> list[np.ndarray]:
+        """Sample a batch already on the canvas: one ``HxWx3`` uint8 RGB picture of the whole canvas per row.
 
-    def conditioning(self, canvases: Sequence[_CanvasInputs], category_labels: Sequence[int]) -> Conditioning:
+        ``categories``: "tops", "bottoms" or "one-pieces"; ``seeds``: ints or CPU generators, one per row.
+        """
+        check_sampling_settings(num_steps, guidance_scale, skip_cfg_last_n_steps)
+        pictures = sample_euler(
+            self.transformer,
+            starting_noise(seeds, self.canvas_height, self.canvas_width),
+            self.conditioning(canvases, [CATEGORY_LABELS[category] for category in categories]),
+            num_steps=num_steps,
+            guidance_scale=guidance_scale,
+            skip_cfg_last_n_steps=skip_cfg_last_n_steps,
+            time_shift_mu=time_shift_mu,
+            callback=callback,
+        )
+        return to_uint8_images(pictures)
+
+    def conditioning(self, canvases: Sequence[CanvasInputs], category_labels: Sequence[int]) -> Conditioning:
         """The batch's conditioning tensors on the transformer's device and dtype, images in [-1, 1]."""
         device, dtype = self.transformer.device, self.transformer.dtype
 
@@ -230,6 +239,48 @@ def _describe_array(value: object) -> str:
     return type(value).__name__
 
 
+def prepare_canvases(requests: Sequence[TryOnRequest], canvas_height: int, canvas_width: int) -> list[CanvasInputs]:
+    """Steps 2-4 of the pipeline, which need no model: each request's four images on the canvas.
+
+    Pose maps are drawn at the pre-resized photos' size; a worn garment is cut down to its
+    category's labels (and the person made clothing-agnostic in the masked mode); then all four are
+    resized onto the ``canvas_height x canvas_width`` canvas (pose maps nearest-exact).
+    """
+    canvases = []
+    for request in requests:
+        person, garment = pre_resize(request.person_image), pre_resize(request.garment_image)
+        person_pose = draw_pose_map(request.person_keypoints, *person.shape[:2])
+        garment_pose = garment_pose_map(request, garment.shape[:2])
+        canvases.append(
+            to_canvas(
+                person_input(request, person),
+                garment_input(request, garment),
+                person_pose,
+                garment_pose,
+                canvas_height,
+                canvas_width,
+            )
+        )
+    return canvases
+
+
+def to_canvas(
+    person: np.ndarray,
+    garment: np.ndarray,
+    person_pose: np.ndarray,
+    garment_pose: np.ndarray,
+    canvas_height: int,
+    canvas_width: int,
+) -> CanvasInputs:
+    """The four pre-resized images fitted onto the canvas; pose maps with nearest-exact sampling."""
+    size = {"height": canvas_height, "width": canvas_width}
+    person_canvas, padding = resize_pad(person, **size)
+    garment_canvas, _ = resize_pad(garment, **size)
+    person_pose_canvas, _ = resize_pad(person_pose, **size, nearest_exact=True)
+    garment_pose_canvas, _ = resize_pad(garment_pose, **size, nearest_exact=True)
+    return CanvasInputs(person_canvas, garment_canvas, person_pose_canvas, garment_pose_canvas, padding)
+
+
 def garment_pose_map(request: TryOnRequest, size: tuple[int, int]) -> np.ndarray:
     """``HxW`` uint8 pose map of the garment's wearer; empty for a flat-lay photo."""
     if request.garment_photo_type == "flat-lay":
@@ -262,14 +313,13 @@ def check_parse_size(parse: np.ndarray, pre_resized: np.ndarray, name: str) -> N
         )
 
 
-def starting_noise(requests: Sequence[TryOnRequest], height: int, width: int) -> torch.Tensor:
-    """(B, 3, height, width) float32 standard normal noise on the CPU, each row from its request's own generator.
+def starting_noise(seeds: Sequence[int | torch.Generator], height: int, width: int) -> torch.Tensor:
+    """(B, 3, height, width) float32 standard normal noise on the CPU, each row from its own seed or generator.
 
     An int seed gives what ``torch.manual_seed(seed); torch.randn((1, 3, height, width))`` gives.
     """
     rows = []
-    for request in requests:
-        generator = request.seed
+    for generator in seeds:
         if not isinstance(generator, torch.Generator):
             generator = torch.Generator(device="cpu").manual_seed(generator)
         rows.append(torch.randn((1, 3, height, width), generator=generator, dtype=torch.float32))

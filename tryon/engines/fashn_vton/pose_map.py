@@ -111,6 +111,21 @@ class Keypoints:
             face=np.full((NUM_FACE_POINTS, 2), NOT_SEEN),
         )
 
+    def to_array(self) -> np.ndarray:
+        """``(128, 2)`` float64: the body's 18 points, both hands' 42, the face's 68 (to send between processes)."""
+        return np.concatenate([self.body, self.hands.reshape(-1, 2), self.face])
+
+    @classmethod
+    def from_array(cls, points: np.ndarray) -> Keypoints:
+        """The inverse of ``to_array``."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        hands_end = NUM_BODY_POINTS + 2 * NUM_HAND_POINTS
+        return cls(
+            body=points[:NUM_BODY_POINTS],
+            hands=points[NUM_BODY_POINTS:hands_end].reshape(2, NUM_HAND_POINTS, 2),
+            face=points[hands_end:],
+        )
+
     @property
     def body_seen(self) -> np.ndarray:
         """``(18,)`` bool, True where the body point was seen."""

@@ -1,0 +1,119 @@
+"""The FASHN VTON engine end to end: its tiny test model in a temporary model store, `bentoml serve`
+with TRYON_ENGINE=fashn-vton, jobs over HTTP.
+
+The test model has random weights, so the pictures are noise; what is tested is the path: the
+store, the runner's batched sampling and progress, the options, the answer, /health, start-up errors.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tryon.engines.fashn_vton.canvas import pre_resize, resize_pad
+from tryon.images import ImageLimits, decode_image
+
+from .helpers import decode_result, poll_until_finished, submit
+from .served import REPO, ServedService
+
+STEPS = ["segmentation", "pose", "warp", "inpainting", "blend", "done"]
+
+
+@pytest.fixture(scope="module")
+def fashn_service(tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp("fashn")
+    server = ServedService(workdir, TRYON_ENGINE="fashn-vton", TRYON_WORKERS="2")
+    subprocess.run(
+        [sys.executable, "model_store_scripts/make_test_models.py", "fashn-vton"],
+        cwd=REPO, env=server.env, check=True, capture_output=True,
+    )  # fmt: skip
+    yield server.start(timeout=240)
+    server.stop()
+
+
+def submit_with(url: str, person: bytes, garment: bytes, **fields) -> requests.Response:
+    return requests.post(
+        f"{url}/api/tryon",
+        files={"person_image": ("person.png", person), "clothing_image": ("clothing.jpg", garment)},
+        data={name: str(value) for name, value in fields.items()},
+        timeout=30,
+    )
+
+
+def model_size(person_bytes: bytes) -> tuple[int, int]:
+    """(width, height) of the person photo fitted into the model's canvas: what the engine returns."""
+    canvas, padding = resize_pad(pre_resize(decode_image("person_image", person_bytes, ImageLimits())))
+    return canvas.shape[1] - padding.left - padding.right, canvas.shape[0] - padding.top - padding.bottom
+
+
+def test_a_job_goes_through_every_step_with_rising_sampling_progress(fashn_service, person_bytes, garment_bytes) -> None:
+    poll = poll_until_finished(fashn_service.url, submit(fashn_service.url, person_bytes, garment_bytes).json()["job_id"])
+
+    assert poll.final["status"] == "completed", poll.final
+    seen = list(dict.fromkeys(step for _, step, _ in poll.states if step))
+    assert seen == [step for step in STEPS if step in seen] and "inpainting" in seen, seen  # in order
+    metrics = requests.get(f"{fashn_service.url}/metrics", timeout=10).text
+    for step in STEPS[:-1]:  # every step was reported, however short (the service times each one)
+        counted = re.search(rf'tryon_step_duration_seconds_count{{[^}}]*step="{step}"[^}}]*}} (\S+)', metrics)
+        assert counted and float(counted.group(1)) >= 1, (step, counted)
+    sampling = [progress for _, step, progress in poll.states if step == "inpainting"]
+    assert len(set(sampling)) >= 3 and sampling == sorted(sampling) and 55 < max(sampling) < 85, sampling
+    width, height = model_size(person_bytes)
+    assert (poll.final["width"], poll.final["height"]) == (width, height)
+    assert decode_result(poll.final).shape == (height, width, 3)
+    assert isinstance(poll.final["seed"], int) and poll.final["category"] == "upper_body"
+    assert any("garment photo type" in note for note in poll.final["notes"]), poll.final["notes"]
+
+
+def test_the_same_seed_gives_the_same_picture(fashn_service, person_bytes, garment_bytes) -> None:
+    url = fashn_service.url
+    fields = {"seed": 1234, "steps": 3, "guidance_scale": 2.0, "garment_photo_type": "flat-lay"}
+    with ThreadPoolExecutor(3) as pool:  # concurrent: they may share a batch
+        jobs = list(pool.map(lambda seed: submit_with(url, person_bytes, garment_bytes, **{**fields, "seed": seed}).json()["job_id"], [1234, 1234, 99]))
+        polls = list(pool.map(lambda job_id: poll_until_finished(url, job_id), jobs))
+    first, again, other = (poll.final for poll in polls)
+    assert first["status"] == again["status"] == other["status"] == "completed", [first, other]
+    assert first["seed"] == again["seed"] == 1234 and other["seed"] == 99
+    assert first["result_b64"] == again["result_b64"]
+    assert first["result_b64"] != other["result_b64"]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("steps", 0), ("steps", 51), ("seed", -1), ("seed", 2**63), ("guidance_scale", 0.5), ("guidance_scale", "lots"),
+     ("garment_photo_type", "worn")],
+)  # fmt: skip
+def test_bad_sampling_options_are_refused_with_a_sentence(fashn_service, person_bytes, garment_bytes, field, value) -> None:
+    response = submit_with(fashn_service.url, person_bytes, garment_bytes, **{field: value})
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith(f"{field}: "), response.json()
+
+
+def test_health_names_the_engine_model_licence_and_pose_source(fashn_service) -> None:
+    health = requests.get(f"{fashn_service.url}/health", timeout=10).json()
+    assert health["engine"] == "fashn-vton", health
+    (model,) = health["models"]
+    assert model["model_tag"].startswith("fashn-vton:") and model["license"] == "apache-2.0" and model["test_model"]
+    assert health["engines"]["pose"].startswith("mediapipe (approximates the DWPose keypoints"), health["engines"]
+    assert "fashn-vton:" in health["engines"]["inpainting"]
+
+
+def test_the_api_documents_the_options_and_the_result_size(fashn_service) -> None:
+    schema = requests.get(f"{fashn_service.url}/openapi.json", timeout=10).json()
+    form = next(iter(schema["paths"]["/api/tryon"]["post"]["requestBody"]["content"].values()))["schema"]
+    fields = schema["components"]["schemas"][form["$ref"].split("/")[-1]]["properties"]
+    assert {"seed", "steps", "guidance_scale", "garment_photo_type"} <= set(fields)
+    assert "1 to 50" in fields["steps"]["description"]
+    assert "549x864" in str(schema["components"]["schemas"]["JobStatusResponse"])
+
+
+def test_a_configured_model_missing_from_the_store_stops_start_up(tmp_path) -> None:
+    message = ServedService(tmp_path, TRYON_ENGINE="fashn-vton").start_up_error()
+    assert "failed to start" in message, message[-3000:]
+    assert "Model 'fashn-vton:latest' is not in the BentoML model store" in message, message[-3000:]
+    assert "model_store_scripts/import_models.py fashn-vton" in message

@@ -1,0 +1,144 @@
+"""What travels between the adapter and the runner's batchable ``sample`` API, and how a batch is run.
+
+A request is one uint8 row: a JSON header (``SamplingRequest``: the request's id, category, seed,
+steps and guidance), zero-padded to ``HEADER_BYTES``, then its four canvases (``H x W x 8``: person
+RGB, garment RGB, person pose map, garment pose map). A result is one uint8 row too: a JSON header
+(``{"error": null or a sentence}``) then the ``H x W x 3`` RGB picture of the whole canvas. BentoML's
+adaptive batcher concatenates rows from concurrent jobs on the batch dimension.
+
+Inside a batch, requests with different step counts or guidance cannot share a sampling loop: they
+are grouped by those settings and each group is sampled together (``group_by_settings``). A group
+the GPU has no memory for is halved and each half retried (``sample_fitting_memory``); a single
+request that still does not fit fails alone, with a readable reason, and the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, Padding
+from .pipeline import CanvasInputs
+
+HEADER_BYTES = 512
+CANVAS_CHANNELS = 8  # person RGB, garment RGB, person pose, garment pose
+OUT_OF_MEMORY = (
+    "The GPU ran out of memory for this image (CUDA out of memory); it was sampled on its own and "
+    "still did not fit. Try again when the GPU is less busy, or serve the model on a GPU with more memory."
+)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class SamplingRequest:
+    """One request's per-job settings: ``request_id`` keys its progress; ``category`` is "tops",
+    "bottoms" or "one-pieces"; ``seed`` in [0, 2^63)."""
+
+    request_id: str
+    category: str
+    seed: int
+    num_steps: int
+    guidance_scale: float
+
+    @property
+    def settings(self) -> tuple[int, float]:
+        """What requests sampled together must share."""
+        return self.num_steps, self.guidance_scale
+
+
+def _header(values: dict) -> np.ndarray:
+    encoded = json.dumps(values).encode()
+    if len(encoded) > HEADER_BYTES:
+        raise ValueError(f"header of {len(encoded)} bytes does not fit in {HEADER_BYTES}: {values}")
+    header = np.zeros(HEADER_BYTES, np.uint8)
+    header[: len(encoded)] = np.frombuffer(encoded, np.uint8)
+    return header
+
+
+def _read_header(row: np.ndarray) -> dict:
+    return json.loads(row[:HEADER_BYTES].tobytes().rstrip(b"\0"))
+
+
+def pack_request(request: SamplingRequest, canvas: CanvasInputs) -> np.ndarray:
+    """``(1, HEADER_BYTES + H*W*8)`` uint8: one request for the runner's ``sample`` API."""
+    stacked = np.concatenate(
+        [canvas.person, canvas.garment, canvas.person_pose[..., None], canvas.garment_pose[..., None]], axis=2
+    )
+    if stacked.shape != (CANVAS_HEIGHT, CANVAS_WIDTH, CANVAS_CHANNELS):
+        raise ValueError(f"canvases must be {CANVAS_HEIGHT}x{CANVAS_WIDTH}, got {stacked.shape[:2]}")
+    return np.concatenate([_header(asdict(request)), stacked.reshape(-1)])[None]
+
+
+def unpack_requests(packed: np.ndarray) -> list[tuple[SamplingRequest, CanvasInputs]]:
+    """The inverse of ``pack_request``, for each row of a ``(N, ...)`` batch.
+
+    The canvases' padding is not sent: the runner returns the whole canvas and the adapter unpads it.
+    """
+    unpacked = []
+    for row in packed:
+        images = row[HEADER_BYTES:].reshape(CANVAS_HEIGHT, CANVAS_WIDTH, CANVAS_CHANNELS)
+        canvas = CanvasInputs(
+            person=images[..., 0:3],
+            garment=images[..., 3:6],
+            person_pose=images[..., 6],
+            garment_pose=images[..., 7],
+            padding=Padding(0, 0, 0, 0),
+        )
+        unpacked.append((SamplingRequest(**_read_header(row)), canvas))
+    return unpacked
+
+
+def pack_results(results: Sequence[np.ndarray | str]) -> np.ndarray:
+    """``(N, HEADER_BYTES + H*W*3)`` uint8: each ``HxWx3`` picture, or an error sentence (a black picture)."""
+    rows = []
+    for result in results:
+        failed = isinstance(result, str)
+        picture = np.zeros((CANVAS_HEIGHT, CANVAS_WIDTH, 3), np.uint8) if failed else result
+        rows.append(np.concatenate([_header({"error": result if failed else None}), picture.reshape(-1)]))
+    return np.stack(rows)
+
+
+def unpack_result(row: np.ndarray) -> np.ndarray | str:
+    """One row of ``pack_results``: the ``HxWx3`` picture, or the error sentence."""
+    error = _read_header(row)["error"]
+    return error if error is not None else row[HEADER_BYTES:].reshape(CANVAS_HEIGHT, CANVAS_WIDTH, 3)
+
+
+def group_by_settings(requests: Sequence[SamplingRequest]) -> list[list[int]]:
+    """Indices of ``requests`` grouped by equal steps and guidance, in order of first appearance."""
+    groups: dict[tuple[int, float], list[int]] = {}
+    for index, request in enumerate(requests):
+        groups.setdefault(request.settings, []).append(index)
+    return list(groups.values())
+
+
+def sample_fitting_memory(
+    items: Sequence[Item],
+    sample: Callable[[Sequence[Item]], list[Result]],
+    *,
+    free_memory: Callable[[], None],
+) -> list[Result | str]:
+    """``sample(items)``, halving the batch each time it runs out of GPU memory.
+
+    ``free_memory`` runs after each out-of-memory error (``torch.cuda.empty_cache``). An item that
+    does not fit on its own gets ``OUT_OF_MEMORY`` (a sentence) in place of its result.
+    """
+    import torch
+
+    try:
+        return list(sample(items))
+    except torch.OutOfMemoryError:
+        free_memory()
+        if len(items) == 1:
+            return [OUT_OF_MEMORY]
+    half = (len(items) + 1) // 2
+    return [
+        *sample_fitting_memory(items[:half], sample, free_memory=free_memory),
+        *sample_fitting_memory(items[half:], sample, free_memory=free_memory),
+    ]
