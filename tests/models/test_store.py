@@ -10,6 +10,7 @@ import bentoml
 import pytest
 
 from model_store_scripts import import_models
+from tryon.engines.fashn_vton.model_store import FASHN_VTON_MODEL
 from tryon.models.clothes_parser_store import PARSING_MODEL, save_clothes_parser, tiny_clothes_parser
 from tryon.models.store import (
     ModelSource,
@@ -52,7 +53,8 @@ def test_an_engine_runner_loads_its_model_only_when_its_engine_may_be_chosen(fre
 
 
 def test_make_test_models_saves_the_models_labelled_as_test_models(test_models: dict) -> None:
-    assert set(test_models) == {PARSING_MODEL}
+    assert set(test_models) == {PARSING_MODEL, FASHN_VTON_MODEL}  # every registered engine's models
+    assert bentoml.models.get(f"{FASHN_VTON_MODEL}:latest").info.labels["test-model"] == "true"
     parser = bentoml.models.get(f"{PARSING_MODEL}:latest")
     assert parser.tag == test_models[PARSING_MODEL].tag
     assert parser.info.labels["test-model"] == "true"
