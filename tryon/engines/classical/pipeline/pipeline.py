@@ -121,9 +121,8 @@ def run_tryon(
     # 1. Segmentation: the person's silhouette; the garment out of its product photo, and its category.
     with timer.step(Step.SEGMENTATION):
         silhouette = person_mask(analyzer.segment_person(person))
-        prepared = garment
-        used, note = resolve_category(category, prepared.category)
-        notes.append(f"{note} ({prepared.reason})" if category is Category.AUTO else note)
+        used, note = resolve_category(category, garment.category)
+        notes.append(f"{note} ({garment.reason})" if category is Category.AUTO else note)
 
     # 2. Pose: the body landmarks the garment is fitted to; the silhouette of that person only.
     with timer.step(Step.POSE):
@@ -145,11 +144,11 @@ def run_tryon(
     with timer.step(Step.WARP):
         if used is Category.LOWER_BODY:
             warped = warp_lower_body(
-                prepared.cutout, prepared.landmarks, pose, person.shape[:2], waist_up=WAIST_UP
+                garment.cutout, garment.landmarks, pose, person.shape[:2], waist_up=WAIST_UP
             )
         else:
             warped = warp_garment(
-                prepared.cutout, prepared.landmarks, pose, person.shape[:2], body=body, hem_length=HEM_LENGTH[used]
+                garment.cutout, garment.landmarks, pose, person.shape[:2], body=body, hem_length=HEM_LENGTH[used]
             )
 
     # 4. Inpainting: the old garment's zone repainted as what lies under or behind it, or as bare skin.
