@@ -145,6 +145,7 @@ def served_bento(built, workdir: Path) -> Iterator[ServedService]:
     server.stop()
 
 
+@pytest.mark.e2e
 def test_built_bento_serves_the_same_api(served_bento: ServedService, data_dir: Path) -> None:
     url = served_bento.url
     health = requests.get(f"{url}/health", timeout=10).json()
@@ -256,6 +257,7 @@ def test_bentocloud_config_sizes_every_service_of_the_bento(built, bento_yaml: d
     assert {env["name"] for env in config["envs"] if env["name"].startswith("TRYON_")} <= fields
 
 
+@pytest.mark.e2e
 def test_services_run_split_as_the_kubernetes_manifests_run_them(
     built, workdir: Path, data_dir: Path
 ) -> None:

@@ -395,6 +395,7 @@ def webhook_service(tmp_path_factory: pytest.TempPathFactory):
     served.stop()
 
 
+@pytest.mark.e2e
 def test_service_posts_the_final_poll_json_signed_when_the_job_ends(
     webhook_service, receiver, data_dir
 ) -> None:
@@ -413,6 +414,7 @@ def test_service_posts_the_final_poll_json_signed_when_the_job_ends(
     assert json.loads(body) == final  # byte for byte what a poll returns, result included
 
 
+@pytest.mark.e2e
 def test_service_refuses_a_webhook_url_it_will_not_call_before_queueing(webhook_service, data_dir) -> None:
     from tryon.client import TryOnClient, TryOnFailed
 
