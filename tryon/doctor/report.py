@@ -31,17 +31,28 @@ class Check:
     status: Status
     reason: str
     figures: dict[str, Any] = field(default_factory=dict)
+    section: str = ""  # of SECTIONS, set by the run
+    seconds: float = 0.0  # what the check took, set by the run
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status.value, "reason": self.reason, "figures": self.figures}
+        return {
+            "section": self.section,
+            "name": self.name,
+            "status": self.status.value,
+            "reason": self.reason,
+            "figures": self.figures,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 @dataclass(frozen=True)
 class Report:
-    """Every check in the order it ran, and the seconds the whole run took."""
+    """Every check in the order it ran, the seconds the whole run took, when (UTC, ISO 8601) and with what options."""
 
     checks: tuple[Check, ...]
     seconds: float
+    started_at: str
+    options: dict[str, Any]
 
     @property
     def failed(self) -> bool:
@@ -50,7 +61,9 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": not self.failed,
+            "started_at": self.started_at,
             "seconds": round(self.seconds, 2),
+            "options": self.options,
             "checks": [check.as_json() for check in self.checks],
         }
 

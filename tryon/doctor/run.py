@@ -6,7 +6,8 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -60,6 +61,10 @@ def default_options(device: str | None = None, **overrides) -> DoctorOptions:
     return DoctorOptions(device=resolved, **values)
 
 
+def options_json(options: DoctorOptions) -> dict:
+    return {key: str(value) if isinstance(value, (Path, torch.device)) else value for key, value in asdict(options).items()}
+
+
 @dataclass
 class Loaded:
     """The stored model on the serving device in its serving dtype, and what samples with it."""
@@ -81,44 +86,45 @@ class Doctor:
     checks: list[Check] = field(default_factory=list)
 
     def run(self) -> Report:
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
         options, wanted = self.options, set(self.options.sections)
         if "environment" in wanted:
-            self.record("environment", lambda: check_environment(options.device))
+            self.record("environment", "environment", lambda: check_environment(options.device))
         if "models" in wanted:
             for model in stored_models():
-                self.record(f"model {model.name}", lambda name=model.name: check_stored_model(name, required=name == FASHN_VTON_MODEL))
+                self.record("models", f"model {model.name}", lambda name=model.name: check_stored_model(name, required=name == FASHN_VTON_MODEL))
         if "numerics" in wanted:
             self.numerics()
         loaded = self.load() if wanted & {"numerics", "sampling", "oom", "seeds", "pose", "tryon"} else None
         if loaded is not None:
             self.with_model(loaded, wanted)
-        return Report(tuple(self.checks), time.perf_counter() - started)
+        return Report(tuple(self.checks), time.perf_counter() - started, started_at, options_json(options))
 
-    def record(self, name: str, check: Callable[[], Check]) -> Check | None:
-        """Run ``check``; an error it raises becomes a failed check named ``name`` with the error's line."""
+    def record(self, section: str, name: str, check: Callable[[], Check]) -> None:
+        """Run ``check`` (of ``section``); an error it raises becomes a failed check named ``name`` with the error's line."""
+        started = time.perf_counter()
         try:
             result = check()
         except Exception as error:  # a check that crashes is a finding, not the end of the report
             traceback.print_exc()
             result = Check(name, Status.FAIL, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        result = replace(result, section=section, seconds=time.perf_counter() - started)
         self.checks.append(result)
         self.on_check(result)
-        return result
 
-    def skip(self, name: str, reason: str) -> None:
-        self.record(name, lambda: Check(name, Status.SKIPPED, reason))
+    def skip(self, section: str, name: str, reason: str) -> None:
+        self.record(section, name, lambda: Check(name, Status.SKIPPED, reason))
 
     def numerics(self) -> None:
         """The tiny model on the device against the CPU in float32, then in bfloat16."""
         device = self.options.device
         with numerics.tf32_off():
             reference = numerics.tiny_outputs(torch.device("cpu"), torch.float32)
-        self.record("tiny float32", lambda: numerics.check_tiny_float32(device, reference))
+        self.record("numerics", "tiny float32", lambda: numerics.check_tiny_float32(device, reference))
         if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            self.skip("tiny bfloat16", "this GPU has no bfloat16")
+            self.skip("numerics", "tiny bfloat16", "this GPU has no bfloat16")
         else:
-            self.record("tiny bfloat16", lambda: numerics.check_tiny_bfloat16(device, reference))
+            self.record("numerics", "tiny bfloat16", lambda: numerics.check_tiny_bfloat16(device, reference))
 
     def load(self) -> Loaded | None:
         """The stored model on the device, as the runner loads it; None (and a failed check) when it cannot be."""
@@ -143,34 +149,35 @@ class Doctor:
             status = Status.WARN if note else Status.OK
             return Check("model load", status, f"{stored.tag} on {device} in {name} in {seconds:.1f} s{note}", figures)
 
-        self.record("model load", load_model)
+        self.record("models", "model load", load_model)
         return loaded[0] if loaded else None
 
     def with_model(self, loaded: Loaded, wanted: set[str]) -> None:
         options = self.options
         largest = max(options.batches)
         if "numerics" in wanted:
-            self.record("stored bfloat16", lambda: self.stored_bfloat16(loaded))
+            self.record("numerics", "stored bfloat16", lambda: self.stored_bfloat16(loaded))
         if "sampling" in wanted:
             with loaded.sampling_context():
-                self.record("sampling eager", lambda: self.sampling(loaded.pipeline.transformer, "eager"))
+                self.record("sampling", "sampling eager", lambda: self.sampling(loaded.pipeline.transformer, "eager"))
                 if options.compile:
-                    self.record("sampling compiled", lambda: self.sampling(torch.compile(loaded.pipeline.transformer), "compiled"))
+                    self.record("sampling", "sampling compiled", lambda: self.sampling(torch.compile(loaded.pipeline.transformer), "compiled"))
         if "oom" in wanted:
             with loaded.sampling_context():
-                self.record("out-of-memory split", lambda: check_out_of_memory_split(loaded.pipeline, options.device, max(largest, 2)))
+                self.record("oom", "out-of-memory split", lambda: check_out_of_memory_split(loaded.pipeline, options.device, max(largest, 2)))
         if "seeds" in wanted:
             with loaded.sampling_context():
-                self.record("seed alone vs in batch", lambda: check_seed_in_batch(loaded.pipeline, max(largest, 2), options.steps))
+                self.record("seeds", "seed alone vs in batch", lambda: check_seed_in_batch(loaded.pipeline, max(largest, 2), options.steps))
         if wanted & {"pose", "tryon"}:
             if not (options.person.is_file() and options.garment.is_file()):
-                for name in ("pose", "example try-on"):
-                    self.skip(name, f"the example photos are missing ({options.person}, {options.garment}): --person / --garment")
+                for section, name in (("pose", "pose"), ("tryon", "example try-on")):
+                    self.skip(section, name, f"the example photos are missing ({options.person}, {options.garment}): --person / --garment")
                 return
-            self.record("pose", lambda: self.pose(loaded))
+            self.record("pose", "pose", lambda: self.pose(loaded))
         if "tryon" in wanted and loaded.pose is not None:
             with loaded.sampling_context():
                 self.record(
+                    "tryon",
                     "example try-on",
                     lambda: check_example_tryon(
                         loaded.pipeline, loaded.pose, options.person, options.garment, options.output, num_steps=options.steps
