@@ -20,10 +20,11 @@ from PIL import Image
 from tests.e2e.served import REPO
 from tests.models.conftest import temporary_model_store
 from tryon import cli
-from tryon.doctor import batches, environment, numerics
+from tryon.doctor import batches, environment, example_tryon, numerics
 from tryon.doctor.report import SECTIONS, Status
 from tryon.engines.fashn_vton.canvas import CANVAS_HEIGHT, CANVAS_WIDTH
 from tryon.engines.fashn_vton.model_store import FASHN_VTON_MODEL
+from tryon.engines.fashn_vton.pose_map import Keypoints
 from tryon.models.store import find_model
 
 
@@ -239,3 +240,32 @@ def test_a_cap_that_never_runs_out_of_memory_is_a_warning_not_a_pass(monkeypatch
     check = batches.check_out_of_memory_split(pipeline, torch.device("cuda"), 4)
 
     assert check.status is Status.WARN and "nothing was split" in check.reason
+
+
+def test_dwpose_stored_reports_its_sessions_providers_and_warns_on_the_cpu_of_a_gpu_host(tmp_path) -> None:
+    import onnx
+
+    from tests.fashn_vton.test_dwpose import tiny_detector, tiny_pose_model
+    from tryon.engines.fashn_vton.dwpose import DETECTOR_FILE, POSE_MODEL_FILE
+
+    onnx.save(tiny_detector(), tmp_path / DETECTOR_FILE)
+    onnx.save(tiny_pose_model(), tmp_path / POSE_MODEL_FILE)
+    source = example_tryon.open_pose_source(tmp_path)
+    photo = np.random.default_rng(0).integers(0, 256, (864, 576, 3), dtype=np.uint8)
+
+    on_cpu_host = example_tryon.check_pose(source, photo, gpu_host=False, real_model=True)
+    on_gpu_host = example_tryon.check_pose(source, photo, gpu_host=True, real_model=True)
+
+    assert source.name == "dwpose" and source.providers == [["CPUExecutionProvider"]] * 2  # onnxruntime's CPU build
+    assert on_cpu_host.status is Status.OK and on_cpu_host.reason.startswith("DWPose on CPUExecutionProvider, ")
+    assert on_cpu_host.figures["seconds_per_call"] > 0 and on_cpu_host.figures["body_points_seen"] == 18
+    assert on_gpu_host.status is Status.WARN and "on the CPU on a GPU host" in on_gpu_host.reason
+
+
+def test_without_dwpose_a_real_model_warns_that_mediapipe_stands_in(tmp_path) -> None:
+    source = example_tryon.PoseSource("mediapipe", None, lambda image: Keypoints.none_seen())
+    photo = np.zeros((64, 64, 3), np.uint8)
+
+    assert example_tryon.check_pose(source, photo, gpu_host=True, real_model=False).status is Status.OK
+    real = example_tryon.check_pose(source, photo, gpu_host=True, real_model=True)
+    assert real.status is Status.WARN and real.reason.startswith("DWPose not stored: mediapipe stand-in, ")
