@@ -114,8 +114,7 @@ def test_no_model_in_the_store_fails_the_run_and_names_the_import(tmp_path) -> N
 
 def test_a_numerics_mismatch_fails_its_check() -> None:
     """The device's float32 output 1e-3 away from the CPU's (an injected mismatch): over the golden tolerance."""
-    with numerics.tf32_off():
-        forward, sample = numerics.tiny_outputs(torch.device("cpu"), torch.float32)
+    forward, sample = numerics.cpu_reference()
 
     matching = numerics.check_tiny_float32(torch.device("cpu"), (forward, sample))
     off = numerics.check_tiny_float32(torch.device("cpu"), (forward + 1e-3, sample))

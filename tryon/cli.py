@@ -105,7 +105,7 @@ def add_doctor_parser(commands: argparse._SubParsersAction) -> None:
         "doctor",
         help="check this host's FASHN VTON model: environment, checksums, numerics, speed, a try-on",
         description="Run the stored FASHN VTON model on this host (no server) and report one line per check; "
-        "exits 1 when a check fails. Defaults: on a GPU, 30 steps and batches 1 4 8; on the CPU, 2 steps "
+        "exits 1 when a check fails. Defaults: on a GPU, 30 steps and batches 1 4 8; on the CPU, 1 step "
         "and batches 1 4 (for the test models).",
     )
     doctor.add_argument("--device", help="cuda, cuda:N or cpu (default: cuda when this process sees it)")

@@ -12,7 +12,7 @@ import torch
 from ..engines.fashn_vton.batching import sample_fitting_memory
 from ..engines.fashn_vton.pipeline import CanvasInputs, FashnVtonPipeline, TryOnRequest, prepare_canvases
 from ..engines.fashn_vton.pose_map import Keypoints
-from .report import Check, Status
+from .report import Check, Status, plural
 
 # The same seed alone and inside a batch, float32 on the CPU: the runner's tests allow this much.
 SEED_MAX_LEVELS = 1
@@ -110,8 +110,8 @@ def check_seed_in_batch(pipeline: FashnVtonPipeline, rows: int, num_steps: int, 
         "dtype": str(pipeline.transformer.dtype).removeprefix("torch."),
     }
     reason = (
-        f"seed {seed} alone vs row 2 of a batch of {rows} ({num_steps} steps, {figures['dtype']}): max difference "
-        f"{figures['max_difference_levels']} grey levels, {figures['pixels_differing']:.2%} of pixels differ"
+        f"seed {seed} alone vs row 2 of a batch of {rows} ({plural(num_steps, 'step')}, {figures['dtype']}): max difference "
+        f"{plural(figures['max_difference_levels'], 'grey level')}, {figures['pixels_differing']:.2%} of pixels differ"
     )
     reproduced = figures["max_difference_levels"] <= SEED_MAX_LEVELS and figures["pixels_differing"] <= SEED_PIXEL_SHARE
     return Check("seed alone vs in batch", Status.OK if reproduced else Status.WARN, reason, figures)

@@ -17,7 +17,7 @@ from ..engines.fashn_vton.model_store import DWPOSE_FILES
 from ..engines.fashn_vton.pipeline import FashnVtonPipeline, TryOnRequest, prepare_canvases
 from ..engines.fashn_vton.pose_map import Keypoints
 from ..images import ImageLimits, decode_image, encode_png
-from .report import Check, Status
+from .report import Check, Status, plural
 
 POSE_CALLS = 3  # timed, after one untimed call
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -113,7 +113,7 @@ def check_example_tryon(
         "seconds": time.perf_counter() - started,
         "body_points_seen": int(np.count_nonzero(keypoints.body_seen)),
     }
-    reason = f"wrote {output} ({image.shape[1]}x{image.shape[0]}, {num_steps} steps, {figures['seconds']:.1f} s): look at it"
+    reason = f"wrote {output} ({image.shape[1]}x{image.shape[0]}, {plural(num_steps, 'step')}, {figures['seconds']:.1f} s): look at it"
     if figures["body_points_seen"] < MIN_PERSON_POINTS:
         return Check("example try-on", Status.WARN, f"{reason}; only {figures['body_points_seen']} body points found", figures)
     return Check("example try-on", Status.OK, reason, figures)

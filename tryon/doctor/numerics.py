@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -107,6 +108,12 @@ def tiny_outputs(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor
     noise = torch.Generator().manual_seed(1)
     sample = sample_euler(model, torch.randn(x.shape, generator=noise), moved, num_steps=TINY_SAMPLE_STEPS)
     return forward, sample
+
+
+@functools.cache
+def cpu_reference() -> tuple[torch.Tensor, torch.Tensor]:
+    """``tiny_outputs`` on the CPU in float32: what the device's runs are compared with (computed once)."""
+    return tiny_outputs(torch.device("cpu"), torch.float32)
 
 
 def bf16_status(difference: Difference) -> Status:

@@ -84,3 +84,8 @@ def summary(checks: Iterable[Check]) -> str:
     """``3 ok, 1 warn, 0 fail, 2 skipped``."""
     checks = list(checks)
     return ", ".join(f"{sum(check.status is status for check in checks)} {status.value}" for status in Status)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 step``, ``2 steps``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -46,14 +46,14 @@ class DoctorOptions:
 
 
 def default_options(device: str | None = None, **overrides) -> DoctorOptions:
-    """GPU hosts: 30 steps, batches 1 4 8; the CPU (test models): 2 steps, batches 1 4."""
+    """GPU hosts: 30 steps, batches 1 4 8; the CPU (test models): 1 step, batches 1 4."""
     from ..settings import ModelSettings
 
     resolved = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     gpu = resolved.type == "cuda"
     values = {
         "batches": (1, 4, 8) if gpu else (1, 4),
-        "steps": JOB_STEPS if gpu else 2,
+        "steps": JOB_STEPS if gpu else 1,
         "output": Path("tryon-doctor.png"),
         "attention": ModelSettings().fashn_attention,  # TRYON_FASHN_ATTENTION, as the runner samples
     }
@@ -69,7 +69,6 @@ def options_json(options: DoctorOptions) -> dict:
 class Loaded:
     """The stored model on the serving device in its serving dtype, and what samples with it."""
 
-    tag: str
     folder: Path
     test_model: bool
     pipeline: FashnVtonPipeline
@@ -118,13 +117,11 @@ class Doctor:
     def numerics(self) -> None:
         """The tiny model on the device against the CPU in float32, then in bfloat16."""
         device = self.options.device
-        with numerics.tf32_off():
-            reference = numerics.tiny_outputs(torch.device("cpu"), torch.float32)
-        self.record("numerics", "tiny float32", lambda: numerics.check_tiny_float32(device, reference))
+        self.record("numerics", "tiny float32", lambda: numerics.check_tiny_float32(device, numerics.cpu_reference()))
         if device.type == "cuda" and not torch.cuda.is_bf16_supported():
             self.skip("numerics", "tiny bfloat16", "this GPU has no bfloat16")
         else:
-            self.record("numerics", "tiny bfloat16", lambda: numerics.check_tiny_bfloat16(device, reference))
+            self.record("numerics", "tiny bfloat16", lambda: numerics.check_tiny_bfloat16(device, numerics.cpu_reference()))
 
     def load(self) -> Loaded | None:
         """The stored model on the device, as the runner loads it; None (and a failed check) when it cannot be."""
@@ -142,7 +139,7 @@ class Doctor:
             check_canvas(pipeline)
             seconds = time.perf_counter() - started
             context = attention_context(self.options.attention, str(device), dtype)
-            loaded.append(Loaded(str(stored.tag), Path(stored.path), is_test_model(stored), pipeline, context))
+            loaded.append(Loaded(Path(stored.path), is_test_model(stored), pipeline, context))
             name = str(dtype).removeprefix("torch.")
             figures = {"tag": str(stored.tag), "device": str(device), "dtype": name, "seconds": seconds, "attention": self.options.attention}
             note = "; a real model on the CPU: a job takes very long" if device.type == "cpu" and not is_test_model(stored) else ""
@@ -233,7 +230,8 @@ class Doctor:
             if first.peak_allocated_gib is not None else f"peak RSS {first.peak_rss_gib:.2f} GiB"
         )
         per_batch = ", ".join(f"b{row.batch} {row.seconds_per_job:.2f} s/job" for row in rows)
-        reason = f"{per_batch} ({JOB_STEPS} steps); batch 1: {share}, {memory}{failed}"
+        compiling = f"; compiling took {rows[0].warmup_seconds:.0f} s (first steps)" if mode == "compiled" else ""
+        reason = f"{per_batch} ({JOB_STEPS} steps); batch {first.batch}: {share}, {memory}{compiling}{failed}"
         return Check(f"sampling {mode}", Status.WARN if failed else Status.OK, reason, figures)
 
     def pose(self, loaded: Loaded) -> Check:
