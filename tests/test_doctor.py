@@ -109,7 +109,8 @@ def test_no_model_in_the_store_fails_the_run_and_names_the_import(tmp_path) -> N
     checks = by_name(report)
     assert checks["model fashn-vton"]["status"] == "fail"
     assert "import_models.py fashn-vton" in checks["model fashn-vton"]["reason"]
-    assert checks["model load"]["status"] == "fail" and "sampling eager" not in checks
+    assert checks["model load"]["status"] == "fail"
+    assert checks["sampling eager"]["status"] == "skipped" and "did not load" in checks["sampling eager"]["reason"]
 
 
 def test_a_numerics_mismatch_fails_its_check() -> None:

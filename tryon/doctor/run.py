@@ -29,6 +29,17 @@ from .stored_models import check_stored_model
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+# The sections that run the stored model, and the check that stands for each when it cannot load.
+MODEL_SECTIONS = {
+    "numerics": "stored bfloat16",
+    "sampling": "sampling eager",
+    "oom": "out-of-memory split",
+    "seeds": "seed alone vs in batch",
+    "pose": "pose",
+    "tryon": "example try-on",
+}
+
+
 @dataclass(frozen=True)
 class DoctorOptions:
     """What to check and how hard. ``batches`` and ``steps`` (timed guided steps per batch size, and
@@ -94,9 +105,13 @@ class Doctor:
                 self.record("models", f"model {model.name}", lambda name=model.name: check_stored_model(name, required=name == FASHN_VTON_MODEL))
         if "numerics" in wanted:
             self.numerics()
-        loaded = self.load() if wanted & {"numerics", "sampling", "oom", "seeds", "pose", "tryon"} else None
+        needing_model = [section for section in MODEL_SECTIONS if section in wanted]
+        loaded = self.load() if needing_model else None
         if loaded is not None:
             self.with_model(loaded, wanted)
+        else:
+            for section in needing_model:
+                self.skip(section, MODEL_SECTIONS[section], "the stored model did not load (see model load)")
         return Report(tuple(self.checks), time.perf_counter() - started, started_at, options_json(options))
 
     def record(self, section: str, name: str, check: Callable[[], Check]) -> None:
@@ -171,7 +186,9 @@ class Doctor:
                     self.skip(section, name, f"the example photos are missing ({options.person}, {options.garment}): --person / --garment")
                 return
             self.record("pose", "pose", lambda: self.pose(loaded))
-        if "tryon" in wanted and loaded.pose is not None:
+        if "tryon" in wanted and loaded.pose is None:
+            self.skip("tryon", "example try-on", "no pose source opened (see pose)")
+        elif "tryon" in wanted:
             with loaded.sampling_context():
                 self.record(
                     "tryon",
