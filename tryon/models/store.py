@@ -10,6 +10,7 @@ so everything after the download is the code the tests run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tryon.models")
 
 TEST_MODEL_LABEL = "test-model"
+FILES_SHA256 = "files_sha256"  # metadata key: each stored file's sha256, recorded by save_to_store
 
 IMPORT_SCRIPT = "model_store_scripts/import_models.py"
 TEST_MODELS_SCRIPT = "model_store_scripts/make_test_models.py"
@@ -56,8 +58,23 @@ def save_to_store(
 
     with bentoml.models.create(name, labels=labels, metadata=metadata) as model:
         write(Path(model.path))
+        model.info.metadata[FILES_SHA256] = files_sha256(Path(model.path))
     log.info("saved %s to the model store (%s)", model.tag, model.path)
     return model
+
+
+def files_sha256(folder: Path) -> dict[str, str]:
+    """{path relative to ``folder``: sha256 hex digest} of every file under it (recorded at save time,
+    so ``tryon doctor`` can tell a stored file that changed since)."""
+    return {str(path.relative_to(folder)): file_sha256(path) for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def require_model(tag: str) -> Any:
