@@ -124,6 +124,16 @@ class Settings(ModelSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("api_key")
+    @classmethod
+    def _sendable_in_a_header(cls, value: SecretStr | None) -> SecretStr | None:
+        """Any characters work (compared as UTF-8 or Latin-1 bytes) except what no client can send
+        in ``Authorization: Bearer <key>``: control characters, and spaces around the key."""
+        key = value.get_secret_value() if value else ""
+        if any(ord(char) < 32 or ord(char) == 127 for char in key) or key != key.strip():
+            raise ValueError("TRYON_API_KEY must not contain control characters nor begin or end with a space")
+        return value
+
     @property
     def image_limits(self) -> ImageLimits:
         return ImageLimits(
