@@ -68,6 +68,12 @@ class Settings(ModelSettings):
         default=40, gt=0, le=500, description="Largest accepted image area (decompression-bomb guard)."
     )
     max_side_px: int = Field(default=12_000, ge=64, description="Longest accepted image side.")
+    max_decode_mb: float = Field(
+        default=256,
+        gt=0,
+        le=4096,
+        description="Largest memory one image's decode may take, estimated from its header (400 beyond).",
+    )
     min_side_px: int = Field(default=64, ge=1, description="Shortest accepted image side.")
     working_side_px: int = Field(
         default=2048,
@@ -142,6 +148,7 @@ class Settings(ModelSettings):
             max_side=self.max_side_px,
             min_side=self.min_side_px,
             working_side=self.working_side_px,
+            max_decode_bytes=int(self.max_decode_mb * 1024 * 1024),
         )
 
     @property
