@@ -41,10 +41,15 @@ HOSTILE: dict[str, Hostile] = {
     "16-bit grayscale PNG 6000x6000": Hostile(lambda: _solid("I;16", (6000, 6000), "PNG"), None),
     "1-bit PNG 6320x6320": Hostile(lambda: _solid("1", (6320, 6320), "PNG"), None),
     "palette PNG 6320x6320 with transparency": Hostile(
-        lambda: _solid("P", (6320, 6320), "PNG", transparency=0), None
+        lambda: _solid("P", (6320, 6320), "PNG", transparency=0), "of memory to decode"
     ),
+    "palette PNG 6320x6320": Hostile(lambda: _solid("P", (6320, 6320), "PNG"), None),
     "progressive JPEG 8000x5000, 4:2:0": Hostile(lambda: _solid("RGB", (8000, 5000), "JPEG", progressive=True), None),
-    "lossless WEBP 4000x4000": Hostile(lambda: _solid("RGB", (4000, 4000), "WEBP", lossless=True, method=0), None),
+    "lossless WEBP 4000x4000": Hostile(
+        lambda: _solid("RGB", (4000, 4000), "WEBP", lossless=True, method=0), "of memory to decode"
+    ),
+    "lossless WEBP 3000x3000": Hostile(lambda: _solid("RGB", (3000, 3000), "WEBP", lossless=True, method=0), None),
+    "RGBA PNG 5000x5000": Hostile(lambda: _solid("RGBA", (5000, 5000), "PNG"), None),
 }
 
 

@@ -50,6 +50,9 @@ _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;1
 # Pillow's WEBP decoder holds the frame four times at 4 bytes per pixel (libwebp's buffer, the
 # animation decoder's two canvases, the image): 16 bytes per pixel, measured, lossy or lossless.
 _WEBP_BYTES_PER_PIXEL = 16
+_PREMULTIPLIED_BYTES = 4  # Pillow reduces LA and RGBA through a premultiplied copy
+# After reducing: an RGB(A) copy, the composite over white, the RGB array (4 + 4 + 3 bytes per pixel).
+_FINISHING_BYTES = 11
 _JPEG_MARKER = re.compile(rb"\xff+([^\x00\xff])")  # FF 00 in scan data is a stuffed FF byte
 _JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
 _JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and the restart markers
@@ -222,20 +225,37 @@ def _check_decode_cost(field: str, image: Image.Image, data: bytes, limits: Imag
 
 
 def decode_cost(image: Image.Image, working_side: int, jpeg_scans: int = 1) -> int:
-    """The bytes ``decode_image`` holds at once to decode ``image`` (opened, not loaded), from its
-    header: the decoded pixels as Pillow stores them (after JPEG's reduced decode), the mode
-    conversion made before reducing, and the decoder's own buffers (a progressive or multi-scan
-    JPEG's whole-image DCT coefficients, 2 bytes each; WEBP's copies)."""
+    """The most bytes ``decode_image`` holds at once to decode ``image`` (opened, not loaded),
+    from its header, in the larger of its two phases:
+
+    - decoding and reducing: the decoder's own (a WEBP's copies; a progressive or multi-scan
+      JPEG's whole-image DCT coefficients, 2 bytes each), the pixels as Pillow stores them (a
+      JPEG's after its reduced decode), the mode conversion made before reducing, the
+      premultiplied copy an alpha image is reduced through, and the reduced image;
+    - finishing at the reduced size (copies, the composite over white, the array), beside the
+      decoded image itself (and a WEBP's decoder) when there was nothing to reduce.
+    """
     width, height = image.size
-    if image.format == "WEBP":
-        return width * height * _WEBP_BYTES_PER_PIXEL
     if image.format == "JPEG":
-        reduced = _jpeg_draft_size(image.size, _fitted_size(image.size, working_side))
-        coefficients = _jpeg_coefficient_bytes(image) if jpeg_scans > 1 else 0
-        return reduced[0] * reduced[1] * _stored_bytes(image.mode) + coefficients
+        width, height = _jpeg_draft_size(image.size, _fitted_size(image.size, working_side))
+        decoder = _jpeg_coefficient_bytes(image) if jpeg_scans > 1 else 0
+    elif image.format == "WEBP":
+        decoder = image.width * image.height * (_WEBP_BYTES_PER_PIXEL - _stored_bytes(image.mode))
+    else:
+        decoder = 0
     converted = _reducible_mode(image)
-    conversion = _stored_bytes(converted) if converted != image.mode else 0
-    return width * height * (_stored_bytes(image.mode) + conversion)
+    factor = max(max(width, height) // working_side, 1)
+    reduced_pixels = (width // factor) * (height // factor)
+    decoded = width * height * _stored_bytes(image.mode)
+    reducing = (
+        decoder
+        + decoded
+        + width * height * (_stored_bytes(converted) if converted != image.mode else 0)
+        + width * height * (_PREMULTIPLIED_BYTES if factor > 1 and converted in ("LA", "RGBA") else 0)
+        + reduced_pixels * _stored_bytes(converted)
+    )
+    kept = 0 if factor > 1 else decoded + (decoder if image.format == "WEBP" else 0)
+    return max(reducing, kept + reduced_pixels * _FINISHING_BYTES)
 
 
 def count_jpeg_scans(data: bytes, stop_after: int) -> int:
