@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from PIL import Image
 
 from tests.factories import image_bytes, reads_like_a_sentence, undecodable_uploads
 from tests.hostile_images import HOSTILE, hostile_bytes, progressive_scan_bomb
+from tryon import images
 from tryon.errors import InvalidImage
 from tryon.images import (
     ImageLimits,
@@ -244,3 +248,26 @@ def test_an_interlaced_png_is_checked_by_its_seven_passes() -> None:
     assert decode_image("person_image", _interlaced_png(width, height, complete), LIMITS).shape == (61, 97, 3)
     with pytest.raises(InvalidImage, match="pixel data is truncated"):
         validate_image("person_image", _interlaced_png(width, height, complete - 1), LIMITS)
+
+
+def test_at_most_a_few_photos_are_checked_or_decoded_at_once(monkeypatch) -> None:
+    """A burst of uploads waits for a slot rather than holding a decode's memory each."""
+    running, most = [], []
+    lock = threading.Lock()
+    check = images._check_decode_cost
+
+    def slow_check(*args) -> None:
+        with lock:
+            running.append(1)
+            most.append(len(running))
+        time.sleep(0.05)
+        with lock:
+            running.pop()
+        check(*args)
+
+    monkeypatch.setattr(images, "_check_decode_cost", slow_check)
+    data = image_bytes("PNG", size=(96, 128))
+    calls = [lambda: validate_image("person_image", data, LIMITS), lambda: decode_image("person_image", data, LIMITS)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda index: calls[index % 2](), range(32)))
+    assert max(most) == images.CONCURRENT_DECODES

@@ -10,6 +10,7 @@ import logging
 import math
 import re
 import struct
+import threading
 import warnings
 import zlib
 from contextlib import contextmanager
@@ -45,6 +46,10 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 
 _REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "YCbCr"})
 _PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+# Checks and decodes running at once in a process (the API's and the job workers' together), so
+# that a burst of uploads holds at most this many times ``max_decode_bytes``; the rest wait.
+CONCURRENT_DECODES = 4
+_DECODE_SLOTS = threading.BoundedSemaphore(CONCURRENT_DECODES)
 # Bytes per pixel as Pillow stores a mode: every multi-band 8-bit mode takes 4.
 _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2, "I": 4, "F": 4}
 # Pillow's WEBP decoder holds the frame four times at 4 bytes per pixel (libwebp's buffer, the
@@ -111,7 +116,7 @@ def validate_image(field: str, data: bytes, limits: ImageLimits) -> None:
     data inflated and counted, not decoded into an image. A JPEG is decoded at 1/8 scale; WEBP
     decodes fast anyway. What any of it costs is bounded from the header first (``decode_cost``).
     """
-    with _opened(field, data, limits) as image:
+    with _DECODE_SLOTS, _opened(field, data, limits) as image:
         if image.format == "PNG":
             image.verify()
             return
@@ -134,12 +139,13 @@ def decode_image(field: str, data: bytes, limits: ImageLimits) -> np.ndarray:
     can reduce (palette, bilevel and 16-bit images), then box-reduced at once, so the conversions
     that follow copy a small image. What that costs is bounded before decoding (``decode_cost``).
     """
-    with _opened(field, data, limits) as image:
-        if image.format == "JPEG":
-            image.draft("RGB", _fitted_size(image.size, limits.working_side))
-        image.load()
-        image = _reduced(_reducible(image), limits.working_side)
-    return _fit_within(_to_rgb(ImageOps.exif_transpose(image)), limits.working_side)
+    with _DECODE_SLOTS:
+        with _opened(field, data, limits) as image:
+            if image.format == "JPEG":
+                image.draft("RGB", _fitted_size(image.size, limits.working_side))
+            image.load()
+            image = _reduced(_reducible(image), limits.working_side)
+        return _fit_within(_to_rgb(ImageOps.exif_transpose(image)), limits.working_side)
 
 
 @contextmanager
