@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tryon.api import AdmissionControl, AdmissionPolicy, ServiceState, admission_policy, attach_state, create_app
+from tests.test_api_app import client_for as app_client_for
+from tryon.api import AdmissionControl, admission_policy
 from tryon.api.health import build_health
-from tryon.images import ImageLimits
-from tryon.results import ResultPublisher, StorageStatus
+from tryon.results import StorageStatus
 
 KEY = "health-key-é"
 SECRETS = ("internal-results-bucket", "queue", "storage", "models", "job_store", "gpu")
@@ -29,15 +29,7 @@ async def full_health():
 
 def client_for(api_key: str | None) -> TestClient:
     """The app behind its admission middleware, as served (/health is an open path)."""
-    app = create_app()
-    policy = AdmissionPolicy(api_key=api_key, max_queue=10, queued=lambda: 0, workers=1, max_upload_bytes=1024)
-    attach_state(
-        app,
-        ServiceState(
-            store=None, wake=lambda: None, limits=ImageLimits(), results=ResultPublisher(None), admission=policy,
-            health=full_health,
-        ),
-    )
+    app = app_client_for(api_key, health=full_health).app
     return TestClient(AdmissionControl(app, policy=admission_policy(app)))
 
 
