@@ -148,7 +148,7 @@ def served_bento(built, workdir: Path) -> Iterator[ServedService]:
 @pytest.mark.e2e
 def test_built_bento_serves_the_same_api(served_bento: ServedService, data_dir: Path) -> None:
     url = served_bento.url
-    health = requests.get(f"{url}/health", timeout=10).json()
+    health = requests.get(f"{url}/health", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10).json()
     assert health["models_loaded"] is True
     assert {"status", "cuda_available", "gpu"} <= set(health)
     assert requests.get(f"{url}/readyz", timeout=10).status_code == 200

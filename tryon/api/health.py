@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import __version__
 from ..engines.base import EngineDescription
 from ..results import StorageStatus
-from .schemas import HealthResponse, ModelInfo, QueueInfo, StorageInfo
+from .schemas import HealthResponse, ModelInfo, PublicHealthResponse, QueueInfo, StorageInfo
 
 
 def build_health(
@@ -49,3 +49,8 @@ def build_health(
         job_store_error=job_store_error,
         storage=StorageInfo(backend=storage.backend, bucket=storage.bucket, error=storage.error),
     )
+
+
+def public_health(health: HealthResponse) -> PublicHealthResponse:
+    """The part of ``health`` shown without the key when one is set."""
+    return PublicHealthResponse(status=health.status, ready=health.models_loaded, engine=health.engine)

@@ -162,3 +162,12 @@ class HealthResponse(BaseModel):
         default=None, description="Why the job store refuses writes now (its disk is full, Redis is out of memory)."
     )
     storage: StorageInfo
+
+
+class PublicHealthResponse(BaseModel):
+    """``/health`` to a caller without the key, when ``TRYON_API_KEY`` is set: what a load balancer
+    needs, nothing about storage, endpoints or models."""
+
+    status: Literal["ok", "starting", "degraded"] = Field(description="As in the full answer.")
+    ready: bool = Field(description="The models have answered once (models_loaded).")
+    engine: str | None = Field(default=None, description="The engine TRYON_ENGINE chose (null while starting).")
