@@ -130,11 +130,15 @@ class StorageInfo(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """A model the engine's runners serve."""
+    """A model the engine's runners serve, with its licences."""
 
     service: str = Field(description="The runner service holding it.")
-    model_tag: str = Field(description="Its model store tag, name:version.")
-    license: str | None = Field(default=None, description="The licence its source declares.")
+    name: str = Field(description="The model, e.g. fashn-vton, dwpose, tryon-garment-masker.")
+    role: str = Field(description="What it does in the service.")
+    model_tag: str | None = Field(default=None, description="Its model store tag, name:version (none for models inside a library).")
+    license: str = Field(description="The licence of its weights.")
+    base_license: str = Field(description="The licence of the weights it was fine-tuned from (its own when none).")
+    commercial_use: bool = Field(description="Both licences allow commercial use.")
     test_model: bool = Field(description="Random test weights.")
     device: str
     dtype: str | None = None

@@ -131,6 +131,11 @@ class MediapipeKeypoints:
         with self._lock:
             return self._keypoints(np.ascontiguousarray(image))
 
+    def finds_person(self, image: np.ndarray) -> bool:
+        """Whether mediapipe Pose's person detector finds someone in ``image`` (``HxWx3`` uint8 RGB)."""
+        with self._lock:
+            return self._pose.process(np.ascontiguousarray(image)).pose_landmarks is not None
+
     def _keypoints(self, image: np.ndarray) -> Keypoints:
         unseen = Keypoints.none_seen()
         found = self._pose.process(image).pose_landmarks
