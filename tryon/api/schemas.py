@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..engines.base import Category, Step
 from ..models.devices import GpuInfo
+from ..models.licences import ModelInUse
 
 JobState = Literal["pending", "processing", "completed", "failed"]
 CategoryName = Literal[tuple(category.value for category in Category)]
@@ -129,17 +130,10 @@ class StorageInfo(BaseModel):
     )
 
 
-class ModelInfo(BaseModel):
-    """A model the engine's runners serve, with its licences."""
+class ModelInfo(ModelInUse):
+    """A model the engine's runners serve, with its licences, and where it runs."""
 
     service: str = Field(description="The runner service holding it.")
-    name: str = Field(description="The model, e.g. fashn-vton, dwpose, tryon-garment-masker.")
-    role: str = Field(description="What it does in the service.")
-    model_tag: str | None = Field(default=None, description="Its model store tag, name:version (none for models inside a library).")
-    license: str = Field(description="The licence of its weights.")
-    base_license: str = Field(description="The licence of the weights it was fine-tuned from (its own when none).")
-    commercial_use: bool = Field(description="Both licences allow commercial use.")
-    test_model: bool = Field(description="Random test weights.")
     device: str
     dtype: str | None = None
 

@@ -113,13 +113,15 @@ class ProgressBoard:
 
 @bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 900})
 class FashnVtonRunner:
-    """FASHN VTON v1.5 from the model store, with its pose detector and (when stored) the clothes parser.
+    """FASHN VTON v1.5 from the model store, with its pose detector, the worn-garment masker (Segment
+    Anything, when stored), the selfie segmenter, and (when stored and allowed) the clothes parser.
 
     ``sample`` is batchable over the fixed 864x576 canvas: concurrent jobs' rows are merged into one
     batch; inside it, requests with different step counts or guidance are grouped and each group is
     sampled together. A batch the GPU has no memory for is halved and retried; a request that does
-    not fit alone fails with a readable reason. ``estimate_pose``, ``parse``, ``progress`` and
-    ``describe`` answer while a batch samples.
+    not fit alone fails with a readable reason. ``estimate_pose``, ``detect_person``,
+    ``segment_person``, ``mask_garment``, ``parse``, ``progress`` and ``describe`` answer while a
+    batch samples.
 
     Loads its model when ``TRYON_ENGINE`` is ``fashn-vton`` (a missing model stops start-up, naming
     the import command) or, under ``auto``, when the store holds a real (not test) model and this
@@ -245,7 +247,7 @@ class FashnVtonRunner:
 
     @bentoml.api
     async def estimate_pose(self, image: np.ndarray) -> np.ndarray:
-        """``HxWx3`` uint8 RGB (the pre-resized photo) -> ``(128, 2)`` float64 ``Keypoints.to_array()``."""
+        """``HxWx3`` uint8 RGB (the pre-resized photo) -> ``(128, 3)`` float64 ``Keypoints.to_array()``."""
         self.model_in_memory()
         keypoints = await asyncio.get_running_loop().run_in_executor(self.image_models, self.estimate_keypoints, image)
         return keypoints.to_array()
