@@ -39,7 +39,7 @@ GarmentPhotoType = Annotated[
     Literal["auto", "flat-lay", "model"] | None,
     Form(
         description="flat-lay (a product shot), model (the garment worn by someone), or auto (default): "
-        "model when a person is found in the garment photo."
+        "model when the person detector keeps a person in the garment photo."
     ),
 ]
 
