@@ -288,7 +288,8 @@ class FashnVtonRunner:
 
     @bentoml.api
     async def describe(self) -> dict[str, Any]:
-        """A ``RunnerDescription``; ``steps`` says the pose source and whether garments are parsed."""
+        """A ``RunnerDescription``; ``steps`` says the pose source and how worn garments are masked;
+        ``models`` lists every model in use with its licences."""
         from ..base import describe_runner
 
         loaded = self.pipeline.transformer if self.pipeline is not None else None
