@@ -46,7 +46,14 @@ class ModelSettings(BaseSettings):
     parsing_engine: Literal["auto", "segformer", "mediapipe"] = Field(
         default="auto",
         description="Human parsing: 'segformer' (the store's clothes parser), 'mediapipe' (selfie "
-        "segmentation + pose geometry), or 'auto' (segformer when in the store and its runner has a GPU).",
+        "segmentation + pose geometry), or 'auto' (segformer when in the store, its runner has a GPU, "
+        "and TRYON_ALLOW_NON_COMMERCIAL allows it: the SegFormer weights are non-commercial).",
+    )
+    allow_non_commercial: bool = Field(
+        default=False,
+        description="Let 'auto' choices (TRYON_PARSING_ENGINE, the FASHN runner's worn-garment masking) use "
+        "stored models whose licence or base weights' licence forbids commercial use (the SegFormer "
+        "clothes parser). Off: such a model is used only when named explicitly.",
     )
 
 

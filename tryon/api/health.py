@@ -32,16 +32,10 @@ def build_health(
         engine=engine.engine if engine else None,
         engines=engine.steps if engine else {},
         models=[
-            ModelInfo(
-                service=runner.service,
-                model_tag=runner.model_tag,
-                license=runner.license,
-                test_model=runner.test_model,
-                device=runner.device,
-                dtype=runner.dtype,
-            )
+            ModelInfo(service=runner.service, **model.model_dump(), device=runner.device, dtype=runner.dtype)
             for runner in (engine.runners if engine else [])
-            if runner.available and runner.model_tag
+            if runner.available
+            for model in runner.models
         ],
         engine_error=engine_error,
         queue=QueueInfo(**job_counts, running_here=running_here, workers=workers),

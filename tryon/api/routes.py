@@ -63,8 +63,9 @@ def submit_tryon(
     category: Annotated[
         CategoryName,
         Form(
-            description="upper_body (shirts, tops, jackets), lower_body (trousers, skirts), dresses, "
-            "or auto: decided from the garment's shape."
+            description="upper_body (shirts, tops, jackets), lower_body (trousers, shorts, skirts, leggings), "
+            "dresses (dresses, jumpsuits), or auto: decided from the garment photo (a flat-lay's shape, "
+            "a worn photo's keypoints); a photo that does not tell fails the job, naming this field."
         ),
     ] = "auto",
     webhook_url: Annotated[
