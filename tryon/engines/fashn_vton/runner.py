@@ -7,12 +7,14 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import bentoml
 import numpy as np
 
+from ...models import devices
 from ...models.clothes_parser_store import PARSING_MODEL
 from ...models.store import declared_model, find_model, is_test_model, require_model, resolve_engine_runner
 from .batching import (
@@ -21,12 +23,14 @@ from .batching import (
     sample_fitting_memory,
     unpack_requests,
 )
+from .compile_warmup import CompileReport, compile_before_ready
 from .model_store import DWPOSE_FILES, DWPOSE_FOLDER, FASHN_VTON_MODEL, TRANSFORMER_FOLDER
 
 log = logging.getLogger("tryon.runners")
 
 ENGINE = "fashn-vton"
 CUDA_CHECK_SECONDS = 60
+MAX_BATCH_SIZE = 8  # requests in one ``sample`` batch; the compile warm-up covers each size up to it
 DWPOSE = "dwpose"
 MEDIAPIPE = "mediapipe (approximates the DWPose keypoints the model was trained on)"
 ATTENTION_BACKENDS = {"flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION", "math": "MATH"}
@@ -55,6 +59,62 @@ def probe_cuda(touch: Callable[[], Any], timeout: float = CUDA_CHECK_SECONDS) ->
     if outcome[0] is not None:
         return f"the CUDA device cannot be used: {type(outcome[0]).__name__}: {outcome[0]}"
     return None
+
+
+def cuda_problem() -> str | None:
+    """Why this process cannot sample on CUDA, or None when it can: no CUDA device or driver (or a
+    CPU build of torch), CUDA unusable, or the device busy (``probe_cuda``'s first allocation)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            return f"torch {torch.__version__} is a CPU build (no CUDA support)"
+        return "no CUDA device or driver (torch.cuda.is_available() is False)"
+    return probe_cuda(lambda: torch.zeros(1, device="cuda"))
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The FASHN VTON runner cannot sample where it was told to: start-up stops, naming the cause."""
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """Where the runner samples: ``device`` "cuda" or "cpu", or None (nothing is loaded); ``note``
+    says why, for its ``describe`` reason (empty when CUDA is used as expected)."""
+
+    device: str | None
+    note: str = ""
+
+
+def choose_device(
+    setting: str, *, engine_setting: str, model: str, test_model: bool, problem: Callable[[], str | None]
+) -> DeviceChoice:
+    """The device for ``TRYON_FASHN_DEVICE=setting`` (auto, cuda or cpu) under ``TRYON_ENGINE=engine_setting``.
+
+    ``cpu`` samples there on purpose; otherwise ``problem()`` (why CUDA is unusable, or None) decides:
+    with CUDA usable, CUDA. Without it, ``cuda`` stops start-up, a test model (``test_model``, random
+    weights for tests) samples on the CPU, and the real ``model``: under ``TRYON_ENGINE=fashn-vton``
+    stops start-up (``DeviceUnavailableError`` naming the cause and the override; on the CPU in
+    float32 a job takes hours), under ``auto`` is not loaded (the classical engine serves; the note
+    says why).
+    """
+    if setting == "cpu":
+        return DeviceChoice("cpu", "TRYON_FASHN_DEVICE=cpu: sampling runs on the CPU in float32 (slow)")
+    problem_found = problem()
+    if problem_found is None:
+        return DeviceChoice("cuda")
+    if setting == "cuda":
+        raise DeviceUnavailableError(f"TRYON_FASHN_DEVICE=cuda, but this runner cannot use CUDA: {problem_found}")
+    if test_model:
+        return DeviceChoice("cpu", f"{problem_found}: the test model samples on the CPU")
+    if engine_setting == ENGINE:
+        raise DeviceUnavailableError(
+            f"TRYON_ENGINE={ENGINE} with the model {model}, but this runner cannot use CUDA: {problem_found}. "
+            "On the CPU (float32) one try-on takes hours, so the runner stops here. Fix the GPU (`tryon "
+            "doctor` checks it), set TRYON_FASHN_DEVICE=cpu to sample on the CPU anyway, or set "
+            "TRYON_ENGINE=auto to fall back to the classical engine."
+        )
+    return DeviceChoice(None, f"{problem_found}: not loaded, the classical engine serves")
 
 
 def attention_context(backend: str, device: str, dtype: Any) -> Callable[[], AbstractContextManager]:
@@ -115,7 +175,9 @@ class FashnVtonRunner:
 
     Loads its model when ``TRYON_ENGINE`` is ``fashn-vton`` (a missing model stops start-up, naming
     the import command) or, under ``auto``, when the store holds a real (not test) model and this
-    process sees CUDA. bfloat16 on GPUs that support it, float32 on the CPU.
+    process sees CUDA. Where it samples: ``choose_device`` (``TRYON_FASHN_DEVICE``); bfloat16 on GPUs
+    that support it, float32 on the CPU. With ``TRYON_FASHN_COMPILE`` every graph ``sample`` runs is
+    compiled before the runner is ready (``compile_warmup``).
     """
 
     # Declared so `bentoml build` records them; absent when the store lacks them (see declared_model).
@@ -131,6 +193,7 @@ class FashnVtonRunner:
         self.reason = self.resolution.reason
         self.pipeline = None
         self.pose_source = None
+        self.compiled: CompileReport | None = None
         self.parser = None
         self.sampling_context: Callable[[], AbstractContextManager] = nullcontext
         self.progress_board = ProgressBoard()
@@ -141,29 +204,36 @@ class FashnVtonRunner:
             self._load(Path(self.stored.path), settings)
 
     def _load(self, folder: Path, settings: Any) -> None:
-        """The model on the device this process sees, or (CUDA unusable) nothing and the reason why."""
-        import torch
-
+        """The model on the device ``choose_device`` picks (or nothing, and the reason why), its pose
+        source, its parser; with ``TRYON_FASHN_COMPILE``, every graph compiled before returning."""
         from .pipeline import FashnVtonPipeline
         from .transformer import inference_dtype
 
-        device = "cpu"
-        if torch.cuda.is_available():
-            problem = probe_cuda(lambda: torch.zeros(1, device="cuda"))
-            if problem is not None:
-                log.error("FashnVtonRunner: %s", problem)
-                self.reason = f"{self.reason}; {problem}"
-                return
-            device = "cuda"
-        else:
-            self.reason = f"{self.reason}; no CUDA device: sampling runs on the CPU (slow)"
+        choice = choose_device(
+            settings.fashn_device,
+            engine_setting=settings.engine,
+            model=str(self.stored.tag),
+            test_model=is_test_model(self.stored),
+            problem=cuda_problem,
+        )
+        if choice.note:
+            log.warning("FashnVtonRunner: %s", choice.note)
+            self.reason = f"{self.reason}; {choice.note}"
+        if choice.device is None:
+            return
+        device = choice.device
         dtype = inference_dtype(device)
         self.sampling_context = attention_context(settings.fashn_attention, device, dtype)
         pipeline = FashnVtonPipeline.from_pretrained(folder / TRANSFORMER_FOLDER, device=device, dtype=dtype)
         check_canvas(pipeline)
         if settings.fashn_compile:
-            pipeline.transformer = torch.compile(pipeline.transformer)
-        self.pose_source, self.estimate_keypoints = self.image_models.submit(open_pose_source, folder / DWPOSE_FOLDER).result()
+            with self.sampling_context():
+                self.compiled = compile_before_ready(pipeline, MAX_BATCH_SIZE)
+            log.info("FashnVtonRunner: %s", self.compiled.describe())
+        pose = self.image_models.submit(open_pose_source, folder / DWPOSE_FOLDER, cuda_host=devices.cuda_available()).result()
+        if pose.cpu_fallback:
+            log.warning("FashnVtonRunner: DWPose runs on the CPU of a GPU host: %s", pose.cpu_fallback)
+        self.pose_source, self.estimate_keypoints = pose.describe(), pose.estimate
         self.parser = load_parser(test_model=is_test_model(self.stored))
         self.pipeline = pipeline
         log.info("FashnVtonRunner: %s on %s (%s), pose from %s", self.stored.tag, device, dtype, self.pose_source)
@@ -173,7 +243,7 @@ class FashnVtonRunner:
             raise RuntimeError(f"this runner holds no model ({self.reason})")
         return self.pipeline
 
-    @bentoml.api(batchable=True, max_batch_size=8, max_latency_ms=600_000)
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=600_000)
     def sample(self, packed: np.ndarray) -> np.ndarray:
         """``(N, ...)`` uint8 rows of ``batching.pack_request`` -> ``(N, ...)`` rows of ``pack_results``.
 
@@ -231,13 +301,16 @@ class FashnVtonRunner:
 
     @bentoml.api
     async def describe(self) -> dict[str, Any]:
-        """A ``RunnerDescription``; ``steps`` says the pose source and whether garments are parsed."""
+        """A ``RunnerDescription``; ``steps`` says the pose source (with DWPose's onnxruntime provider, and
+        why it runs on the CPU of a GPU host), whether garments are parsed and (compiled) the compile."""
         from ..base import describe_runner
 
         loaded = self.pipeline.transformer if self.pipeline is not None else None
         steps = {}
         if loaded is not None:
             steps = {"pose": self.pose_source, "segmentation": "clothes parser" if self.parser else "none"}
+            if self.compiled is not None:
+                steps["compile"] = self.compiled.describe()
         return describe_runner(
             type(self).__name__, reason=self.reason, model=self.stored, loaded=loaded, steps=steps
         ).model_dump()
@@ -254,17 +327,51 @@ def check_canvas(pipeline: Any) -> None:
         )
 
 
-def open_pose_source(dwpose_folder: Path) -> tuple[str, Callable[[np.ndarray], Any]]:
-    """(the pose source's name, photo -> ``Keypoints``): DWPose when both its ONNX files are stored
-    (onnxruntime, CUDA when it offers it), else mediapipe's bundled models."""
+@dataclass(frozen=True)
+class PoseSource:
+    """The keypoint model behind ``estimate_pose``: ``name`` DWPOSE or MEDIAPIPE; ``estimate`` photo ->
+    ``Keypoints``; for DWPose, ``providers`` (each session's ``get_providers()``, detector then pose
+    model) and ``cpu_fallback``: why it runs on the CPU of a GPU host (None when it does not)."""
+
+    name: str
+    estimate: Callable[[np.ndarray], Any]
+    providers: tuple[tuple[str, ...], ...] = ()
+    cpu_fallback: str | None = None
+
+    def describe(self) -> str:
+        """The pose step for ``describe`` and /health."""
+        if self.name != DWPOSE:
+            return self.name
+        if self.cpu_fallback:
+            return f"{DWPOSE} on the CPU although this host has CUDA: {self.cpu_fallback}"
+        return f"{DWPOSE} (onnxruntime {self.providers[0][0]})"
+
+
+def open_pose_source(dwpose_folder: Path, *, cuda_host: bool) -> PoseSource:
+    """DWPose when both its ONNX files are stored (onnxruntime, CUDA first when it offers it), else
+    mediapipe's bundled models. ``cuda_host``: torch can use CUDA here, so DWPose on the CPU is a fault
+    to report (``PoseSource.cpu_fallback``)."""
     if all((dwpose_folder / name).is_file() for name in DWPOSE_FILES):
-        from .dwpose import estimate_keypoints, open_sessions
+        import onnxruntime
+
+        from .dwpose import cpu_fallback_reason, estimate_keypoints, open_sessions
 
         detector, pose_model = open_sessions(dwpose_folder)
-        return DWPOSE, lambda image: estimate_keypoints(image, detector, pose_model)
+        sessions = (detector, pose_model)
+        fallback = None
+        if cuda_host:
+            fallback = cpu_fallback_reason(
+                sessions, available=onnxruntime.get_available_providers(), runtime_version=onnxruntime.__version__
+            )
+        return PoseSource(
+            DWPOSE,
+            lambda image: estimate_keypoints(image, detector, pose_model),
+            providers=tuple(tuple(session.get_providers()) for session in sessions),
+            cpu_fallback=fallback,
+        )
     from .mediapipe_keypoints import MediapipeKeypoints
 
-    return MEDIAPIPE, MediapipeKeypoints()
+    return PoseSource(MEDIAPIPE, MediapipeKeypoints())
 
 
 def load_parser(*, test_model: bool) -> Any | None:
