@@ -354,3 +354,18 @@ def test_a_folder_without_weights_is_refused(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="diffusion_pytorch_model.safetensors"):
         load_saved_transformer(tmp_path)
 
+
+
+# 6. Seeds: what docs/fashn-vton.md says reproduces
+
+
+def test_the_same_seeds_device_dtype_and_batch_composition_give_the_same_pictures(store, monkeypatch) -> None:
+    stored_model(test_model=True)
+    runner = start(monkeypatch)
+    rows = np.concatenate([packed("a", 11), packed("b", 12)])
+
+    first = [unpack_result(row) for row in runner.sample(rows)]
+    again = [unpack_result(row) for row in runner.sample(rows)]
+
+    assert all(np.array_equal(one, other) for one, other in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], first[1])

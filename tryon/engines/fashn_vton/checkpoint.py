@@ -21,7 +21,7 @@ model is never built and randomly initialised first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from safetensors.torch import load_file
 from .transformer import FashnVtonTransformer
 
 Shape = tuple[int, ...]
+SAFETENSORS_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 
 
 class CheckpointMismatchError(ValueError):
@@ -250,26 +251,44 @@ def saved_weight_files(folder: str | Path) -> list[Path]:
     return [single]
 
 
+def read_safetensors(path: str | Path, *, device: torch.device, dtype: torch.dtype) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) of each tensor of a ``.safetensors`` file, on ``device`` in ``dtype``, in file order.
+
+    Read with plain reads, one tensor at a time, not memory-mapped (``safetensors.load_file``): a
+    mapped file's pages stay resident in the process while it is mapped, so a float32 model loaded
+    from the bfloat16 file would hold both.
+    """
+    from .model_store import safetensors_header
+
+    header, data_start = safetensors_header(path)
+    with open(path, "rb") as file:
+        for name, entry in header.items():
+            begin, end = entry["data_offsets"]
+            buffer = bytearray(end - begin)
+            file.seek(data_start + begin)
+            file.readinto(buffer)
+            stored = SAFETENSORS_DTYPES[entry["dtype"]]
+            tensor = torch.frombuffer(buffer, dtype=stored) if buffer else torch.empty(0, dtype=stored)
+            yield name, tensor.reshape(entry["shape"]).to(device=device, dtype=dtype)
+
+
 def load_saved_transformer(
     folder: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ) -> FashnVtonTransformer:
     """The transformer of a ``save_pretrained`` folder (config.json + safetensors), on ``device`` in ``dtype``.
 
     Built on the meta device (no memory, no random initialisation), then given the file's tensors
-    (read straight onto ``device``, cast to ``dtype``) as its parameters: strictly, every tensor
-    used and none missing. Peak host memory is about one copy of the weights (none beyond the file
-    reads when ``device`` is CUDA), not the model twice.
+    (``read_safetensors``: one at a time, cast to ``dtype`` on ``device``) as its parameters:
+    strictly, every tensor used and none missing. Peak host memory is the loaded model plus one
+    tensor on the CPU, and one tensor when ``device`` is CUDA.
     """
     folder = Path(folder)
     config = FashnVtonTransformer.load_config(folder)
     with torch.device("meta"):
         model = FashnVtonTransformer.from_config(config)
-    device = torch.device(device)
     tensors: dict[str, torch.Tensor] = {}
     for path in saved_weight_files(folder):
-        tensors.update(
-            (name, tensor.to(dtype)) for name, tensor in load_file(str(path), device=str(device)).items()
-        )
+        tensors.update(read_safetensors(path, device=torch.device(device), dtype=dtype))
     model.load_state_dict(tensors, strict=True, assign=True)
     on_meta = [name for name, tensor in [*model.named_parameters(), *model.named_buffers()] if tensor.is_meta]
     if on_meta:  # a tensor the file does not hold and the constructor did not make (none today)

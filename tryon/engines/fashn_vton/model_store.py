@@ -77,11 +77,11 @@ class ChecksumMismatchError(ValueError):
     """A downloaded file is not the one its source records for the commit: refused, naming the file."""
 
 
-def safetensors_shapes(path: str | Path) -> dict[str, list[int]]:
-    """{tensor name: shape} of a ``.safetensors`` file, read from its header alone (no tensor is loaded).
+def safetensors_header(path: str | Path) -> tuple[dict[str, dict], int]:
+    """({tensor name: {"dtype", "shape", "data_offsets"}}, where the data starts) of a ``.safetensors`` file.
 
     The format: an 8-byte little-endian header length, then a JSON header naming each tensor's dtype,
-    shape and offsets.
+    shape and offsets (from the end of the header).
     """
     with open(path, "rb") as file:
         length = int.from_bytes(file.read(8), "little")
@@ -91,7 +91,12 @@ def safetensors_shapes(path: str | Path) -> dict[str, list[int]]:
             header = json.loads(file.read(length))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise CheckpointFileError(f"{path} is not a safetensors file ({error})") from None
-    return {name: entry["shape"] for name, entry in header.items() if name != "__metadata__"}
+    return {name: entry for name, entry in header.items() if name != "__metadata__"}, 8 + length
+
+
+def safetensors_shapes(path: str | Path) -> dict[str, list[int]]:
+    """{tensor name: shape} of a ``.safetensors`` file, read from its header alone (no tensor is loaded)."""
+    return {name: entry["shape"] for name, entry in safetensors_header(path)[0].items()}
 
 
 def expected_shapes(config: Mapping | None = None) -> dict[str, list[int]]:
