@@ -264,12 +264,11 @@ def read_safetensors(path: str | Path, *, device: torch.device, dtype: torch.dty
     with open(path, "rb") as file:
         for name, entry in header.items():
             begin, end = entry["data_offsets"]
-            buffer = bytearray(end - begin)
+            raw = torch.empty(end - begin, dtype=torch.uint8)  # not zeroed: the read fills it
             file.seek(data_start + begin)
-            file.readinto(buffer)
-            stored = SAFETENSORS_DTYPES[entry["dtype"]]
-            tensor = torch.frombuffer(buffer, dtype=stored) if buffer else torch.empty(0, dtype=stored)
-            yield name, tensor.reshape(entry["shape"]).to(device=device, dtype=dtype)
+            file.readinto(raw.numpy().data)
+            tensor = raw.view(SAFETENSORS_DTYPES[entry["dtype"]]).reshape(entry["shape"])
+            yield name, tensor.to(device=device, dtype=dtype)
 
 
 def load_saved_transformer(
