@@ -130,6 +130,29 @@ def test_generated_dockerfile_installs_system_libraries_and_requirements(built) 
     assert wanted <= shipped, f"not in the image's requirements: {sorted(wanted - shipped)}"
     # PyPI's Linux torch wheel of the pinned version is the CUDA build: right for a GPU host.
     assert "torch==2.13.0" in shipped
+    # The image is the GPU one: after requirements.txt (onnxruntime, as on CPU hosts) its setup script
+    # puts onnxruntime-gpu in its place, for DWPose on CUDA; never both (they are one module).
+    assert "onnxruntime>=1.17" in shipped
+    install = dockerfile.index("pip install -r $BENTO_PATH/env/python/requirements.txt")
+    (script,) = (path / "env" / "docker").glob("script__*")
+    setup = dockerfile.index(f"./env/docker/{script.name}")
+    assert setup > install, "the setup script must run after the requirements are installed"
+    commands = [line for line in script.read_text().splitlines() if line and not line.startswith(("#", "set "))]
+    assert commands == ["uv pip uninstall onnxruntime", f'uv pip install "{GPU_ONNXRUNTIME}"']
+
+
+GPU_ONNXRUNTIME = "onnxruntime-gpu>=1.17"
+
+
+def test_gpu_hosts_take_the_gpu_onnxruntime_in_place_of_the_cpu_one() -> None:
+    """The README's GPU line swaps the packages as the Bento's image does, at the same version."""
+    from .test_readme_commands import commands, two_commands
+
+    cpu_line, gpu_line = [line for line in commands(two_commands()) if "pip install" in line]
+    assert "onnxruntime" not in cpu_line  # requirements.txt's onnxruntime
+    assert f'.venv/bin/pip uninstall -y onnxruntime && .venv/bin/pip install "{GPU_ONNXRUNTIME}"' in gpu_line
+    cpu_pin = next(line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("onnxruntime"))
+    assert cpu_pin.removeprefix("onnxruntime") == GPU_ONNXRUNTIME.removeprefix("onnxruntime-gpu")
 
 
 API_KEY = "bento-test-key"

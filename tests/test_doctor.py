@@ -25,6 +25,7 @@ from tryon.doctor.report import SECTIONS, Status
 from tryon.engines.fashn_vton.canvas import CANVAS_HEIGHT, CANVAS_WIDTH
 from tryon.engines.fashn_vton.model_store import FASHN_VTON_MODEL
 from tryon.engines.fashn_vton.pose_map import Keypoints
+from tryon.engines.fashn_vton.pose_source import MEDIAPIPE, PoseSource, open_pose_source
 from tryon.models.store import find_model
 
 
@@ -80,7 +81,7 @@ def test_the_doctor_passes_on_the_test_models_and_its_json_holds_every_section(s
     assert all(row["share_of_peak"] is None and row["peak_rss_gib"] > 0 for row in rows)
     assert checks["out-of-memory split"]["figures"]["batches_tried"] == [4, 2, 2]
     assert checks["seed alone vs in batch"]["figures"]["max_difference_levels"] <= batches.SEED_MAX_LEVELS
-    assert checks["pose"]["figures"]["source"] == "mediapipe" and checks["pose"]["figures"]["seconds_per_call"] > 0
+    assert checks["pose"]["figures"]["source"] == MEDIAPIPE and checks["pose"]["figures"]["seconds_per_call"] > 0
     assert "not stored: mediapipe stand-in" in checks["pose"]["reason"]
     with Image.open(picture) as image:  # the example person, unpadded to its own aspect
         assert image.size == tuple(checks["example try-on"]["figures"]["size"]) and image.size[1] == CANVAS_HEIGHT
@@ -250,22 +251,21 @@ def test_dwpose_stored_reports_its_sessions_providers_and_warns_on_the_cpu_of_a_
 
     onnx.save(tiny_detector(), tmp_path / DETECTOR_FILE)
     onnx.save(tiny_pose_model(), tmp_path / POSE_MODEL_FILE)
-    source = example_tryon.open_pose_source(tmp_path)
     photo = np.random.default_rng(0).integers(0, 256, (864, 576, 3), dtype=np.uint8)
+    source = open_pose_source(tmp_path, cuda_host=False)
+    on_cpu_host = example_tryon.check_pose(source, photo, real_model=True)
+    on_gpu_host = example_tryon.check_pose(open_pose_source(tmp_path, cuda_host=True), photo, real_model=True)
 
-    on_cpu_host = example_tryon.check_pose(source, photo, gpu_host=False, real_model=True)
-    on_gpu_host = example_tryon.check_pose(source, photo, gpu_host=True, real_model=True)
-
-    assert source.name == "dwpose" and source.providers == [["CPUExecutionProvider"]] * 2  # onnxruntime's CPU build
+    assert source.name == "dwpose" and source.providers == (("CPUExecutionProvider",),) * 2  # onnxruntime's CPU build
     assert on_cpu_host.status is Status.OK and on_cpu_host.reason.startswith("DWPose on CPUExecutionProvider, ")
     assert on_cpu_host.figures["seconds_per_call"] > 0 and on_cpu_host.figures["body_points_seen"] == 18
-    assert on_gpu_host.status is Status.WARN and "on the CPU on a GPU host" in on_gpu_host.reason
+    assert on_gpu_host.status is Status.WARN and "on the CPU of a GPU host" in on_gpu_host.reason
 
 
 def test_without_dwpose_a_real_model_warns_that_mediapipe_stands_in(tmp_path) -> None:
-    source = example_tryon.PoseSource("mediapipe", None, lambda image: Keypoints.none_seen())
+    source = PoseSource(MEDIAPIPE, lambda image: Keypoints.none_seen(), lambda image: False)
     photo = np.zeros((64, 64, 3), np.uint8)
 
-    assert example_tryon.check_pose(source, photo, gpu_host=True, real_model=False).status is Status.OK
-    real = example_tryon.check_pose(source, photo, gpu_host=True, real_model=True)
+    assert example_tryon.check_pose(source, photo, real_model=False).status is Status.OK
+    real = example_tryon.check_pose(source, photo, real_model=True)
     assert real.status is Status.WARN and real.reason.startswith("DWPose not stored: mediapipe stand-in, ")

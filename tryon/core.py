@@ -115,7 +115,8 @@ class JobRunner:
         if self.engine is None:
             return None
         try:
-            self.description = self.engine.describe()
+            passed_over = self.description.passed_over if self.description else {}
+            self.description = self.engine.describe().model_copy(update={"passed_over": passed_over})
         except Exception as error:  # a runner restarting: report what it said last
             log.debug("engine runners not answering: %s", error)
         return self.description

@@ -35,8 +35,15 @@ class ModelSettings(BaseSettings):
     )
     fashn_compile: bool = Field(
         default=False,
-        description="Compile the FASHN VTON transformer with torch.compile at start-up (the first batch "
-        "of each shape pays the compilation).",
+        description="Compile the FASHN VTON transformer with torch.compile during the runner's warm-up: "
+        "every graph it will run (guided and unguided steps, each batch size up to its largest) is "
+        "compiled before it reports ready; the seconds are logged and shown in /health.",
+    )
+    fashn_device: Literal["auto", "cuda", "cpu"] = Field(
+        default="auto",
+        description="Where the FASHN VTON runner samples: 'auto' takes CUDA when usable; without it a test "
+        "model runs on the CPU, a real one stops start-up under TRYON_ENGINE=fashn-vton (a job would take "
+        "hours) and is skipped under TRYON_ENGINE=auto. 'cuda' requires CUDA; 'cpu' runs there on purpose.",
     )
     fashn_attention: Literal["auto", "flash", "efficient", "cudnn", "math"] = Field(
         default="auto",

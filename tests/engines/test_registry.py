@@ -39,6 +39,10 @@ def test_auto_takes_the_first_available_engine_that_serves_a_real_model() -> Non
     }
     engine, description = choose_engine("auto", built)
     assert engine is built["classical"] and description.engine == "classical"
+    assert description.passed_over == {  # what /health shows as engines_passed_over
+        "gpu_model": "gpu_model: model not in the store",
+        "random_weights": "test model (ready)",
+    }
 
     built["gpu_model"].available = True
     assert choose_engine("auto", built)[0] is built["gpu_model"]

@@ -22,7 +22,8 @@ from tryon.engines.fashn_vton.batching import (
 from tryon.engines.fashn_vton.canvas import CANVAS_HEIGHT, CANVAS_WIDTH
 from tryon.engines.fashn_vton.pipeline import TryOnRequest, prepare_canvases
 from tryon.engines.fashn_vton.pose_map import Keypoints
-from tryon.engines.fashn_vton.runner import MEDIAPIPE, FashnVtonRunner, probe_cuda
+from tryon.engines.fashn_vton.pose_source import MEDIAPIPE
+from tryon.engines.fashn_vton.runner import FashnVtonRunner, probe_cuda
 from tryon.models.store import MissingModelError
 
 

@@ -38,6 +38,7 @@ def build_health(
             for model in runner.models
         ],
         engine_error=engine_error,
+        engines_passed_over=engine.passed_over if engine else {},
         queue=QueueInfo(**job_counts, running_here=running_here, workers=workers),
         job_store=job_store,
         job_store_error=job_store_error,

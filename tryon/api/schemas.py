@@ -154,6 +154,11 @@ class HealthResponse(BaseModel):
     engine_error: str | None = Field(
         default=None, description="Why the configured engine is not serving yet (its runners' reason)."
     )
+    engines_passed_over: dict[str, str] = Field(
+        default_factory=dict,
+        description="Under TRYON_ENGINE=auto: each engine tried before the chosen one and why it was not "
+        "chosen (e.g. fashn-vton's runner cannot use CUDA).",
+    )
     queue: QueueInfo
     job_store: str = Field(description="sqlite or redis.")
     job_store_error: str | None = Field(

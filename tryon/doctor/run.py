@@ -15,13 +15,14 @@ import torch
 from ..engines.fashn_vton.canvas import pre_resize
 from ..engines.fashn_vton.model_store import DWPOSE_FOLDER, FASHN_VTON_MODEL, TRANSFORMER_FOLDER
 from ..engines.fashn_vton.pipeline import FashnVtonPipeline
+from ..engines.fashn_vton.pose_source import PoseSource, open_pose_source
 from ..engines.fashn_vton.transformer import inference_dtype
 from ..engines.registry import stored_models
 from ..models.store import find_model, is_test_model
 from . import numerics
 from .batches import check_out_of_memory_split, check_seed_in_batch
 from .environment import check_environment, dense_bf16_peak_tflops
-from .example_tryon import PoseSource, check_example_tryon, check_pose, open_pose_source, read_photo
+from .example_tryon import check_example_tryon, check_pose, read_photo
 from .report import SECTIONS, Check, Report, Status
 from .sampling_speed import JOB_STEPS, SpeedRow, format_row, measure_speed
 from .stored_models import check_stored_model
@@ -252,9 +253,9 @@ class Doctor:
         return Check(f"sampling {mode}", Status.WARN if failed else Status.OK, reason, figures)
 
     def pose(self, loaded: Loaded) -> Check:
-        loaded.pose = open_pose_source(loaded.folder / DWPOSE_FOLDER)
+        loaded.pose = open_pose_source(loaded.folder / DWPOSE_FOLDER, cuda_host=torch.cuda.is_available())
         person = pre_resize(read_photo(self.options.person))
-        return check_pose(loaded.pose, person, gpu_host=torch.cuda.is_available(), real_model=not loaded.test_model)
+        return check_pose(loaded.pose, person, real_model=not loaded.test_model)
 
 
 def run_doctor(options: DoctorOptions, on_check: Callable[[Check], None] = lambda check: None) -> Report:

@@ -129,6 +129,10 @@ class EngineDescription(BaseModel):
     test_model: bool = False
     steps: dict[str, str] = Field(description="What performs each documented step.")
     runners: list[RunnerDescription] = Field(default_factory=list)
+    passed_over: dict[str, str] = Field(
+        default_factory=dict,
+        description="Under TRYON_ENGINE=auto: each engine before this one that was not chosen, and why.",
+    )
 
     @property
     def gpu(self) -> GpuInfo | None:

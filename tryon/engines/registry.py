@@ -90,7 +90,8 @@ def choose_engine(
 
     The runners decide what they can do; this only reads their answers. An engine named explicitly
     must be available (else ``EngineUnavailable`` with its runners' reason); ``auto`` takes the first
-    available engine that serves no test model. Raises while a runner is not answering yet.
+    available engine that serves no test model, and says in its description's ``passed_over`` why
+    each engine before it was not chosen. Raises while a runner is not answering yet.
     """
     if setting != AUTO:
         engine_spec(setting)
@@ -98,9 +99,11 @@ def choose_engine(
         if not description.available:
             raise EngineUnavailable(f"TRYON_ENGINE={setting}, but that engine is unavailable: {description.reason}")
         return built[setting], description
+    passed_over: dict[str, str] = {}
     for name, engine in built.items():
         description = engine.describe()
         if description.available and not description.test_model:
-            return engine, description
+            return engine, description.model_copy(update={"passed_over": passed_over})
+        passed_over[name] = description.reason if not description.available else f"test model ({description.reason})"
         log.info("engine %s not chosen by auto: %s", name, description.reason)
     raise EngineUnavailable("no engine is available (the classical engine's runners should always be)")

@@ -126,14 +126,15 @@ def sample_fitting_memory(
 ) -> list[Result | str]:
     """``sample(items)``, halving the batch each time it runs out of GPU memory.
 
-    ``free_memory`` runs after each out-of-memory error (``torch.cuda.empty_cache``). An item that
-    does not fit on its own gets ``OUT_OF_MEMORY`` (a sentence) in place of its result.
+    ``free_memory`` runs after each out-of-memory error (``torch.cuda.empty_cache``), eager or
+    compiled (``is_out_of_memory``). An item that does not fit on its own gets ``OUT_OF_MEMORY`` (a
+    sentence) in place of its result.
     """
-    import torch
-
     try:
         return list(sample(items))
-    except torch.OutOfMemoryError:
+    except Exception as error:
+        if not is_out_of_memory(error):
+            raise
         free_memory()
         if len(items) == 1:
             return [OUT_OF_MEMORY]
@@ -142,3 +143,21 @@ def sample_fitting_memory(
         *sample_fitting_memory(items[:half], sample, free_memory=free_memory),
         *sample_fitting_memory(items[half:], sample, free_memory=free_memory),
     ]
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is the GPU running out of memory: torch's ``OutOfMemoryError``, or an error
+    carrying one (torch.compile wraps what its compiler raises in ``BackendCompilerFailed`` /
+    ``InductorError``, keeping it as ``inner_exception``; other wrappers keep it as the cause or
+    context), or a CUDA "out of memory" runtime error (a compiled kernel's launch)."""
+    import torch
+
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, torch.OutOfMemoryError):
+            return True
+        if isinstance(error, RuntimeError) and "CUDA error: out of memory" in str(error):
+            return True
+        error = getattr(error, "inner_exception", None) or error.__cause__ or error.__context__
+    return False

@@ -13,20 +13,28 @@ The reference names its tensors as BFL's FLUX code does; diffusers' FLUX blocks 
 
 One key map, enumerated from a model's configuration, serves the loader, the importer's validation
 and the full-size layout check; every error names the tensor.
+
+Both loaders here (the reference checkpoint, and our ``save_pretrained`` folders in the model store)
+build the model on the meta device and take the file's tensors as its parameters: the 972M-parameter
+model is never built and randomly initialised first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import json
+
 import torch
+from diffusers.utils.constants import SAFE_WEIGHTS_INDEX_NAME, SAFETENSORS_WEIGHTS_NAME
 from safetensors.torch import load_file
 
 from .transformer import FashnVtonTransformer
 
 Shape = tuple[int, ...]
+SAFETENSORS_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 
 
 class CheckpointMismatchError(ValueError):
@@ -229,3 +237,59 @@ def check_full_size_manifest(manifest: Mapping[str, Sequence[int]]) -> None:
         {name: tensor.shape for name, tensor in converted.items()},
         {name: tensor.shape for name, tensor in model.state_dict().items()},
     )
+
+
+def saved_weight_files(folder: str | Path) -> list[Path]:
+    """The safetensors files of a ``save_pretrained`` folder: the single file, or the shards its index names."""
+    folder = Path(folder)
+    index = folder / SAFE_WEIGHTS_INDEX_NAME
+    if index.is_file():
+        return [folder / name for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    single = folder / SAFETENSORS_WEIGHTS_NAME
+    if not single.is_file():
+        raise FileNotFoundError(f"{folder} holds neither {SAFETENSORS_WEIGHTS_NAME} nor {SAFE_WEIGHTS_INDEX_NAME}")
+    return [single]
+
+
+def read_safetensors(path: str | Path, *, device: torch.device, dtype: torch.dtype) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) of each tensor of a ``.safetensors`` file, on ``device`` in ``dtype``, in file order.
+
+    Read with plain reads, one tensor at a time, not memory-mapped (``safetensors.load_file``): a
+    mapped file's pages stay resident in the process while it is mapped, so a float32 model loaded
+    from the bfloat16 file would hold both.
+    """
+    from .model_store import safetensors_header
+
+    header, data_start = safetensors_header(path)
+    with open(path, "rb") as file:
+        for name, entry in header.items():
+            begin, end = entry["data_offsets"]
+            raw = torch.empty(end - begin, dtype=torch.uint8)  # not zeroed: the read fills it
+            file.seek(data_start + begin)
+            file.readinto(raw.numpy().data)
+            tensor = raw.view(SAFETENSORS_DTYPES[entry["dtype"]]).reshape(entry["shape"])
+            yield name, tensor.to(device=device, dtype=dtype)
+
+
+def load_saved_transformer(
+    folder: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> FashnVtonTransformer:
+    """The transformer of a ``save_pretrained`` folder (config.json + safetensors), on ``device`` in ``dtype``.
+
+    Built on the meta device (no memory, no random initialisation), then given the file's tensors
+    (``read_safetensors``: one at a time, cast to ``dtype`` on ``device``) as its parameters:
+    strictly, every tensor used and none missing. Peak host memory is the loaded model plus one
+    tensor on the CPU, and one tensor when ``device`` is CUDA.
+    """
+    folder = Path(folder)
+    config = FashnVtonTransformer.load_config(folder)
+    with torch.device("meta"):
+        model = FashnVtonTransformer.from_config(config)
+    tensors: dict[str, torch.Tensor] = {}
+    for path in saved_weight_files(folder):
+        tensors.update(read_safetensors(path, device=torch.device(device), dtype=dtype))
+    model.load_state_dict(tensors, strict=True, assign=True)
+    on_meta = [name for name, tensor in [*model.named_parameters(), *model.named_buffers()] if tensor.is_meta]
+    if on_meta:  # a tensor the file does not hold and the constructor did not make (none today)
+        raise CheckpointMismatchError(on_meta, [], {})
+    return model.eval()

@@ -4,7 +4,8 @@ Two ONNX models from the model store: a YOLOX-L person detector (``yolox_l.onnx`
 1x3x640x640 -> ``output`` 1x8400x85) and RTMPose whole-body (``dw-ll_ucoco_384.onnx``: ``input``
 1x3x384x288 -> ``simcc_x`` 1x133x576, ``simcc_y`` 1x133x768). Sessions are passed in: anything with
 onnxruntime's ``get_inputs()``, ``get_outputs()`` and ``run(names, feed)``; ``open_sessions`` opens
-real ones.
+real ones (CUDA first where onnxruntime-gpu offers it) and ``cpu_fallback_reason`` says why sessions
+on a GPU host run on the CPU. Input and output names are read from the sessions.
 
 Steps (``estimate_keypoints``): the photo goes in as BGR; the detector sees it letterboxed onto
 640x640 grey; its boxes are decoded, suppressed (IoU 0.45) and kept when their person score is over
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +31,8 @@ from .pose_map import NOT_SEEN, NUM_BODY_POINTS, NUM_FACE_POINTS, NUM_HAND_POINT
 
 DETECTOR_FILE = "yolox_l.onnx"
 POSE_MODEL_FILE = "dw-ll_ucoco_384.onnx"
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
 
 DETECTOR_SIZE = 640  # square input side
 DETECTOR_FILL = 114  # grey around the letterboxed photo
@@ -41,7 +45,6 @@ BOX_PADDING = 1.25
 POSE_MEAN = np.array([123.675, 116.28, 103.53])
 POSE_STD = np.array([58.395, 57.12, 57.375])
 SIMCC_SPLIT_RATIO = 2.0
-SIMCC_OUTPUTS = ("simcc_x", "simcc_y")
 VISIBILITY = 0.3
 
 # COCO-WholeBody's 133 points: 17 body, 6 feet, 68 face, 21 left hand, 21 right hand.
@@ -60,6 +63,8 @@ class OnnxSession(Protocol):
 
     def get_outputs(self) -> Sequence[Any]: ...
 
+    def get_providers(self) -> list[str]: ...
+
     def run(
         self, output_names: Sequence[str] | None, input_feed: dict[str, np.ndarray]
     ) -> list[np.ndarray]: ...
@@ -75,21 +80,48 @@ class WholeBodyPoses:
     scores: np.ndarray
 
 
-def open_sessions(model_dir: str | Path, *, use_cuda: bool | None = None) -> tuple[OnnxSession, OnnxSession]:
+def open_sessions(
+    model_dir: str | Path, *, use_cuda: bool | None = None, runtime: ModuleType | None = None
+) -> tuple[OnnxSession, OnnxSession]:
     """onnxruntime sessions of the detector and the pose model in ``model_dir``.
 
-    CUDA when ``use_cuda`` (default: when onnxruntime offers it), else the CPU.
+    Providers: CUDA first, then the CPU, when ``use_cuda`` (default: when onnxruntime offers CUDA,
+    i.e. onnxruntime-gpu is installed); else the CPU alone. onnxruntime falls back to the CPU without
+    an error when CUDA's provider cannot load (a CUDA or cuDNN it was not built for): check each
+    session's ``get_providers()`` (``cpu_fallback_reason``). ``runtime``: the onnxruntime module
+    (tests pass a fake).
     """
-    import onnxruntime
+    if runtime is None:
+        import onnxruntime as runtime
 
-    available = onnxruntime.get_available_providers()
     if use_cuda is None:
-        use_cuda = "CUDAExecutionProvider" in available
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
+        use_cuda = CUDA_PROVIDER in runtime.get_available_providers()
+    providers = [CUDA_PROVIDER, CPU_PROVIDER] if use_cuda else [CPU_PROVIDER]
     model_dir = Path(model_dir)
     return tuple(
-        onnxruntime.InferenceSession(str(model_dir / name), providers=providers)
+        runtime.InferenceSession(str(model_dir / name), providers=providers)
         for name in (DETECTOR_FILE, POSE_MODEL_FILE)
+    )
+
+
+def cpu_fallback_reason(
+    sessions: Sequence[OnnxSession], *, available: Sequence[str], runtime_version: str
+) -> str | None:
+    """Why ``sessions`` run on the CPU although CUDA was wanted, or None when each runs CUDA first.
+
+    ``available``: ``onnxruntime.get_available_providers()``; ``runtime_version``: its ``__version__``.
+    """
+    if all(session.get_providers()[:1] == [CUDA_PROVIDER] for session in sessions):
+        return None
+    if CUDA_PROVIDER not in available:
+        return (
+            f"onnxruntime {runtime_version} offers no CUDA provider (providers: {', '.join(available)}): "
+            "the CPU package is installed; install onnxruntime-gpu in its place (README, GPU hosts)"
+        )
+    return (
+        f"onnxruntime {runtime_version} offers CUDA, but its sessions fell back to the CPU: its CUDA "
+        "provider could not load (usually a CUDA or cuDNN version this onnxruntime-gpu was not built "
+        "for; onnxruntime's own warning in the log names the library)"
     )
 
 
@@ -239,6 +271,7 @@ def decode_simcc(simcc_x: np.ndarray, simcc_y: np.ndarray) -> tuple[np.ndarray, 
 def estimate_poses(bgr: np.ndarray, boxes: np.ndarray, pose_model: OnnxSession) -> WholeBodyPoses:
     """Run the pose model on each box's crop (the whole photo when ``boxes`` is empty), in order."""
     model_input = pose_model.get_inputs()[0]
+    simcc_names = [output.name for output in pose_model.get_outputs()[:2]]  # x, then y
     input_height, input_width = model_input.shape[2:]
     if len(boxes) == 0:
         boxes = np.array([[0, 0, bgr.shape[1], bgr.shape[0]]])
@@ -247,7 +280,7 @@ def estimate_poses(bgr: np.ndarray, boxes: np.ndarray, pose_model: OnnxSession) 
     for box in boxes:
         crop = pose_crop(bgr, box, input_width, input_height)
         feed = {model_input.name: pose_model_input(crop.image)}
-        simcc_x, simcc_y = pose_model.run(list(SIMCC_OUTPUTS), feed)
+        simcc_x, simcc_y = pose_model.run(simcc_names, feed)
         crop_points, crop_scores = decode_simcc(simcc_x, simcc_y)
         # Crop pixels back to photo pixels.
         points.append(crop_points / input_size * crop.size + crop.centre - crop.size / 2)

@@ -286,6 +286,7 @@ def step_performers(runner: RunnerDescription) -> dict[str, str]:
         f"shape (flat-lay) or the wearer's keypoints and silhouette (worn); worn garments masked by {masker}",
         Step.POSE.value: runner.steps.get("pose", "none (model not loaded)"),
         Step.WARP.value: "resize-pad onto the 576x864 canvas, grey pose maps",
-        Step.INPAINTING.value: f"FASHN VTON v1.5 rectified-flow sampling, model {model} ({runner.license or 'licence unknown'})",
+        Step.INPAINTING.value: f"FASHN VTON v1.5 rectified-flow sampling, model {model} ({runner.license or 'licence unknown'})"
+        + (f"; {runner.steps['compile']}" if "compile" in runner.steps else ""),
         Step.BLEND.value: "unpad to the person photo's aspect at the model's resolution",
     }

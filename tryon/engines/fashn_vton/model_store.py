@@ -11,22 +11,29 @@ cover it:
 The DWPose files live in the same stored model, not in one of their own, because the keypoints the
 try-on model expects are part of the model: they are imported, versioned and shipped together.
 
-Before anything is converted, every tensor name and shape of the checkpoint (read from the
-safetensors header alone) is checked against ``full_size_manifest.json``, shipped in this package:
-a missing, extra or mis-shaped tensor is refused by name.
+From the hub, each source's revision is resolved to its commit, every file is downloaded at that
+commit and its sha256 compared with the hub's Git LFS hash for the file at that commit before
+anything is saved: a file that differs is refused by name (``ChecksumMismatchError``). Before
+anything is converted, every tensor name and shape of the checkpoint (read from the safetensors
+header alone) is checked against ``full_size_manifest.json``, shipped in this package: a missing,
+extra or mis-shaped tensor is refused by name.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...models.store import TEST_SOURCE, ModelSource, StoredModel, model_labels, resolve_source
 from ...models.store import file_sha256, save_to_store, source_metadata
 from .dwpose import DETECTOR_FILE, POSE_MODEL_FILE
+
+log = logging.getLogger("tryon.models")
 
 if TYPE_CHECKING:
     from argparse import ArgumentParser, Namespace
@@ -55,15 +62,25 @@ TEST_MODEL_CONFIG = {
 }
 
 
+COMMIT = re.compile(r"[0-9a-f]{40}")
+
+Download = Callable[[str, str, str], Path]  # (repo, filename, commit) -> local path
+FileHashes = Callable[[str, str, Sequence[str]], dict[str, str]]  # (repo, commit, filenames) -> {filename: sha256}
+
+
 class CheckpointFileError(ValueError):
     """The file given as the checkpoint is not a safetensors file."""
 
 
-def safetensors_shapes(path: str | Path) -> dict[str, list[int]]:
-    """{tensor name: shape} of a ``.safetensors`` file, read from its header alone (no tensor is loaded).
+class ChecksumMismatchError(ValueError):
+    """A downloaded file is not the one its source records for the commit: refused, naming the file."""
+
+
+def safetensors_header(path: str | Path) -> tuple[dict[str, dict], int]:
+    """({tensor name: {"dtype", "shape", "data_offsets"}}, where the data starts) of a ``.safetensors`` file.
 
     The format: an 8-byte little-endian header length, then a JSON header naming each tensor's dtype,
-    shape and offsets.
+    shape and offsets (from the end of the header).
     """
     with open(path, "rb") as file:
         length = int.from_bytes(file.read(8), "little")
@@ -73,7 +90,12 @@ def safetensors_shapes(path: str | Path) -> dict[str, list[int]]:
             header = json.loads(file.read(length))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise CheckpointFileError(f"{path} is not a safetensors file ({error})") from None
-    return {name: entry["shape"] for name, entry in header.items() if name != "__metadata__"}
+    return {name: entry for name, entry in header.items() if name != "__metadata__"}, 8 + length
+
+
+def safetensors_shapes(path: str | Path) -> dict[str, list[int]]:
+    """{tensor name: shape} of a ``.safetensors`` file, read from its header alone (no tensor is loaded)."""
+    return {name: entry["shape"] for name, entry in safetensors_header(path)[0].items()}
 
 
 def expected_shapes(config: Mapping | None = None) -> dict[str, list[int]]:
@@ -95,6 +117,68 @@ def check_checkpoint(path: str | Path, config: Mapping | None = None) -> None:
     from .checkpoint import validate_tensor_shapes
 
     validate_tensor_shapes(safetensors_shapes(path), expected_shapes(config))
+
+
+def hub_download(repo: str, filename: str, commit: str) -> Path:
+    """``filename`` of hub model ``repo`` at ``commit``, through the Hugging Face cache."""
+    from huggingface_hub import hf_hub_download
+
+    return Path(hf_hub_download(repo_id=repo, filename=filename, revision=commit))
+
+
+def hub_lfs_sha256(repo: str, commit: str, filenames: Sequence[str]) -> dict[str, str]:
+    """{filename: sha256} the hub records for ``filenames`` of ``repo`` at ``commit`` (their Git LFS
+    hashes; ``ChecksumMismatchError`` for a file the hub holds no such hash for)."""
+    from huggingface_hub import HfApi
+
+    infos = HfApi().get_paths_info(repo, list(filenames), revision=commit)
+    hashes = {info.path: info.lfs.sha256 for info in infos if getattr(info, "lfs", None)}
+    unhashed = [name for name in filenames if name not in hashes]
+    if unhashed:
+        raise ChecksumMismatchError(
+            f"{repo}@{commit}: the hub records no LFS sha256 for {', '.join(unhashed)}: nothing to verify it against"
+        )
+    return hashes
+
+
+def download_verified(
+    source: ModelSource, filenames: Sequence[str], *, download: Download = hub_download, file_hashes: FileHashes = hub_lfs_sha256
+) -> list[Path]:
+    """Each of ``filenames`` of ``source`` at ``source.commit``, its sha256 checked against the hub's
+    (``file_hashes``) for that commit; ``ChecksumMismatchError`` names the first file that differs.
+
+    Nothing is saved here: callers save only what this returns.
+    """
+    if not source.commit or not COMMIT.fullmatch(source.commit):
+        raise ValueError(f"{source.repo}: revision {source.revision!r} is not resolved to a commit ({source.commit!r})")
+    expected = file_hashes(source.repo, source.commit, filenames)
+    paths = []
+    for name in filenames:
+        path = download(source.repo, name, source.commit)
+        found = file_sha256(path)
+        if found != expected[name].lower():
+            raise ChecksumMismatchError(
+                f"{source.repo}@{source.commit}: {name} has sha256 {found}, but the hub records "
+                f"{expected[name]} for it at that commit: a corrupted or substituted download, not "
+                "imported (delete it from the Hugging Face cache and import again)"
+            )
+        paths.append(path)
+    return paths
+
+
+def import_from_hub(
+    model_source: ModelSource,
+    dwpose_source: ModelSource,
+    *,
+    config: Mapping | None = None,
+    download: Download = hub_download,
+    file_hashes: FileHashes = hub_lfs_sha256,
+) -> Any:
+    """Download the checkpoint and the DWPose files at their sources' commits, verified
+    (``download_verified``), and import them (``import_checkpoint``); returns the stored model."""
+    (checkpoint,) = download_verified(model_source, [CHECKPOINT_FILE], download=download, file_hashes=file_hashes)
+    dwpose = download_verified(dwpose_source, DWPOSE_FILES, download=download, file_hashes=file_hashes)
+    return import_checkpoint(checkpoint, source=model_source, dwpose_files=dwpose, config=config)
 
 
 def save_fashn_vton(
@@ -202,17 +286,14 @@ class FashnVtonModel(StoredModel):
         return self._import_from_hub(options)
 
     def _import_from_hub(self, options: "Namespace") -> Any:
-        from huggingface_hub import hf_hub_download
-
         model_source, dwpose_source = (resolve_source(source) for source in self.sources(options))
-        checkpoint = hf_hub_download(
-            repo_id=model_source.repo, filename=CHECKPOINT_FILE, revision=model_source.commit or model_source.revision
-        )
-        dwpose = [
-            Path(hf_hub_download(repo_id=dwpose_source.repo, filename=name, revision=dwpose_source.commit or dwpose_source.revision))
-            for name in DWPOSE_FILES
-        ]
-        return import_checkpoint(Path(checkpoint), source=model_source, dwpose_files=dwpose)
+        for source in (model_source, dwpose_source):
+            if not COMMIT.fullmatch(source.revision):
+                log.warning(
+                    "%s: revision %r is not a commit; importing its current commit %s (pin it with that hash)",
+                    source.repo, source.revision, source.commit,
+                )
+        return import_from_hub(model_source, dwpose_source)
 
     def make_test_model(self, options: "Namespace") -> Any:
         return save_fashn_vton(tiny_transformer(), source=TEST_SOURCE, test_model=True)

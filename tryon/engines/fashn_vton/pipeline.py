@@ -20,6 +20,7 @@ import torch
 
 from . import agnostic
 from .canvas import Padding, pre_resize, resize_pad, unpad
+from .checkpoint import load_saved_transformer
 from .pose_map import Keypoints, draw_pose_map, empty_pose_map
 from .sampling import (
     DEFAULT_GUIDANCE_SCALE,
@@ -102,12 +103,9 @@ class FashnVtonPipeline:
     def from_pretrained(
         cls, path: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
     ) -> FashnVtonPipeline:
-        """Load a ``save_pretrained`` transformer folder onto ``device`` (dtype: ``inference_dtype(device)``)."""
-        dtype = dtype or inference_dtype(device)
-        transformer = FashnVtonTransformer.from_pretrained(
-            path, torch_dtype=dtype, local_files_only=True, low_cpu_mem_usage=False  # accelerate is not required
-        )
-        return cls(transformer.to(device))
+        """Load a ``save_pretrained`` transformer folder onto ``device`` (dtype: ``inference_dtype(device)``),
+        built on the meta device and given the saved tensors (``checkpoint.load_saved_transformer``)."""
+        return cls(load_saved_transformer(path, device=device, dtype=dtype or inference_dtype(device)))
 
     @torch.no_grad()
     def __call__(

@@ -7,12 +7,14 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import bentoml
 import numpy as np
 
+from ...models import devices
 from ...models.clothes_parser_store import PARSING_MODEL
 from ...models.garment_masker_store import GARMENT_MASKER_MODEL
 from ...models.store import declared_model, find_model, is_test_model, require_model, resolve_engine_runner
@@ -22,14 +24,15 @@ from .batching import (
     sample_fitting_memory,
     unpack_requests,
 )
-from .model_store import DWPOSE_FILES, DWPOSE_FOLDER, FASHN_VTON_MODEL, TRANSFORMER_FOLDER
+from .compile_warmup import CompileReport, compile_before_ready
+from .pose_source import DWPOSE, PoseSource, open_pose_source
+from .model_store import DWPOSE_FOLDER, FASHN_VTON_MODEL, TRANSFORMER_FOLDER
 
 log = logging.getLogger("tryon.runners")
 
 ENGINE = "fashn-vton"
 CUDA_CHECK_SECONDS = 60
-DWPOSE = "dwpose"
-MEDIAPIPE = "mediapipe (approximates the DWPose keypoints the model was trained on)"
+MAX_BATCH_SIZE = 8  # requests in one ``sample`` batch; the compile warm-up covers each size up to it
 # How worn garment photos are masked (the describe answer's "garment_mask", the job's notes).
 SEGMENT_ANYTHING = "Segment Anything (Apache-2.0), prompted with the wearer's keypoints"
 CLOTHES_PARSER = "the SegFormer clothes parser (non-commercial licence, allowed by TRYON_ALLOW_NON_COMMERCIAL)"
@@ -63,6 +66,62 @@ def probe_cuda(touch: Callable[[], Any], timeout: float = CUDA_CHECK_SECONDS) ->
     if outcome[0] is not None:
         return f"the CUDA device cannot be used: {type(outcome[0]).__name__}: {outcome[0]}"
     return None
+
+
+def cuda_problem() -> str | None:
+    """Why this process cannot sample on CUDA, or None when it can: no CUDA device or driver (or a
+    CPU build of torch), CUDA unusable, or the device busy (``probe_cuda``'s first allocation)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            return f"torch {torch.__version__} is a CPU build (no CUDA support)"
+        return "no CUDA device or driver (torch.cuda.is_available() is False)"
+    return probe_cuda(lambda: torch.zeros(1, device="cuda"))
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The FASHN VTON runner cannot sample where it was told to: start-up stops, naming the cause."""
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """Where the runner samples: ``device`` "cuda" or "cpu", or None (nothing is loaded); ``note``
+    says why, for its ``describe`` reason (empty when CUDA is used as expected)."""
+
+    device: str | None
+    note: str = ""
+
+
+def choose_device(
+    setting: str, *, engine_setting: str, model: str, test_model: bool, problem: Callable[[], str | None]
+) -> DeviceChoice:
+    """The device for ``TRYON_FASHN_DEVICE=setting`` (auto, cuda or cpu) under ``TRYON_ENGINE=engine_setting``.
+
+    ``cpu`` samples there on purpose; otherwise ``problem()`` (why CUDA is unusable, or None) decides:
+    with CUDA usable, CUDA. Without it, ``cuda`` stops start-up, a test model (``test_model``, random
+    weights for tests) samples on the CPU, and the real ``model``: under ``TRYON_ENGINE=fashn-vton``
+    stops start-up (``DeviceUnavailableError`` naming the cause and the override; on the CPU in
+    float32 a job takes hours), under ``auto`` is not loaded (the classical engine serves; the note
+    says why).
+    """
+    if setting == "cpu":
+        return DeviceChoice("cpu", "TRYON_FASHN_DEVICE=cpu: sampling runs on the CPU in float32 (slow)")
+    problem_found = problem()
+    if problem_found is None:
+        return DeviceChoice("cuda")
+    if setting == "cuda":
+        raise DeviceUnavailableError(f"TRYON_FASHN_DEVICE=cuda, but this runner cannot use CUDA: {problem_found}")
+    if test_model:
+        return DeviceChoice("cpu", f"{problem_found}: the test model samples on the CPU")
+    if engine_setting == ENGINE:
+        raise DeviceUnavailableError(
+            f"TRYON_ENGINE={ENGINE} with the model {model}, but this runner cannot use CUDA: {problem_found}. "
+            "On the CPU (float32) one try-on takes hours, so the runner stops here. Fix the GPU (`tryon "
+            "doctor` checks it), set TRYON_FASHN_DEVICE=cpu to sample on the CPU anyway, or set "
+            "TRYON_ENGINE=auto to fall back to the classical engine."
+        )
+    return DeviceChoice(None, f"{problem_found}: not loaded, the classical engine serves")
 
 
 def attention_context(backend: str, device: str, dtype: Any) -> Callable[[], AbstractContextManager]:
@@ -125,7 +184,9 @@ class FashnVtonRunner:
 
     Loads its model when ``TRYON_ENGINE`` is ``fashn-vton`` (a missing model stops start-up, naming
     the import command) or, under ``auto``, when the store holds a real (not test) model and this
-    process sees CUDA. bfloat16 on GPUs that support it, float32 on the CPU.
+    process sees CUDA. Where it samples: ``choose_device`` (``TRYON_FASHN_DEVICE``); bfloat16 on GPUs
+    that support it, float32 on the CPU. With ``TRYON_FASHN_COMPILE`` every graph ``sample`` runs is
+    compiled before the runner is ready (``compile_warmup``).
     """
 
     # Declared so `bentoml build` records them; absent when the store lacks them (see declared_model).
@@ -141,7 +202,9 @@ class FashnVtonRunner:
         self.stored = require_model(f"{FASHN_VTON_MODEL}:latest") if self.resolution.engine == ENGINE else None
         self.reason = self.resolution.reason
         self.pipeline = None
+        self.pose: PoseSource | None = None
         self.pose_source = None
+        self.compiled: CompileReport | None = None
         self.parser = None
         self.masker = None
         self.person_segmenter = None
@@ -154,31 +217,36 @@ class FashnVtonRunner:
             self._load(Path(self.stored.path), settings)
 
     def _load(self, folder: Path, settings: Any) -> None:
-        """The model on the device this process sees, or (CUDA unusable) nothing and the reason why."""
-        import torch
-
+        """The model on the device ``choose_device`` picks (or nothing, and the reason why), its pose
+        source, its parser; with ``TRYON_FASHN_COMPILE``, every graph compiled before returning."""
         from .pipeline import FashnVtonPipeline
         from .transformer import inference_dtype
 
-        device = "cpu"
-        if torch.cuda.is_available():
-            problem = probe_cuda(lambda: torch.zeros(1, device="cuda"))
-            if problem is not None:
-                log.error("FashnVtonRunner: %s", problem)
-                self.reason = f"{self.reason}; {problem}"
-                return
-            device = "cuda"
-        else:
-            self.reason = f"{self.reason}; no CUDA device: sampling runs on the CPU (slow)"
+        choice = choose_device(
+            settings.fashn_device,
+            engine_setting=settings.engine,
+            model=str(self.stored.tag),
+            test_model=is_test_model(self.stored),
+            problem=cuda_problem,
+        )
+        if choice.note:
+            log.warning("FashnVtonRunner: %s", choice.note)
+            self.reason = f"{self.reason}; {choice.note}"
+        if choice.device is None:
+            return
+        device = choice.device
         dtype = inference_dtype(device)
         self.sampling_context = attention_context(settings.fashn_attention, device, dtype)
         pipeline = FashnVtonPipeline.from_pretrained(folder / TRANSFORMER_FOLDER, device=device, dtype=dtype)
         check_canvas(pipeline)
         if settings.fashn_compile:
-            pipeline.transformer = torch.compile(pipeline.transformer)
-        self.pose_source, self.estimate_keypoints, self.finds_person = self.image_models.submit(
-            open_pose_source, folder / DWPOSE_FOLDER
-        ).result()
+            with self.sampling_context():
+                self.compiled = compile_before_ready(pipeline, MAX_BATCH_SIZE)
+            log.info("FashnVtonRunner: %s", self.compiled.describe())
+        self.pose = self.image_models.submit(open_pose_source, folder / DWPOSE_FOLDER, cuda_host=devices.cuda_available()).result()
+        if self.pose.cpu_fallback:
+            log.warning("FashnVtonRunner: DWPose runs on the CPU of a GPU host: %s", self.pose.cpu_fallback)
+        self.pose_source, self.estimate_keypoints, self.finds_person = self.pose.describe(), self.pose.estimate, self.pose.finds_person
         self.load_garment_maskers(settings)
         self.pipeline = pipeline
         log.info("FashnVtonRunner: %s on %s (%s), pose from %s", self.stored.tag, device, dtype, self.pose_source)
@@ -204,7 +272,7 @@ class FashnVtonRunner:
             raise RuntimeError(f"this runner holds no model ({self.reason})")
         return self.pipeline
 
-    @bentoml.api(batchable=True, max_batch_size=8, max_latency_ms=600_000)
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=600_000)
     def sample(self, packed: np.ndarray) -> np.ndarray:
         """``(N, ...)`` uint8 rows of ``batching.pack_request`` -> ``(N, ...)`` rows of ``pack_results``.
 
@@ -288,7 +356,8 @@ class FashnVtonRunner:
 
     @bentoml.api
     async def describe(self) -> dict[str, Any]:
-        """A ``RunnerDescription``; ``steps`` says the pose source and how worn garments are masked;
+        """A ``RunnerDescription``; ``steps`` says the pose source (with DWPose's onnxruntime provider, and
+        why it runs on the CPU of a GPU host), how worn garments are masked and (compiled) the compile;
         ``models`` lists every model in use with its licences."""
         from ..base import describe_runner
 
@@ -296,6 +365,8 @@ class FashnVtonRunner:
         steps = {}
         if loaded is not None:
             steps = {"pose": self.pose_source, "garment_mask": self.garment_mask}
+            if self.compiled is not None:
+                steps["compile"] = self.compiled.describe()
         return describe_runner(
             type(self).__name__, reason=self.reason, model=self.stored, loaded=loaded, steps=steps,
             models=self.models_in_use() if loaded is not None else (),
@@ -306,7 +377,7 @@ class FashnVtonRunner:
         from ...models.licences import model_in_use, stored_model_in_use
 
         models = [stored_model_in_use(self.stored, "try-on model (FASHN VTON v1.5)")]
-        models.append(model_in_use("dwpose" if self.pose_source == DWPOSE else "mediapipe-pose"))
+        models.append(model_in_use("dwpose" if self.pose.name == DWPOSE else "mediapipe-pose"))
         models.append(model_in_use("mediapipe-selfie-segmentation"))
         if self.masker is not None:
             models.append(stored_model_in_use(self.masker.stored, "worn-garment masker"))
@@ -324,25 +395,6 @@ def check_canvas(pipeline: Any) -> None:
             f"the stored {FASHN_VTON_MODEL} model works on a {pipeline.canvas_height}x{pipeline.canvas_width} "
             f"canvas; the service needs {CANVAS_HEIGHT}x{CANVAS_WIDTH}"
         )
-
-
-def open_pose_source(dwpose_folder: Path) -> tuple[str, Callable[[np.ndarray], Any], Callable[[np.ndarray], bool]]:
-    """(the pose source's name, photo -> ``Keypoints``, photo -> whether its person detector keeps a
-    person): DWPose when both its ONNX files are stored (onnxruntime, CUDA when it offers it), else
-    mediapipe's bundled models."""
-    if all((dwpose_folder / name).is_file() for name in DWPOSE_FILES):
-        from .dwpose import detect_people, estimate_keypoints, open_sessions
-
-        detector, pose_model = open_sessions(dwpose_folder)
-        return (
-            DWPOSE,
-            lambda image: estimate_keypoints(image, detector, pose_model),
-            lambda image: len(detect_people(np.ascontiguousarray(image[..., ::-1]), detector)) > 0,
-        )
-    from .mediapipe_keypoints import MediapipeKeypoints
-
-    estimate = MediapipeKeypoints()
-    return MEDIAPIPE, estimate, estimate.finds_person
 
 
 def load_parser(*, test_model: bool, allow_non_commercial: bool) -> Any | None:
