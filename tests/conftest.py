@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.served import SHARED_SETTINGS, ServedService, stop_every_server
 from tests.redis_server import RedisServer
 from tests.s3_server import SeaweedS3
 
@@ -30,6 +32,15 @@ def person_bytes(data_dir: Path) -> bytes:
 @pytest.fixture(scope="session")
 def garment_bytes(data_dir: Path) -> bytes:
     return (data_dir / "garments" / "shirt_oxford_blue.jpg").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedService]:
+    """The suite's shared ``bentoml serve`` on the default settings (plus ``SHARED_SETTINGS``): every
+    module that needs no settings of its own uses it, so a run starts it once."""
+    served = ServedService(tmp_path_factory.mktemp("served"), **SHARED_SETTINGS).start()
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +68,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_FOLDER in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A SIGTERM to pytest (CI cancelling a job, ``kill``) tears down as Ctrl+C does. The servers run in
+    sessions of their own, so the signal reaches pytest alone: without this, pytest dies at once and
+    leaves ``bentoml serve``, SeaweedFS and Redis running."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the teardown short
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Whatever a test started and did not stop (it raised, or was interrupted, first)."""
+    stop_every_server()

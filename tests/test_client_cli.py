@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -30,10 +29,9 @@ STEP_NAMES = ("segmentation", "pose", "warp", "inpainting", "blend")
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedService]:
-    service = ServedService(tmp_path_factory.mktemp("cli-served")).start()
-    yield service
-    service.stop()
+def served(service: ServedService) -> ServedService:
+    """The suite's shared default server."""
+    return service
 
 
 @pytest.fixture(scope="module")

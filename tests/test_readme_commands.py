@@ -18,16 +18,28 @@ def two_commands() -> str:
     return re.search(r"## Two commands\n.*?```bash\n(.*?)```", README, re.S).group(1)
 
 
+def command(number: int) -> str:
+    """The lines of the README's command ``number`` (1 or 2), comments included."""
+    return re.split(r"^(?=# 2\. )", two_commands(), flags=re.M)[number - 1]
+
+
 def commands(block: str) -> list[str]:
     return [line for line in block.splitlines() if line and not line.startswith("#")]
 
 
 def test_command_one_offers_a_cpu_line_and_a_gpu_line() -> None:
-    install_lines = [line for line in commands(two_commands()) if "pip install" in line]
+    install_lines = [line for line in commands(command(1)) if "pip install" in line]
     cpu, gpu = install_lines
     assert CPU_INDEX in cpu and CPU_INDEX not in gpu
     for line in install_lines:
         assert line.startswith("python3 -m venv .venv && ") and line.endswith("bentoml serve --port 8000")
+
+
+def test_command_one_installs_only_what_serving_needs() -> None:
+    """The test extra (Playwright, SeaweedFS, schemathesis) comes with command 2."""
+    for line in commands(command(1)):
+        assert ".venv/bin/pip install -e . " in line and "[test]" not in line, line
+    assert commands(command(2))[0] == '.venv/bin/pip install -e ".[test]"'
 
 
 def test_the_cpu_index_build_satisfies_the_pin_and_wins_over_the_cuda_build() -> None:
@@ -41,7 +53,7 @@ def test_the_cpu_index_build_satisfies_the_pin_and_wins_over_the_cuda_build() ->
 
 
 def test_ci_runs_the_readmes_test_command() -> None:
-    test_command = commands(two_commands())[-1]
+    test_commands = commands(command(2))
     ci = commands((REPO / ".ci" / "run").read_text())
-    assert test_command == ".venv/bin/python -m pytest"
-    assert ci[-1] == test_command
+    assert test_commands[-1] == ".venv/bin/python -m pytest"
+    assert ci[-len(test_commands) :] == test_commands

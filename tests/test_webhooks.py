@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.e2e.served import WEBHOOK_SECRET
 from tryon.webhooks import (
     SIGNATURE_HEADER,
     WebhookSender,
@@ -29,7 +30,7 @@ from tryon.webhooks import (
     verify,
 )
 
-SECRET = "test-secret-7f3a"
+SECRET = WEBHOOK_SECRET  # the secret of the shared server (tests/conftest.py `service`)
 PAYLOAD = {"job_id": "0b6c3c9e-2f7e-4a53-9d1e-5c1f0d6a9b11", "status": "completed", "progress": 100}
 
 
@@ -390,16 +391,10 @@ def test_https_to_a_pinned_address_still_verifies_the_host_name_and_sends_it_as_
 
 
 @pytest.fixture(scope="module")
-def webhook_service(tmp_path_factory: pytest.TempPathFactory):
-    from .e2e.served import ServedService
-
-    served = ServedService(
-        tmp_path_factory.mktemp("webhook-served"),
-        TRYON_WEBHOOK_SECRET=SECRET,
-        TRYON_WEBHOOK_ALLOW_PRIVATE="true",  # the receiver is on loopback
-    ).start()
-    yield served
-    served.stop()
+def webhook_service(service):
+    """The suite's shared server, which signs with ``SECRET`` and may call receivers on loopback."""
+    assert service.env["TRYON_WEBHOOK_SECRET"] == SECRET and service.env["TRYON_WEBHOOK_ALLOW_PRIVATE"] == "true"
+    return service
 
 
 @pytest.mark.e2e

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .served import ServedService
+from .served import REPO, ServedService
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # From ../shared/platform-notes.md. Playwright adds --headless and --no-sandbox itself and keeps its
@@ -23,10 +25,16 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory):
-    served = ServedService(tmp_path_factory.mktemp("served")).start()
-    yield served
-    served.stop()
+def fashn_service(tmp_path_factory: pytest.TempPathFactory):
+    """The FASHN engine served on the test models (its transformer and the garment masker), two
+    workers: shared by every module that tests that engine with no other setting."""
+    server = ServedService(tmp_path_factory.mktemp("fashn"), TRYON_ENGINE="fashn-vton", TRYON_WORKERS="2")
+    subprocess.run(
+        [sys.executable, "model_store_scripts/make_test_models.py", "fashn-vton", "tryon-garment-masker"],
+        cwd=REPO, env=server.env, check=True, capture_output=True,
+    )  # fmt: skip
+    yield server.start(timeout=240)
+    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,19 @@ BENTOML = Path(sys.executable).with_name("bentoml")
 # What BentoML logs when a service's __init__ raises. It then starts the worker again, for ever,
 # and the server never exits: the error in the log is the only sign that start-up has failed.
 SERVICE_INIT_FAILED = "Initializing service error"
+# The settings the suite's shared server (``service`` in tests/conftest.py) adds to the defaults: they
+# act only on jobs that name a ``webhook_url``, so one server serves the webhook tests and the rest.
+WEBHOOK_SECRET = "test-secret-7f3a"
+SHARED_SETTINGS = {"TRYON_WEBHOOK_SECRET": WEBHOOK_SECRET, "TRYON_WEBHOOK_ALLOW_PRIVATE": "true"}  # receivers on loopback
+# Every server a test started and has not stopped: ``tests/conftest.py`` stops what is left when the
+# run ends, interrupted or not (a test that raises before its own ``stop()`` leaves no server behind).
+RUNNING: set = set()
+
+
+def stop_every_server() -> None:
+    """Stop every server still in ``RUNNING`` (ServedService, ServedRunner)."""
+    for server in list(RUNNING):
+        server.stop()
 
 
 def free_port() -> int:
@@ -80,6 +93,7 @@ class ServedService:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        RUNNING.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -116,9 +130,11 @@ class ServedService:
             process.kill()
         psutil.wait_procs(processes, timeout=30)
         self._process.wait(timeout=30)
+        RUNNING.discard(self)
 
     def stop(self) -> None:
         """A graceful stop (SIGTERM), then SIGKILL for anything of the server still running."""
+        RUNNING.discard(self)
         if self._process is None or self._process.poll() is not None:
             return
         processes = self._tree()

@@ -8,8 +8,6 @@ store, the runner's batched sampling and progress, the options, the answer, /hea
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -19,21 +17,9 @@ from tryon.engines.fashn_vton.canvas import pre_resize, resize_pad
 from tryon.images import ImageLimits, decode_image
 
 from .helpers import decode_result, poll_until_finished, submit
-from .served import REPO, ServedService
+from .served import ServedService
 
 STEPS = ["segmentation", "pose", "warp", "inpainting", "blend", "done"]
-
-
-@pytest.fixture(scope="module")
-def fashn_service(tmp_path_factory: pytest.TempPathFactory):
-    workdir = tmp_path_factory.mktemp("fashn")
-    server = ServedService(workdir, TRYON_ENGINE="fashn-vton", TRYON_WORKERS="2")
-    subprocess.run(
-        [sys.executable, "model_store_scripts/make_test_models.py", "fashn-vton"],
-        cwd=REPO, env=server.env, check=True, capture_output=True,
-    )  # fmt: skip
-    yield server.start(timeout=240)
-    server.stop()
 
 
 def submit_with(url: str, person: bytes, garment: bytes, **fields) -> requests.Response:

@@ -5,8 +5,6 @@ what is tested is the decision and the path); the classical engine needs none.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -14,7 +12,6 @@ import pytest
 import requests
 
 from .helpers import poll_until_finished, submit
-from .served import REPO, ServedService
 
 # A flat dress (the drawn outline of tests/vision/test_garments.py) and a folded garment (a plain
 # rectangle: no cut to read), as product photos on a light backdrop.
@@ -40,21 +37,16 @@ def photos(data_dir) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def fashn(tmp_path_factory: pytest.TempPathFactory):
-    server = ServedService(tmp_path_factory.mktemp("fashn-garments"), TRYON_ENGINE="fashn-vton", TRYON_WORKERS="2")
-    subprocess.run(
-        [sys.executable, "model_store_scripts/make_test_models.py", "fashn-vton", "tryon-garment-masker"],
-        cwd=REPO, env=server.env, check=True, capture_output=True,
-    )  # fmt: skip
-    yield server.start(timeout=240)
-    server.stop()
+def fashn(fashn_service):
+    return fashn_service
 
 
 @pytest.fixture(scope="module")
-def classical(tmp_path_factory: pytest.TempPathFactory):
-    server = ServedService(tmp_path_factory.mktemp("classical-garments"), TRYON_ENGINE="classical")
-    yield server.start(timeout=240)
-    server.stop()
+def classical(service):
+    """The shared default server: ``auto`` serves the classical engine (its store has no FASHN model)."""
+    health = requests.get(f"{service.url}/health", timeout=10).json()
+    assert health["engine"] == "classical", health
+    return service
 
 
 def finished(url: str, person: bytes, garment: bytes, **fields) -> dict:

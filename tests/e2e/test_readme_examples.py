@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from .helpers import poll_until_finished
+
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 README_SERVER = "http://localhost:8000"
@@ -95,6 +97,19 @@ def test_readme_python_example_writes_the_result(service, clone: Path) -> None:
         text=True,
         timeout=180,
     )
+    assert run.returncode == 0, run.stderr
+    with Image.open(clone / "result.png") as result, Image.open(clone / "examples" / "person.jpg") as person:
+        assert result.format == "PNG" and result.size == person.size
+
+
+def test_readme_curl_line_saves_the_result_as_a_png(service, clone: Path) -> None:
+    submit = as_run_here(readme_command("curl -X POST"), service.url)
+    submitted = subprocess.run(["bash", "-c", submit], cwd=clone, capture_output=True, text=True, timeout=60)
+    job_id = json.loads(submitted.stdout)["job_id"]
+    assert poll_until_finished(service.url, job_id).final["status"] == "completed"
+
+    save = as_run_here(readme_command("curl -s http"), service.url).replace("c3e8a4b1-...", job_id)
+    run = subprocess.run(["bash", "-c", save], cwd=clone, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     with Image.open(clone / "result.png") as result, Image.open(clone / "examples" / "person.jpg") as person:
         assert result.format == "PNG" and result.size == person.size

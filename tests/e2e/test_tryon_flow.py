@@ -18,6 +18,7 @@ from PIL import Image
 from tryon.engines.classical.analyzer import local_person_analyzer
 
 from .helpers import decode_result, poll_until_finished, submit
+from .served import REPO
 
 STEP_PROGRESS = {"segmentation": 10, "pose": 25, "warp": 40, "inpainting": 55, "blend": 85, "done": 100}
 PAIRS = [
@@ -71,9 +72,9 @@ def test_job_goes_through_the_documented_steps_to_a_dressed_person(
 
 
 def test_contract_python_example_runs_unchanged(service, data_dir: Path, tmp_path: Path) -> None:
-    """The example client from the API contract, with only its host and file names pointed here."""
-    contract = (data_dir.parent / "api-contract.md").read_text()
-    example = re.search(r"## Example: Python\s+```python\n(.*?)```", contract, re.S).group(1)
+    """The polling client of docs/api.md (the contract), with only its host pointed here."""
+    contract = (REPO / "docs" / "api.md").read_text()
+    example = re.search(r"## A polling client in Python\s.*?```python\n(.*?)```", contract, re.S).group(1)
     example = example.replace("http://localhost:8000", service.url)
     (tmp_path / "person.jpg").write_bytes((data_dir / "persons" / "studio_woman_jacket.png").read_bytes())
     (tmp_path / "shirt.jpg").write_bytes((data_dir / "garments" / "sweatshirt_grey.jpg").read_bytes())

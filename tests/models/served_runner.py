@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.served import free_port
+from tests.e2e.served import RUNNING, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BENTOML = Path(sys.executable).with_name("bentoml")
@@ -59,12 +59,14 @@ class ServedRunner:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        RUNNING.add(self)
 
     def stop(self) -> None:
         """SIGTERM the server, then SIGKILL it and every process it started (the workers run in their
         own sessions, so they are found by parentage, not by process group)."""
         import psutil
 
+        RUNNING.discard(self)
         if self._process is None or self._process.poll() is not None:
             return
         children = psutil.Process(self._process.pid).children(recursive=True)

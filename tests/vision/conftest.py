@@ -1,4 +1,4 @@
-"""The shared photos (``../shared/data``, MIT, see its README's notice), their wearers' keypoints as the
+"""The test photos (``tests/data``, MIT, see its README's notice), their wearers' keypoints as the
 FASHN engine adapts them (mediapipe stand-ins for DWPose), and silhouettes."""
 
 from __future__ import annotations
