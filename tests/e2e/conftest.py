@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .served import REPO, ServedService
+from .served import GUARDED_KEY, GUARDED_MAX_QUEUE, REPO, ServedService
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # From ../shared/platform-notes.md. Playwright adds --headless and --no-sandbox itself and keeps its
@@ -35,6 +35,19 @@ def fashn_service(tmp_path_factory: pytest.TempPathFactory):
     )  # fmt: skip
     yield server.start(timeout=240)
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def guarded_service(tmp_path_factory: pytest.TempPathFactory):
+    """A server with an API key, a short queue and one worker: shared by the key and limit tests."""
+    served = ServedService(
+        tmp_path_factory.mktemp("served-guarded"),
+        TRYON_API_KEY=GUARDED_KEY,
+        TRYON_MAX_QUEUE=str(GUARDED_MAX_QUEUE),
+        TRYON_WORKERS="1",
+    ).start()
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="module")

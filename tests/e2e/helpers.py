@@ -49,3 +49,14 @@ def decode_result(body: dict) -> np.ndarray:
     png = base64.b64decode(body["result_b64"])
     assert png.startswith(b"\x89PNG\r\n\x1a\n"), "result_b64 is not a PNG"
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def wait_for_an_empty_queue(url: str, headers: dict | None = None, timeout: float = 120) -> None:
+    """Return once no job of the server is queued or running (a shared server, between modules)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = requests.get(f"{url}/health", headers=headers, timeout=10).json()["queue"]
+        if queue["queued"] == 0 and queue["processing"] == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"jobs still queued or running after {timeout} s: {queue}")

@@ -20,8 +20,18 @@ BENTOML = Path(sys.executable).with_name("bentoml")
 SERVICE_INIT_FAILED = "Initializing service error"
 # The settings the suite's shared server (``service`` in tests/conftest.py) adds to the defaults: they
 # act only on jobs that name a ``webhook_url``, so one server serves the webhook tests and the rest.
+# Eight workers let concurrent jobs meet in the runners' batches (test_batching.py).
 WEBHOOK_SECRET = "test-secret-7f3a"
-SHARED_SETTINGS = {"TRYON_WEBHOOK_SECRET": WEBHOOK_SECRET, "TRYON_WEBHOOK_ALLOW_PRIVATE": "true"}  # receivers on loopback
+SHARED_SETTINGS = {
+    "TRYON_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "TRYON_WEBHOOK_ALLOW_PRIVATE": "true",  # the receivers are on loopback
+    "TRYON_WORKERS": "8",
+}
+# The guarded server (``guarded_service`` in tests/e2e/conftest.py): a key that is not ASCII, a queue
+# of two places, one worker.
+GUARDED_KEY = "clé-ключ-🔑"
+GUARDED_AUTH = {"Authorization": b"Bearer " + GUARDED_KEY.encode("utf-8")}  # as curl sends it from a UTF-8 shell
+GUARDED_MAX_QUEUE = 2
 # Every server a test started and has not stopped: ``tests/conftest.py`` stops what is left when the
 # run ends, interrupted or not (a test that raises before its own ``stop()`` leaves no server behind).
 RUNNING: set = set()

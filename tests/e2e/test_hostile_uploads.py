@@ -7,19 +7,18 @@ import pytest
 import requests
 
 from ..hostile_images import HOSTILE, hostile_bytes
-from .served import ServedService
-
-KEY = "clé-ключ-🔑"
-AUTH = {"Authorization": b"Bearer " + KEY.encode("utf-8")}  # as curl sends it from a UTF-8 shell
+from .helpers import wait_for_an_empty_queue
+from .served import GUARDED_AUTH as AUTH
+from .served import GUARDED_KEY as KEY
 SERVED_CASES = ["progressive JPEG 8000x5000 of 10,000 scans", "lossless WEBP 6320x6320 of 38 bytes",
                 "PNG with a short IDAT", "PNG 64x12000"]
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory):
-    served = ServedService(tmp_path_factory.mktemp("served-hostile"), TRYON_API_KEY=KEY, TRYON_WORKERS="1").start()
-    yield served
-    served.stop()
+def keyed(guarded_service):
+    """The shared guarded server, its short queue empty (a full one would answer 429 before any check)."""
+    wait_for_an_empty_queue(guarded_service.url, AUTH)
+    return guarded_service
 
 
 @pytest.mark.parametrize("name", SERVED_CASES)

@@ -9,24 +9,16 @@ import pytest
 import requests
 
 from ..route_list import OPEN_ROUTES, example_path, served_routes
-from .helpers import poll_until_finished
-from .served import ServedService
-
-KEY = "s3cret-key"
-MAX_QUEUE = 2
-AUTH = {"Authorization": f"Bearer {KEY}"}
-
+from .helpers import poll_until_finished, wait_for_an_empty_queue
+from .served import GUARDED_AUTH as AUTH
+from .served import GUARDED_KEY as KEY
+from .served import GUARDED_MAX_QUEUE as MAX_QUEUE
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
-    served = ServedService(
-        tmp_path_factory.mktemp("served-limits"),
-        TRYON_API_KEY=KEY,
-        TRYON_MAX_QUEUE=str(MAX_QUEUE),
-        TRYON_WORKERS="1",
-    ).start()
-    yield served
-    served.stop()
+def guarded(guarded_service):
+    """The shared guarded server, its short queue empty."""
+    wait_for_an_empty_queue(guarded_service.url, AUTH)
+    return guarded_service
 
 
 def post_job(url: str, person: bytes, garment: bytes, headers=AUTH) -> requests.Response:
@@ -38,7 +30,7 @@ def post_job(url: str, person: bytes, garment: bytes, headers=AUTH) -> requests.
     )
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY.encode("utf-8")}])
 def test_api_routes_need_the_key(guarded, person_bytes, garment_bytes, headers) -> None:
     response = post_job(guarded.url, person_bytes, garment_bytes, headers=headers)
     assert response.status_code == 401
