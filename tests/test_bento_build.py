@@ -26,6 +26,9 @@ from tryon.settings import Settings
 
 from .e2e.served import BENTOML, REPO, ServedService, free_ports
 
+# Every test here reads a Bento that `bentoml build` makes first (about 20 s on 2 cores).
+pytestmark = pytest.mark.e2e
+
 K8S = REPO / "deploy" / "k8s"
 PERSON = "persons/studio_man_hoodie.png"
 GARMENT = "garments/shirt_oxford_blue.jpg"
@@ -168,7 +171,6 @@ def served_bento(built, workdir: Path) -> Iterator[ServedService]:
     server.stop()
 
 
-@pytest.mark.e2e
 def test_built_bento_serves_the_same_api(served_bento: ServedService, data_dir: Path) -> None:
     url = served_bento.url
     health = requests.get(f"{url}/health", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10).json()
@@ -280,7 +282,6 @@ def test_bentocloud_config_sizes_every_service_of_the_bento(built, bento_yaml: d
     assert {env["name"] for env in config["envs"] if env["name"].startswith("TRYON_")} <= fields
 
 
-@pytest.mark.e2e
 def test_services_run_split_as_the_kubernetes_manifests_run_them(
     built, workdir: Path, data_dir: Path
 ) -> None:

@@ -50,6 +50,7 @@ def by_name(report: dict) -> dict[str, dict]:
     return {check["name"]: check for check in report["checks"]}
 
 
+@pytest.mark.e2e  # slow (10-60 s on 2 cores): left to the full run
 def test_the_doctor_passes_on_the_test_models_and_its_json_holds_every_section(store, tmp_path) -> None:
     """The operator's command, as a process of its own with the CPU defaults: exit 0 within a minute."""
     report, picture = tmp_path / "doctor.json", tmp_path / "tryon.png"

@@ -68,6 +68,7 @@ def placement(gpus: int) -> dict[str, str | None]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.e2e  # slow (10-60 s on 2 cores): left to the full run
 def test_on_one_gpu_every_runner_that_asks_for_one_sees_it():
     """With more such runners than GPUs, BentoML alone would give the second device 1, which does
     not exist: it would run on the CPU."""
@@ -77,6 +78,7 @@ def test_on_one_gpu_every_runner_that_asks_for_one_sees_it():
     assert all(devices[runner] in (None, "0") for runner in GPU_RUNNERS), devices
 
 
+@pytest.mark.e2e  # slow (10-60 s on 2 cores): left to the full run
 def test_with_a_gpu_per_runner_each_gets_its_own():
     devices = placement(len(GPU_RUNNERS))
 

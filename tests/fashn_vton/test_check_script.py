@@ -5,10 +5,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import REPO
 
 from .golden_images import AGNOSTIC, DWPOSE, POSE, RESIZE, assert_png_matches, read_json, read_png
+
+# The checker run as a command on each case: seconds each (6-15 s on 2 cores).
+pytestmark = pytest.mark.e2e
 
 SCRIPT = REPO / "model_store_scripts" / "check_fashn_reference.py"
 

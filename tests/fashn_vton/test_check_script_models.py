@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -21,6 +22,9 @@ from .golden_models import (
     mmdit_outputs,
     read_rgb,
 )
+
+# The checker run as a command on each case: seconds each (6-15 s on 2 cores).
+pytestmark = pytest.mark.e2e
 
 SCRIPT = REPO / "model_store_scripts" / "check_fashn_reference.py"
 

@@ -68,6 +68,7 @@ def test_each_request_draws_its_own_noise(golden_request):
     assert torch.equal(batch[:1], torch.randn((1, 3, 864, 576), generator=torch.Generator().manual_seed(7)))
 
 
+@pytest.mark.e2e  # slow (10-60 s on 2 cores): left to the full run
 def test_a_request_gives_the_same_picture_in_a_batch_as_alone(pipeline, golden_request):
     """Same noise and conditioning per row; CPU float32 matmuls differ by about 1e-6 between batch sizes, so
     a rare pixel may differ by one grey level (the PNG bar)."""

@@ -232,6 +232,7 @@ class FakeCompiler:
         return module
 
 
+@pytest.mark.e2e  # slow (10-60 s on 2 cores): left to the full run
 def test_with_compile_every_graph_is_compiled_before_the_runner_is_ready(store, monkeypatch, caplog) -> None:
     stored_model(test_model=True)
     compiler = FakeCompiler()

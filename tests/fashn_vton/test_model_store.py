@@ -103,6 +103,7 @@ def test_import_from_a_folder_round_trips_to_the_golden_forward(tmp_path) -> Non
     assert (forward - mmdit_outputs()["forward"]).abs().max().item() <= TENSOR_TOLERANCE
 
 
+@pytest.mark.e2e  # slow (10-60 s on 2 cores): left to the full run
 def test_the_import_script_refuses_a_checkpoint_that_is_not_the_published_one(tmp_path) -> None:
     folder = tmp_path / "download"
     folder.mkdir()

@@ -168,6 +168,7 @@ def test_an_attention_backend_the_device_cannot_run_stops_start_up(start_runner)
         start_runner(TRYON_FASHN_ATTENTION="fastest")
 
 
+@pytest.mark.e2e  # slow (10-60 s on 2 cores): left to the full run
 def test_the_compile_setting_compiles_the_transformer(start_runner, monkeypatch) -> None:
     compiled = []
     monkeypatch.setattr(torch, "compile", lambda module: compiled.append(module) or module)
