@@ -140,6 +140,7 @@ class FashnVtonRunner:
         self.sampling_context: Callable[[], AbstractContextManager] = nullcontext
         self.progress_board = ProgressBoard()
         self.ledger = SampleLedger()
+        logging.getLogger("tryon").setLevel(settings.log_level)  # its sampling runs and cancels, at INFO
         # Pose and parsing run on one thread of their own: mediapipe's graphs on the thread that
         # made them, beside (not queued behind) a sampling batch.
         self.image_models = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fashn-pose")
