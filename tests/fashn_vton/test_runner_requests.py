@@ -141,3 +141,6 @@ def test_a_failed_computation_fails_its_waiters_and_a_resend_computes_again() ->
     with pytest.raises(RuntimeError, match="model gone"):
         waiting.result()
     assert ledger.claim("f")[1]
+    ledger.finish("f", "picture")
+    ledger.abandon("f", RuntimeError("a later request of its batch failed"))  # "f" was done: kept
+    assert ledger.claim("f")[0].result() == "picture"

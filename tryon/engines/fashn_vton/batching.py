@@ -190,9 +190,13 @@ class SampleLedger:
             future.set_result(CANCELLED if request_id in self._cancelled else result)
 
     def abandon(self, request_id: str, error: BaseException) -> None:
-        """The computation raised: callers waiting get ``error``; a later resend computes again."""
+        """The computation raised before ``request_id`` was finished: callers waiting get ``error``, and
+        a later resend computes it again. A request already finished is left as it is."""
         with self._lock:
-            future, _ = self._requests.pop(request_id)
+            future, _ = self._requests[request_id]
+            if future.done():
+                return
+            del self._requests[request_id]
         future.set_exception(error)
 
     def cancel(self, request_ids: Sequence[str]) -> None:
