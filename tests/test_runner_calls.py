@@ -38,36 +38,3 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(ValueError):
         retry_dropped_connections(runner, "segment")([1])
     assert runner.calls == 1
-
-
-def test_one_progress_call_per_interval_answers_every_watching_job() -> None:
-    import threading
-    import time
-
-    from tryon.runner_calls import ProgressPoller
-
-    calls: list[list[str]] = []
-
-    def progress(request_ids: list[str]) -> dict[str, list[int]]:
-        calls.append(request_ids)
-        return {request_id: [len(calls), 50] for request_id in request_ids}
-
-    poller = ProgressPoller(progress, interval=0.05)
-    seen: dict[str, tuple[int, int]] = {}
-
-    def job(request_id: str) -> None:
-        with poller.watch(request_id) as latest:
-            time.sleep(0.5)
-            seen[request_id] = latest()
-
-    jobs = [threading.Thread(target=job, args=(f"job-{index}",)) for index in range(5)]
-    for thread in jobs:
-        thread.start()
-    for thread in jobs:
-        thread.join()
-    assert 3 <= len(calls) <= 15  # about one per interval for the five jobs, not one each
-    assert max(len(ids) for ids in calls) == 5
-    assert all(done > 0 and total == 50 for done, total in seen.values()) and len(seen) == 5
-    idle = len(calls)
-    time.sleep(0.2)
-    assert len(calls) <= idle + 1  # nobody watching: no calls

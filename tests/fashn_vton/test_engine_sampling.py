@@ -1,5 +1,6 @@
-"""The FASHN adapter's sampling wait, over fake runner APIs: a job that ends while its request
-samples (cancelled, timed out) tells the runner to drop it and gives its worker thread back at once."""
+"""The FASHN adapter's sampling wait, over fake runner APIs: one progress call per interval for all jobs;
+a job that ends while its request samples (cancelled, timed out) tells the runner to drop it and
+gives its worker thread back at once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from tryon.engines.base import Step
 from tryon.engines.fashn_vton.batching import SamplingRequest
 from tryon.engines.fashn_vton.engine import FashnVtonEngine
+from tryon.engines.fashn_vton.progress import ProgressPoller
 from tryon.images import ImageLimits
 from tryon.jobs.workers import JobNoLongerHeld
 
@@ -59,3 +61,31 @@ def test_a_job_that_ends_while_sampling_cancels_its_request_and_returns_at_once(
     assert runner.cancelled == ["job-1"]
     assert all(step is Step.INPAINTING for step, _ in reported) and reported[-1][1] > 0.05
     runner.released.set()
+
+
+def test_one_progress_call_per_interval_answers_every_watching_job() -> None:
+    calls: list[list[str]] = []
+
+    def progress(request_ids: list[str]) -> dict[str, list[int]]:
+        calls.append(request_ids)
+        return {request_id: [len(calls), 50] for request_id in request_ids}
+
+    poller = ProgressPoller(progress, interval=0.05)
+    seen: dict[str, tuple[int, int]] = {}
+
+    def job(request_id: str) -> None:
+        with poller.watch(request_id) as latest:
+            time.sleep(0.5)
+            seen[request_id] = latest()
+
+    jobs = [threading.Thread(target=job, args=(f"job-{index}",)) for index in range(5)]
+    for thread in jobs:
+        thread.start()
+    for thread in jobs:
+        thread.join()
+    assert 3 <= len(calls) <= 15  # about one per interval for the five jobs, not one each
+    assert max(len(ids) for ids in calls) == 5
+    assert all(done > 0 and total == 50 for done, total in seen.values()) and len(seen) == 5
+    idle = len(calls)
+    time.sleep(0.2)
+    assert len(calls) <= idle + 1  # nobody watching: no calls

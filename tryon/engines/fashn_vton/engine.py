@@ -26,7 +26,6 @@ import numpy as np
 
 from ...errors import NoPersonFound, TryOnError
 from ...images import ImageLimits, decode_image, encode_png
-from ...runner_calls import ProgressPoller
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
 from ..base import RunnerDescription, Step, job_seed
 from .agnostic import GARMENT_CATEGORY_OF_CATEGORY, fashn_labels_from_parse, garment_labels
@@ -34,6 +33,7 @@ from .batching import SamplingRequest, pack_request, unpack_result
 from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, pre_resize, unpad
 from .pipeline import TryOnRequest, prepare_canvases
 from .pose_map import Keypoints
+from .progress import ProgressPoller
 from .runner import FashnVtonRunner
 from .sampling import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS
 

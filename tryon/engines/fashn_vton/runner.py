@@ -209,7 +209,7 @@ class FashnVtonRunner:
         for request, _ in members:
             if self.ledger.cancelled(request.request_id):
                 self.ledger.finish(request.request_id, CANCELLED)  # before it was sampled
-            else:  # one line per sampling run (benchmarks/fashn_vton_load.py counts them)
+            else:  # one line per sampling run (benchmarks/load_fashn_vton.py counts them)
                 log.info("sampling %s: %d steps", request.request_id, request.num_steps)
         members = [member for member in members if not self.ledger.cancelled(member[0].request_id)]
         free_memory = torch.cuda.empty_cache if torch.cuda.is_available() else (lambda: None)

@@ -1,6 +1,6 @@
 """The FASHN VTON engine under load: long concurrent jobs, then a burst, each job sampled exactly once.
 
-    python benchmarks/fashn_vton_load.py [--concurrent 8] [--jobs 8] [--burst 20] [--steps 50]
+    python benchmarks/load_fashn_vton.py [--concurrent 8] [--jobs 8] [--burst 20] [--steps 50]
 
 Serves the service with ``bentoml serve`` on 127.0.0.1, TRYON_ENGINE=fashn-vton and the tiny test
 model (``model_store_scripts/make_test_models.py fashn-vton``), with ``--concurrent`` job workers.
