@@ -7,15 +7,15 @@ For each batch size it times guided denoising steps (one conditional + null pass
 the pipeline runs them) on random inputs at 864x576, after ``--warmup`` untimed steps, and prints one
 row as soon as it is measured: seconds per step, seconds per ``--job-steps`` job (steps x the measured
 step time: the last, unguided step costs about half a step, so a slight upper bound), images per
-second, peak memory (CUDA's max allocated on a GPU; the process's peak RSS on the CPU, which includes
-building the model), and the share of the chip's dense rate (``--peak-tflops``, default 989: H100 /
-H200 SXM dense bf16) that the FLOP count (``tryon.engines.fashn_vton.flops``) achieves.
+second, the share of the chip's dense rate (``--peak-tflops``, default 989: H100 / H200 SXM dense
+bf16) that the FLOP count (``tryon.engines.fashn_vton.flops``) achieves, and peak memory (CUDA's max
+allocated and reserved on a GPU; the process's peak RSS on the CPU, which includes building the
+model). The rows are ``tryon.doctor.sampling_speed``'s, as ``tryon doctor`` prints them for the stored model.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tryon.doctor.sampling_speed import ROW_HEADER, format_row, measure_speed  # noqa: E402
 from tryon.engines.fashn_vton.flops import forward_flops  # noqa: E402
-from tryon.engines.fashn_vton.sampling import Conditioning, guided_velocity, rectified_flow_times  # noqa: E402
 from tryon.engines.fashn_vton.transformer import FashnVtonTransformer, inference_dtype  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -41,52 +41,6 @@ def build_model(device: torch.device, dtype: torch.dtype) -> FashnVtonTransforme
     finally:
         torch.set_default_dtype(default_dtype)
     return model.eval()
-
-
-def random_batch(model: FashnVtonTransformer, batch: int) -> tuple[torch.Tensor, Conditioning]:
-    """Noise (float32, as the sampler keeps it) and conditioning in the model's dtype, values in [-1, 1]."""
-    height, width = model.config.input_shape
-    device, dtype = model.device, model.dtype
-
-    def image(channels: int) -> torch.Tensor:
-        return torch.rand((batch, channels, height, width), device=device).mul(2).sub(1).to(dtype)
-
-    conditioning = Conditioning(
-        ca_images=image(3),
-        garment_images=image(3),
-        person_poses=image(1),
-        garment_poses=image(1),
-        garment_categories=torch.ones(batch, dtype=torch.int64, device=device),
-    )
-    return torch.randn((batch, 3, height, width), device=device), conditioning
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_memory_gib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kilobytes on Linux
-
-
-@torch.no_grad()
-def seconds_per_step(
-    model: FashnVtonTransformer, batch: int, steps: int, warmup: int, guidance_scale: float, job_steps: int
-) -> float:
-    """Mean wall time of ``steps`` guided Euler steps at ``batch``, after ``warmup`` untimed ones."""
-    x, conditioning = random_batch(model, batch)
-    times = rectified_flow_times(job_steps).tolist()
-    for step in range(warmup + steps):
-        if step == warmup:
-            synchronize(model.device)
-            start = time.perf_counter()
-        t, t_next = times[step % job_steps], times[step % job_steps + 1]
-        x = x + (t_next - t) * guided_velocity(model, x, t, conditioning, guidance_scale)
-    synchronize(model.device)
-    return (time.perf_counter() - start) / steps
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,15 +64,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device {device}, {dtype}; built in {time.perf_counter() - started:.1f} s; "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters; "
           f"{forward_flops(model.config).total / 1e12:.2f} TFLOP per forward (two per guided step)", flush=True)
-    print("batch  s/step  s/job  images/s  peak GiB  TFLOP/s  share of peak", flush=True)
+    print(ROW_HEADER, flush=True)
     for batch in args.batches:
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        step = seconds_per_step(model, batch, args.steps, args.warmup, args.guidance_scale, args.job_steps)
-        job = step * args.job_steps
-        achieved = forward_flops(model.config, batch_size=2 * batch).total / step / 1e12
-        print(f"{batch:5d}  {step:6.2f}  {job:6.1f}  {batch / job:8.3f}  {peak_memory_gib(device):8.1f}  "
-              f"{achieved:7.3f}  {achieved / args.peak_tflops:12.3%}", flush=True)
+        row = measure_speed(
+            model, batch, steps=args.steps, warmup=args.warmup, job_steps=args.job_steps,
+            guidance_scale=args.guidance_scale, peak_tflops=args.peak_tflops,
+        )
+        print(format_row(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,14 @@ as the base64 a poll answers without S3).
 
 "Unbounded" is a working side of 12000 px (``TRYON_MAX_SIDE_PX``): the photo's own size, as
 before the working size existed.
+
+    python benchmarks/large_photos.py --hostile [--runs 3] [--limit-s 120]
+
+measures instead, for each image of the hostile corpus (``tests/hostile_images.py``), in a fresh
+process per run: the upload check (``validate_image``, what a submit does) and the decode
+(``decode_image``, what the job does), each its CPU seconds and its peak resident memory above
+the process's before it, and the answer (a 400's first words, or the decoded size). A child still
+running after ``--limit-s`` is stopped and shown as over the limit.
 """
 
 from __future__ import annotations
@@ -103,12 +111,62 @@ def _status_bytes(field: str) -> int:
     return int(line.split()[1]) * 1024
 
 
-def run_in_child(person_path: Path, working_side: int) -> dict:
+def measure_hostile(name: str) -> dict:
+    """The check and the decode of one hostile image, in this process (called in a child)."""
+    from tests.hostile_images import hostile_bytes
+
+    from tryon.errors import InvalidImage
+    from tryon.images import ImageLimits, decode_image, validate_image
+
+    data, limits, figures = hostile_bytes(name), ImageLimits(), {}
+    for stage, function in (("check", validate_image), ("decode", decode_image)):
+        Path("/proc/self/clear_refs").write_text("5")
+        resident_before, cpu, decoded = _status_bytes("VmRSS"), time.process_time(), None
+        try:
+            decoded = function("person_image", data, limits)
+            answer = "accepted" if decoded is None else "x".join(map(str, decoded.shape[1::-1]))
+        except InvalidImage as error:
+            answer = "400: " + " ".join(str(error).split()[1:6])
+        figures[stage] = {
+            "cpu_s": time.process_time() - cpu,
+            "peak_mb": (_status_bytes("VmHWM") - resident_before) / 2**20,
+            "answer": answer,
+        }
+        del decoded
+    return {"bytes": len(data), **figures}
+
+
+def run_hostile(runs: int, limit_s: float) -> None:
+    from tests.hostile_images import HOSTILE
+
+    print(f"hostile uploads: check (submit) and decode (job), medians of {runs} processes", flush=True)
+    print(f"{'image':<44} {'bytes':>8} {'check CPU s':>11} {'+peak MB':>8} {'decode CPU s':>12} {'+peak MB':>8}  answer")
+    for name in HOSTILE:
+        try:
+            results = [_child(["--measure-hostile", name], limit_s) for _ in range(runs)]
+        except subprocess.TimeoutExpired:
+            print(f"{name:<44} {'':>8} {f'> {limit_s:g} s':>11}", flush=True)
+            continue
+
+        def median(stage: str, key: str) -> float:
+            return statistics.median(result[stage][key] for result in results)
+
+        print(
+            f"{name:<44} {results[0]['bytes']:>8} {median('check', 'cpu_s'):11.2f} {median('check', 'peak_mb'):8.0f} "
+            f"{median('decode', 'cpu_s'):12.2f} {median('decode', 'peak_mb'):8.0f}  {results[0]['decode']['answer']}",
+            flush=True,
+        )
+
+
+def _child(arguments: list[str], limit_s: float | None = None) -> dict:
     completed = subprocess.run(
-        [sys.executable, __file__, "--measure", str(person_path), "--working-side", str(working_side)],
-        capture_output=True, text=True, check=True,
+        [sys.executable, __file__, *arguments], capture_output=True, text=True, check=True, timeout=limit_s
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def run_in_child(person_path: Path, working_side: int) -> dict:
+    return _child(["--measure", str(person_path), "--working-side", str(working_side)])
 
 
 def main() -> None:
@@ -116,9 +174,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--working-side", type=int, default=2048, help="the working size measured (px)")
+    parser.add_argument("--hostile", action="store_true", help="measure the hostile-upload corpus instead")
+    parser.add_argument("--limit-s", type=float, default=120, help="with --hostile: stop a child after this")
+    parser.add_argument("--measure-hostile", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.working_side)))
+        return
+    if args.measure_hostile:
+        print(json.dumps(measure_hostile(args.measure_hostile)))
+        return
+    if args.hostile:
+        run_hostile(args.runs, args.limit_s)
         return
 
     with tempfile.TemporaryDirectory() as folder:

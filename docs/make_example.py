@@ -1,4 +1,4 @@
-"""Regenerate docs/example.png: pairs from ../shared/data sent through a real ``bentoml serve``.
+"""Regenerate docs/example.png: pairs from tests/data sent through a real ``bentoml serve``.
 
     python docs/make_example.py
 

@@ -15,8 +15,10 @@ repo, requested revision, the commit it resolved to, license). ``name:latest`` t
 version; older versions stay until ``bentoml models delete``. Each model's module names its default
 source and licence.
 
-Try-on specific checkpoints (IDM-VTON, OOTDiffusion, CatVTON: CC BY-NC-SA 4.0) and any source whose
-licence is non-commercial are refused unless ``--allow-non-commercial`` is given.
+Try-on specific checkpoints (IDM-VTON, OOTDiffusion, CatVTON: CC BY-NC-SA 4.0), SegFormer weights and
+their fine-tunes (the clothes parser: NVIDIA Source Code License for SegFormer) and any source whose
+licence or base weights' licence is non-commercial are refused unless ``--allow-non-commercial`` is
+given; without NAMEs they are skipped (with a line saying so) and the rest is imported.
 """
 
 from __future__ import annotations
@@ -44,15 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    models = models_named(args.names)
-    lines = []
-    for model in models:
+    models, lines = [], []
+    for model in models_named(args.names):
+        refused = [source for source in model.sources(args) if is_non_commercial(source)]
+        if refused and not args.allow_non_commercial:
+            licence = " / ".join(part for part in (refused[0].license, refused[0].base_license) if part)
+            message = (
+                f"{refused[0].repo} is not for commercial use (licence: {licence}); "
+                "pass --allow-non-commercial to import it anyway."
+            )
+            if args.names:
+                raise SystemExit(message)
+            print(f"skipped {model.name}: {message}")
+            continue
+        models.append(model)
         for source in model.sources(args):
-            if is_non_commercial(source) and not args.allow_non_commercial:
-                raise SystemExit(
-                    f"{source.repo} is under a non-commercial license ({source.license}); "
-                    "pass --allow-non-commercial to import it anyway."
-                )
             lines.append(f"{model.name}: {source.repo}@{source.revision} ({model.summary}, license {source.license})")
     print(("would import:\n" if args.dry_run else "importing:\n") + "\n".join(lines))
     if args.dry_run:

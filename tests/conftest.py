@@ -1,4 +1,4 @@
-"""Shared fixtures: the team's photos (../shared/data beside the repo) and small image factories."""
+"""Shared fixtures: the test photos (``tests/data``, with their licence notice) and small image factories."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from tests.redis_server import RedisServer
 from tests.s3_server import SeaweedS3
 
 REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("TRYON_TEST_DATA", REPO.parent / "shared" / "data"))
+E2E_FOLDER = REPO / "tests" / "e2e"
+DATA_DIR = Path(os.environ.get("TRYON_TEST_DATA", REPO / "tests" / "data"))
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +49,11 @@ def redis_server() -> Iterator[RedisServer]:
     """One real redis-server for the session; tests keep apart by namespace."""
     with RedisServer() as server:
         yield server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under ``tests/e2e`` is an end-to-end test (``-m "not e2e"`` runs the rest); tests
+    elsewhere that start a server carry ``@pytest.mark.e2e`` themselves."""
+    for item in items:
+        if E2E_FOLDER in item.path.parents:
+            item.add_marker(pytest.mark.e2e)

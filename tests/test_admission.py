@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from pydantic import ValidationError
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
 from tryon.api import AdmissionControl, AdmissionPolicy
+from tryon.settings import Settings
 
 from .route_list import OPEN_ROUTES, example_path, served_routes
 
@@ -62,3 +66,58 @@ def test_every_route_that_queues_a_job_is_refused_when_the_queue_is_full(path) -
     assert response.headers["Retry-After"] == "3"
     assert response.json()["detail"] == "The queue is full (3 jobs waiting); try again in about 3 s."
     assert client.get("/api/tryon/some-job").status_code == 200  # polls are not refused
+
+
+def answer_status(policy: AdmissionPolicy, authorization: bytes, path: str = "/api/tryon/some-job") -> int:
+    """The status the middleware (in front of an app answering 200) gives a request carrying these
+    raw header bytes, called as a server calls it: ASGI header values are bytes, never decoded."""
+    scope = {
+        "type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "headers": [(b"host", b"test"), (b"authorization", authorization)],
+    }
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(AdmissionControl(PlainTextResponse("reached"), policy=lambda: policy)(scope, receive, send))
+    return sent[0]["status"]
+
+
+NON_ASCII_KEY = "clé-ключ-🔑"
+LATIN_1_KEY = "clé-secrète"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [b"Bearer \xff\xfe", b"Bearer cl\xc3\xa9", b"\xff\xfe\xfd", b"Bearer " + KEY.encode() + b"\xc3\xa9",
+     "Bearer ключ".encode(), b"Bearer \x00" + KEY.encode(), b"Basic " + KEY.encode()],
+)
+def test_any_authorization_bytes_get_a_401(authorization: bytes) -> None:
+    assert answer_status(POLICY, authorization) == 401
+
+
+def test_a_key_that_is_not_ascii_works_sent_as_utf8() -> None:
+    policy = AdmissionPolicy(api_key=NON_ASCII_KEY, max_queue=10, queued=lambda: 0, workers=1, max_upload_bytes=1024)
+    assert answer_status(policy, b"Bearer " + NON_ASCII_KEY.encode("utf-8")) == 200
+    assert answer_status(policy, b"Bearer " + NON_ASCII_KEY[:-1].encode("utf-8")) == 401
+    assert answer_status(policy, b"Bearer " + KEY.encode()) == 401
+    assert answer_status(policy, b"Bearer \xff") == 401
+
+
+def test_a_latin_1_key_works_sent_as_latin_1_or_utf8() -> None:
+    """Python's http.client and browsers send Latin-1; curl and tryon.client send UTF-8."""
+    policy = AdmissionPolicy(api_key=LATIN_1_KEY, max_queue=10, queued=lambda: 0, workers=1, max_upload_bytes=1024)
+    assert answer_status(policy, b"Bearer " + LATIN_1_KEY.encode("latin-1")) == 200
+    assert answer_status(policy, b"Bearer " + LATIN_1_KEY.encode("utf-8")) == 200
+    assert answer_status(policy, b"Bearer " + LATIN_1_KEY.encode("cp437")) == 401
+
+
+def test_a_key_no_client_can_send_is_refused_at_start_up() -> None:
+    assert Settings(api_key=NON_ASCII_KEY).api_key.get_secret_value() == NON_ASCII_KEY
+    for unsendable in (" padded", "two\nlines", "tab\tbed", "trailing "):
+        with pytest.raises(ValidationError, match="TRYON_API_KEY must not contain control characters"):
+            Settings(api_key=unsendable)

@@ -10,14 +10,15 @@ from tryon.images import ImageLimits
 from tryon.results import ResultPublisher
 
 
-def client_for(api_key: str | None) -> TestClient:
-    """The app alone (no admission middleware: the key itself is tested in test_admission.py)."""
+def client_for(api_key: str | None, health=None) -> TestClient:
+    """The app alone (no admission middleware: the key itself is tested in test_admission.py);
+    ``health`` is the state's ``/health`` figures (an async callable)."""
     app = create_app()
     policy = AdmissionPolicy(api_key=api_key, max_queue=10, queued=lambda: 0, workers=1, max_upload_bytes=1024)
     attach_state(
         app,
         ServiceState(
-            store=None, wake=lambda: None, limits=ImageLimits(), results=ResultPublisher(None), admission=policy, health=None
+            store=None, wake=lambda: None, limits=ImageLimits(), results=ResultPublisher(None), admission=policy, health=health
         ),
     )
     return TestClient(app)

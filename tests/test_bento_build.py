@@ -145,9 +145,10 @@ def served_bento(built, workdir: Path) -> Iterator[ServedService]:
     server.stop()
 
 
+@pytest.mark.e2e
 def test_built_bento_serves_the_same_api(served_bento: ServedService, data_dir: Path) -> None:
     url = served_bento.url
-    health = requests.get(f"{url}/health", timeout=10).json()
+    health = requests.get(f"{url}/health", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10).json()
     assert health["models_loaded"] is True
     assert {"status", "cuda_available", "gpu"} <= set(health)
     assert requests.get(f"{url}/readyz", timeout=10).status_code == 200
@@ -256,6 +257,7 @@ def test_bentocloud_config_sizes_every_service_of_the_bento(built, bento_yaml: d
     assert {env["name"] for env in config["envs"] if env["name"].startswith("TRYON_")} <= fields
 
 
+@pytest.mark.e2e
 def test_services_run_split_as_the_kubernetes_manifests_run_them(
     built, workdir: Path, data_dir: Path
 ) -> None:

@@ -22,6 +22,8 @@ from tryon.client import TryOnClient, TryOnFailed, png_size
 
 from .e2e.served import ServedService
 
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parents[1]
 TRYON = Path(sys.executable).with_name("tryon")  # the console script of [project.scripts]
 STEP_NAMES = ("segmentation", "pose", "warp", "inpainting", "blend")

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.factories import image_bytes, reads_like_a_sentence, undecodable_uploads
+from tests.hostile_images import HOSTILE, hostile_bytes, progressive_scan_bomb
+from tryon import images
 from tryon.errors import InvalidImage
-from tryon.images import ImageLimits, decode_image, encode_png, sniff_image_type, validate_image
+from tryon.images import (
+    ImageLimits,
+    count_jpeg_scans,
+    decode_cost,
+    decode_image,
+    encode_png,
+    sniff_image_type,
+    validate_image,
+)
 
 LIMITS = ImageLimits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000, max_side=4000, min_side=16)
 
@@ -192,3 +205,69 @@ def test_a_rotated_large_photo_is_upright_at_the_working_size(fmt: str) -> None:
     limits = ImageLimits(max_bytes=64 * 2**20, max_side=12_000, working_side=1024)
 
     assert decode_image("person_image", buffer.getvalue(), limits).shape == (1024, 768, 3)
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.parametrize("check", [validate_image, decode_image])
+def test_a_hostile_image_is_refused_from_its_header_or_decoded_within_the_budget(check, name: str) -> None:
+    data, refused, limits = hostile_bytes(name), HOSTILE[name].refused, ImageLimits()
+    if refused:
+        with pytest.raises(InvalidImage, match=refused) as refusal:
+            check("person_image", data, limits)
+        assert str(refusal.value).startswith("person_image") and reads_like_a_sentence(str(refusal.value))
+        return
+    with Image.open(io.BytesIO(data)) as image:
+        assert decode_cost(image, limits.working_side, count_jpeg_scans(data, 100)) <= limits.max_decode_bytes
+    decoded = check("person_image", data, limits)
+    if check is decode_image:
+        assert decoded.dtype == np.uint8 and max(decoded.shape[:2]) == limits.working_side
+
+
+def test_jpeg_scans_are_counted_without_decoding() -> None:
+    assert count_jpeg_scans(image_bytes("JPEG", size=(64, 64)), stop_after=100) == 1
+    assert count_jpeg_scans(image_bytes("JPEG", size=(64, 64), progressive=True), stop_after=100) == 10
+    assert count_jpeg_scans(progressive_scan_bomb(scans=500), stop_after=100) == 101  # stops early
+
+
+def _interlaced_png(width: int, height: int, raw_bytes: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)  # 8-bit RGB, Adam7
+    idat = zlib.compress(b"\0" * raw_bytes)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_an_interlaced_png_is_checked_by_its_seven_passes() -> None:
+    width, height = 97, 61  # passes of uneven sizes
+    complete = sum(
+        rows * (1 + columns * 3)
+        for rows, columns in [(8, 13), (8, 12), (8, 25), (16, 24), (15, 49), (31, 48), (30, 97)]
+    )
+    validate_image("person_image", _interlaced_png(width, height, complete), LIMITS)
+    assert decode_image("person_image", _interlaced_png(width, height, complete), LIMITS).shape == (61, 97, 3)
+    with pytest.raises(InvalidImage, match="pixel data is truncated"):
+        validate_image("person_image", _interlaced_png(width, height, complete - 1), LIMITS)
+
+
+def test_at_most_a_few_photos_are_checked_or_decoded_at_once(monkeypatch) -> None:
+    """A burst of uploads waits for a slot rather than holding a decode's memory each."""
+    running, most = [], []
+    lock = threading.Lock()
+    check = images._check_decode_cost
+
+    def slow_check(*args) -> None:
+        with lock:
+            running.append(1)
+            most.append(len(running))
+        time.sleep(0.05)
+        with lock:
+            running.pop()
+        check(*args)
+
+    monkeypatch.setattr(images, "_check_decode_cost", slow_check)
+    data = image_bytes("PNG", size=(96, 128))
+    calls = [lambda: validate_image("person_image", data, LIMITS), lambda: decode_image("person_image", data, LIMITS)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda index: calls[index % 2](), range(32)))
+    assert max(most) == images.CONCURRENT_DECODES

@@ -24,6 +24,7 @@ from tryon.jobs.sqlite_store import SQLiteJobStore
 from tryon.results import ResultPublisher
 
 from tests.factories import image_bytes
+from tests.hostile_images import HOSTILE, hostile_bytes
 
 
 @pytest.fixture()
@@ -121,3 +122,22 @@ def test_a_body_within_the_limit_is_read_whole(small_client: TestClient, store: 
     )
     assert response.status_code == 202, response.text
     assert store.counts()["queued"] == 1
+
+
+def test_a_photo_sent_as_a_text_field_is_named_in_a_plain_sentence(client: TestClient, garment_bytes: bytes) -> None:
+    response = client.post(
+        "/api/tryon", data={"person_image": "aGVsbG8="}, files={"clothing_image": ("c.jpg", garment_bytes)}
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "person_image must be a file upload (a multipart/form-data part with a filename), not a text field."
+    )
+
+
+@pytest.mark.parametrize("name", ["PNG with a short IDAT", "PNG 64x12000"])
+def test_a_truncated_or_thin_image_is_refused_at_submit(client: TestClient, garment_bytes: bytes, store, name) -> None:
+    files = {"person_image": ("p.png", hostile_bytes(name)), "clothing_image": ("c.jpg", garment_bytes)}
+    response = client.post("/api/tryon", files=files)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("person_image ") and HOSTILE[name].refused in response.json()["detail"]
+    assert store.counts()["queued"] == 0

@@ -260,7 +260,14 @@ def no_dns(host: str, port: int) -> list:
         ("http://[64:ff9b::7f00:1]/x", "carries 127.0.0.1, a loopback"),
         ("http://[64:ff9b::a00:1]/x", "carries 10.0.0.1, a private"),
         ("http://[64:ff9b:1::808:808]/x", "reserved"),  # local-use NAT64
-        ("http://[::127.0.0.1]/x", "carries 127.0.0.1"),
+        ("http://[::127.0.0.1]/x", "reserved"),  # IPv4-compatible (deprecated)
+        # Outside global unicast 2000::/3 though Python's is_global says True (IANA registries).
+        ("http://[fec0::1]/x", "site-local"),
+        ("http://[::2:7f00:1]/x", "reserved"),  # ::/8, reserved by the IETF
+        ("http://[::ffff:0:7f00:1]/x", "reserved"),  # SIIT-translated 127.0.0.1 (::ffff:0:0:0/96)
+        ("http://[::ffff:0:808:808]/x", "reserved"),  # SIIT-translated, even of a public address
+        ("http://[5f00::1]/x", "reserved"),  # SRv6 segment identifiers (RFC 9602)
+        ("http://[3fff::1]/x", "non-public"),  # documentation (RFC 9637)
         ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x", "private"),
         ("http://[fe80::1%25eth0]/x", "link-local"),
         ("http://[fd00::1]/x", "private"),
@@ -395,6 +402,7 @@ def webhook_service(tmp_path_factory: pytest.TempPathFactory):
     served.stop()
 
 
+@pytest.mark.e2e
 def test_service_posts_the_final_poll_json_signed_when_the_job_ends(
     webhook_service, receiver, data_dir
 ) -> None:
@@ -413,6 +421,7 @@ def test_service_posts_the_final_poll_json_signed_when_the_job_ends(
     assert json.loads(body) == final  # byte for byte what a poll returns, result included
 
 
+@pytest.mark.e2e
 def test_service_refuses_a_webhook_url_it_will_not_call_before_queueing(webhook_service, data_dir) -> None:
     from tryon.client import TryOnClient, TryOnFailed
 

@@ -1,11 +1,15 @@
 """``tryon``: the command-line client.
 
     tryon run PERSON GARMENT -o out.png [--server URL] [--category upper_body] [--api-key KEY]
+    tryon doctor [--json FILE] [--device cuda] [--batches 1 4 8] [--steps 30] [--compile]
 
-Shows the job's steps on a progress bar (stderr), writes the result PNG, and exits 0. Exits 1 with
-the server's reason when the photos are refused or the job fails, 2 for a usage or local file
+``run`` shows the job's steps on a progress bar (stderr), writes the result PNG, and exits 0. Exits 1
+with the server's reason when the photos are refused or the job fails, 2 for a usage or local file
 error, 3 when the server cannot be reached or the job does not finish in time, 130 on Ctrl-C
 (the job goes on on the server).
+
+``doctor`` checks this host's FASHN VTON model in process (no server; ``tryon.doctor``): one line per
+check, exit 1 when any check fails.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import requests
 
 from . import __version__
 from .client import TryOnClient, TryOnFailed, TryOnTimeout, png_size
+from .doctor.report import SECTIONS, TABLE_HEADER, summary, table_line
 from .engines.base import Category
 
 DEFAULT_SERVER = "http://localhost:8000"  # the port the README serves on (`bentoml serve --port 8000`)
@@ -91,12 +96,64 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the job (default 600)")
     run.add_argument("--poll", type=float, default=0.5, help="seconds between polls (default 0.5)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_doctor_parser(commands)
     return parser
+
+
+def add_doctor_parser(commands: argparse._SubParsersAction) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check this host's FASHN VTON model: environment, checksums, numerics, speed, a try-on",
+        description="Run the stored FASHN VTON model on this host (no server) and report one line per check; "
+        "exits 1 when a check fails. Defaults: on a GPU, 30 steps and batches 1 4 8; on the CPU, 1 step "
+        "and batches 1 4 (for the test models).",
+    )
+    doctor.add_argument("--device", help="cuda, cuda:N or cpu (default: cuda when this process sees it)")
+    doctor.add_argument("--batches", type=int, nargs="+", metavar="N", help="batch sizes to time")
+    doctor.add_argument("--steps", type=int, help="timed denoising steps per batch size, and the try-on's steps")
+    doctor.add_argument("--compile", action="store_true", help="also time the torch.compile'd transformer")
+    doctor.add_argument("--json", type=Path, metavar="FILE", help="write every check and its figures as JSON")
+    doctor.add_argument("--output", type=Path, help="the example try-on's PNG (default: tryon-doctor.png)")
+    doctor.add_argument("--person", type=Path, help="person photo of the try-on (default: examples/person.jpg)")
+    doctor.add_argument("--garment", type=Path, help="flat-lay garment photo (default: examples/shirt.jpg)")
+    doctor.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION", help=f"run only these: {', '.join(SECTIONS)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        return doctor_command(args, stdout=sys.stdout, stderr=sys.stderr)
     return run_command(args, stderr=sys.stderr)
+
+
+def doctor_command(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
+    """Print each check as it completes, then the summary; write ``--json``; 1 when a check failed."""
+    if args.steps is not None and args.steps < 1 or args.batches and min(args.batches) < 1:
+        print("tryon doctor: --steps and --batches must be at least 1", file=stderr)
+        return EXIT_USAGE
+    for path in (args.json, args.output):
+        if path is not None and not path.parent.is_dir():
+            print(f"tryon doctor: {path.parent}: no such directory", file=stderr)
+            return EXIT_USAGE
+    from .doctor.run import default_options, run_doctor
+
+    options = default_options(
+        args.device,
+        batches=tuple(args.batches) if args.batches else None,
+        steps=args.steps,
+        compile=args.compile or None,
+        output=args.output,
+        person=args.person,
+        garment=args.garment,
+        sections=tuple(args.only) if args.only else None,
+    )
+    print(TABLE_HEADER, file=stdout, flush=True)
+    report = run_doctor(options, on_check=lambda check: print(table_line(check), file=stdout, flush=True))
+    print(f"tryon doctor: {summary(report.checks)} in {report.seconds:.1f} s", file=stdout)
+    if args.json is not None:
+        report.write_json(args.json)
+        print(f"tryon doctor: wrote {args.json}", file=stdout)
+    return EXIT_FAILED if report.failed else 0
 
 
 def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:

@@ -58,7 +58,8 @@ class TryOnClient:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "tryon-client/1"
         if api_key:
-            self._session.headers["Authorization"] = f"Bearer {api_key}"
+            # As UTF-8 bytes: requests would send a str as Latin-1, or fail on other characters.
+            self._session.headers["Authorization"] = b"Bearer " + api_key.encode("utf-8")
 
     def submit(
         self,

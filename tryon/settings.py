@@ -50,7 +50,14 @@ class ModelSettings(BaseSettings):
     parsing_engine: Literal["auto", "segformer", "mediapipe"] = Field(
         default="auto",
         description="Human parsing: 'segformer' (the store's clothes parser), 'mediapipe' (selfie "
-        "segmentation + pose geometry), or 'auto' (segformer when in the store and its runner has a GPU).",
+        "segmentation + pose geometry), or 'auto' (segformer when in the store, its runner has a GPU, "
+        "and TRYON_ALLOW_NON_COMMERCIAL allows it: the SegFormer weights are non-commercial).",
+    )
+    allow_non_commercial: bool = Field(
+        default=False,
+        description="Let 'auto' choices (TRYON_PARSING_ENGINE, the FASHN runner's worn-garment masking) use "
+        "stored models whose licence or base weights' licence forbids commercial use (the SegFormer "
+        "clothes parser). Off: such a model is used only when named explicitly.",
     )
 
 
@@ -72,6 +79,12 @@ class Settings(ModelSettings):
         default=40, gt=0, le=500, description="Largest accepted image area (decompression-bomb guard)."
     )
     max_side_px: int = Field(default=12_000, ge=64, description="Longest accepted image side.")
+    max_decode_mb: float = Field(
+        default=256,
+        gt=0,
+        le=4096,
+        description="Largest memory one image's decode may take, estimated from its header (400 beyond).",
+    )
     min_side_px: int = Field(default=64, ge=1, description="Shortest accepted image side.")
     working_side_px: int = Field(
         default=2048,
@@ -124,6 +137,16 @@ class Settings(ModelSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("api_key")
+    @classmethod
+    def _sendable_in_a_header(cls, value: SecretStr | None) -> SecretStr | None:
+        """Any characters work (compared as UTF-8 or Latin-1 bytes) except what no client can send
+        in ``Authorization: Bearer <key>``: control characters, and spaces around the key."""
+        key = value.get_secret_value() if value else ""
+        if any(ord(char) < 32 or ord(char) == 127 for char in key) or key != key.strip():
+            raise ValueError("TRYON_API_KEY must not contain control characters nor begin or end with a space")
+        return value
+
     @property
     def image_limits(self) -> ImageLimits:
         return ImageLimits(
@@ -132,6 +155,7 @@ class Settings(ModelSettings):
             max_side=self.max_side_px,
             min_side=self.min_side_px,
             working_side=self.working_side_px,
+            max_decode_bytes=int(self.max_decode_mb * 1024 * 1024),
         )
 
     @property

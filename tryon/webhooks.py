@@ -45,10 +45,16 @@ _PRINTABLE_ASCII = re.compile(r"[!-\[\]-~]+")  # visible ASCII except the backsl
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 # Not globally reachable (IANA special-purpose registries), but ``is_global`` before Python
-# 3.11.10 / 3.12.4 says they are (CPython gh-113171).
-_NOT_GLOBAL = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("64:ff9b:1::/48"))
-# IPv6 ranges whose low 32 bits are an IPv4 address: IPv4-compatible (deprecated) and NAT64.
-_IPV4_IN_LOW_BITS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))
+# 3.11.10 / 3.12.4 says they are (CPython gh-113171), or still does (3fff::/20, documentation,
+# RFC 9637).
+_NOT_GLOBAL = tuple(ipaddress.ip_network(net) for net in ("192.0.0.0/24", "64:ff9b:1::/48", "3fff::/20"))
+# The only IPv6 space that can reach a receiver (IANA IPv6 address space registry): global unicast
+# 2000::/3, plus the forms that carry an IPv4 address checked on its own (IPv4-mapped, and NAT64's
+# well-known prefix). Everything else (``::/8`` reserved forms like ::2:7f00:1 or the
+# SIIT-translated ::ffff:0:a.b.c.d, IPv4-compatible, site-local fec0::/10, 5f00::/16, ...) is
+# refused, whatever ``is_global`` says of it.
+_IPV6_REACHABLE = tuple(ipaddress.ip_network(net) for net in ("2000::/3", "::ffff:0:0/96", "64:ff9b::/96"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the low 32 bits are an IPv4 address
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[IPAddress]]
@@ -210,33 +216,40 @@ def _is_host_name(host: str) -> bool:
 def _refusal(address: IPAddress) -> str | None:
     """Why the service must not contact ``address`` (e.g. "a loopback address"), or None if it may.
 
-    It may when the address is globally reachable unicast (``is_global``), and so is every IPv4
-    address embedded in it (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64): the 6to4 or NAT64
-    form of 127.0.0.1 is global by its prefix, and a relay would deliver it to a loopback address.
+    It may when the address is globally reachable unicast (``is_global``, an IPv6 one inside
+    ``_IPV6_REACHABLE`` too), and so is every IPv4 address embedded in it (IPv4-mapped, 6to4,
+    Teredo, NAT64): the 6to4 or NAT64 form of 127.0.0.1 is global by its prefix, and a relay would
+    deliver it to a loopback address.
     """
+    if address.version == 6 and not any(address in network for network in _IPV6_REACHABLE):
+        return _described(address)
     for part in (*_embedded_ipv4(address), address):
-        carried = "" if part is address else f"which carries {part}, "
-        if part.is_multicast:
-            return f"{carried}a multicast address"
-        if not part.is_global or any(part in network for network in _NOT_GLOBAL):
-            kind = _kind(part)
-            return f"{carried}{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+        if part.is_multicast or not part.is_global or any(part in network for network in _NOT_GLOBAL):
+            carried = "" if part is address else f"which carries {part}, "
+            return carried + _described(part)
     return None
+
+
+def _described(address: IPAddress) -> str:
+    """"a multicast address", "a loopback address", "an unspecified address", ..."""
+    if address.is_multicast:
+        return "a multicast address"
+    kind = _kind(address)
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
 
 
 def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
     if address.version == 4:
         return []
     embedded = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
-    special = address.is_loopback or address.is_unspecified  # ::1 and :: carry no IPv4 address
-    if not special and any(address in network for network in _IPV4_IN_LOW_BITS):
+    if address in _NAT64:
         embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return [part for part in embedded if part is not None]
 
 
 def _kind(address: IPAddress) -> str:
-    for kind in ("unspecified", "loopback", "link-local", "private", "reserved"):
-        if getattr(address, f"is_{kind.replace('-', '_')}"):
+    for kind in ("unspecified", "loopback", "link-local", "site-local", "private", "reserved"):
+        if getattr(address, f"is_{kind.replace('-', '_')}", False):
             return kind
     return "non-public"  # shared address space (100.64/10), benchmarking, documentation and the like
 

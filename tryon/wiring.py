@@ -28,6 +28,7 @@ def build_job_store(settings: Settings) -> JobStore:
         settings.database_path,
         lease_seconds=settings.job_lease_seconds,
         max_attempts=settings.max_attempts,
+        result_reserve_bytes=settings.working_side_px**2 * 3,  # the largest result PNG, about
     )
 
 

@@ -87,7 +87,8 @@ class ServedService:
             if self._init_failed(since=log_start):
                 raise RuntimeError(f"a service failed to start:\n{self.log()}")
             try:
-                if requests.get(f"{self.url}/health", timeout=2).json().get("models_loaded"):
+                health = requests.get(f"{self.url}/health", timeout=2).json()
+                if health.get("models_loaded") or health.get("ready"):  # "ready": without the key
                     return self
             except (requests.ConnectionError, requests.Timeout, ValueError):
                 pass

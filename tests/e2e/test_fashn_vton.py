@@ -97,8 +97,9 @@ def test_bad_sampling_options_are_refused_with_a_sentence(fashn_service, person_
 def test_health_names_the_engine_model_licence_and_pose_source(fashn_service) -> None:
     health = requests.get(f"{fashn_service.url}/health", timeout=10).json()
     assert health["engine"] == "fashn-vton", health
-    (model,) = health["models"]
+    (model,) = [model for model in health["models"] if model["name"] == "fashn-vton"]
     assert model["model_tag"].startswith("fashn-vton:") and model["license"] == "apache-2.0" and model["test_model"]
+    assert model["commercial_use"] is True
     assert health["engines"]["pose"].startswith("mediapipe (approximates the DWPose keypoints"), health["engines"]
     assert "fashn-vton:" in health["engines"]["inpainting"]
 

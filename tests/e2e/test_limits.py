@@ -77,6 +77,11 @@ def test_probes_and_docs_stay_open(guarded) -> None:
         assert requests.get(f"{guarded.url}{path}", timeout=10).status_code == 200, path
 
 
+def test_health_without_the_key_says_only_what_a_load_balancer_needs(guarded) -> None:
+    assert set(requests.get(f"{guarded.url}/health", timeout=10).json()) == {"status", "ready", "engine"}
+    assert "storage" in requests.get(f"{guarded.url}/health", headers=AUTH, timeout=10).json()
+
+
 def test_full_queue_answers_429_and_jobs_can_be_cancelled(guarded, person_bytes, garment_bytes) -> None:
     accepted, refused = [], None
     for _ in range(8):
@@ -120,7 +125,7 @@ def test_a_burst_of_concurrent_submits_stays_within_the_queue_limit(guarded, per
     """40 submits at once into a queue of 2: each job admitted fills a free place or one a job left."""
 
     def job_counts() -> dict[str, int]:
-        return requests.get(f"{guarded.url}/health", timeout=10).json()["queue"]
+        return requests.get(f"{guarded.url}/health", headers=AUTH, timeout=10).json()["queue"]
 
     def left_the_queue(counts: dict[str, int]) -> int:
         return counts["processing"] + counts["completed"] + counts["failed"]

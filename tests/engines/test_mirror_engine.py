@@ -10,6 +10,8 @@ from tests.e2e.helpers import decode_result, poll_until_finished, submit
 from tests.e2e.served import ServedService
 from tryon.images import ImageLimits, decode_image
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def mirror_service(tmp_path_factory: pytest.TempPathFactory):

@@ -65,7 +65,7 @@ def test_registered_engines_go_before_classical_and_names_are_unique(monkeypatch
 
 
 def test_models_are_picked_by_model_or_engine_name() -> None:
-    assert [model.name for model in registry.stored_models()] == ["fashn-vton", "tryon-clothes-parser"]
+    assert [model.name for model in registry.stored_models()] == ["fashn-vton", "tryon-garment-masker", "tryon-clothes-parser"]
     assert [model.name for model in registry.stored_models(["classical"])] == ["tryon-clothes-parser"]
     assert [model.name for model in registry.stored_models(["tryon-clothes-parser"])] == ["tryon-clothes-parser"]
     with pytest.raises(ValueError, match="no model or engine named 'x'"):

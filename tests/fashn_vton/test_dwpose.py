@@ -170,3 +170,22 @@ def test_main_person_extent_is_measured_over_the_first_persons_points():
     # Measured over its own points the second person would win (13 x 400 x 400 > 2 x 490 x 490), and
     # so it does when listed first.
     assert main_person_index(WholeBodyPoses(points=points[::-1].copy(), scores=scores[::-1].copy())) == 0
+
+
+def test_the_runners_person_check_is_the_yolox_box_not_the_points(tmp_path):
+    """A garment photo is worn when the detector keeps a person; with no box the pose model still
+    reads the whole photo and scores points, which must not make it worn."""
+    from tryon.engines.fashn_vton.runner import DWPOSE, open_pose_source
+
+    onnx.save(tiny_detector(), tmp_path / DETECTOR_FILE)
+    onnx.save(tiny_pose_model(), tmp_path / POSE_MODEL_FILE)
+    photo = np.zeros((PHOTO_HEIGHT, PHOTO_WIDTH, 3), np.uint8)
+    name, estimate, finds_person = open_pose_source(tmp_path)
+    assert name == DWPOSE and finds_person(photo)
+
+    nobody = tmp_path / "nobody"
+    nobody.mkdir()
+    onnx.save(constant_graph_model("images", [1, 3, 640, 640], {"output": np.zeros((1, 8400, 85), np.float32)}), nobody / DETECTOR_FILE)
+    onnx.save(tiny_pose_model(), nobody / POSE_MODEL_FILE)
+    _, estimate, finds_person = open_pose_source(nobody)
+    assert estimate(photo).body_seen.sum() >= 6 and not finds_person(photo)

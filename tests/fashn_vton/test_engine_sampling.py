@@ -27,7 +27,7 @@ class FakeRunner:
         self.progress_calls = 0
 
     def api(self, runner, name: str):
-        return getattr(self, name)
+        return getattr(self, name, None)  # the APIs this test does not reach: None
 
     def sample(self, packed: np.ndarray) -> np.ndarray:
         self.released.wait(30)
@@ -40,8 +40,6 @@ class FakeRunner:
     def cancel(self, request_ids: list[str]) -> list[str]:
         self.cancelled.extend(request_ids)
         return request_ids
-
-    estimate_pose = parse = describe = None
 
 
 def test_a_job_that_ends_while_sampling_cancels_its_request_and_returns_at_once() -> None:

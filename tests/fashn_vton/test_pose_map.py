@@ -22,7 +22,11 @@ def test_unseen_body_points_are_not_drawn():
     keypoints = load_keypoints(pose)
     unseen = [point for point, row in enumerate(pose["subset"][0]) if row == -1]
     assert unseen and not keypoints.body_seen[unseen].any()
-    assert np.all(keypoints.body[unseen] == -1)
+    # As the reference keeps them: the candidate's coordinates, marked unseen in the subset.
+    assert np.array_equal(keypoints.body[unseen], np.asarray(pose["candidate"])[unseen])
+    assert keypoints.to_reference()["subset"] == pose["subset"]
+    sent = Keypoints.from_array(keypoints.to_array())
+    assert np.array_equal(sent.body, keypoints.body) and np.array_equal(sent.body_visible, keypoints.body_visible)
 
     # The reference's candidate still holds coordinates for them: drawing them would change the map.
     seen_anyway = load_keypoints({**pose, "subset": [list(range(18))]})
@@ -39,7 +43,7 @@ def test_reference_json_round_trip():
 def test_pose_map_parts():
     keypoints = load_keypoints(POSE / "pose_input.json")
     nothing = Keypoints.none_seen()
-    body_only = Keypoints(body=keypoints.body, hands=nothing.hands, face=nothing.face)
+    body_only = Keypoints(body=keypoints.body, hands=nothing.hands, face=nothing.face, body_visible=keypoints.body_visible)
     full, body = draw_pose_map(keypoints, 864, 576), draw_pose_map(body_only, 864, 576)
     assert full.dtype == np.uint8 and full.shape == (864, 576)
     # Hands add their 240 joints and face points their 200 discs on top of the body.
@@ -53,7 +57,8 @@ def test_a_pose_without_hands_or_face_draws_the_body_alone():
     without = load_keypoints({**pose, "hands": [], "faces": []})
     assert np.all(without.hands == -1) and np.all(without.face == -1)
     nothing = Keypoints.none_seen()
-    body_only = Keypoints(body=load_keypoints(pose).body, hands=nothing.hands, face=nothing.face)
+    body = load_keypoints(pose)
+    body_only = Keypoints(body=body.body, hands=nothing.hands, face=nothing.face, body_visible=body.body_visible)
     assert np.array_equal(draw_pose_map(without, 864, 576), draw_pose_map(body_only, 864, 576))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import logging
 import sqlite3
 import time
@@ -126,3 +127,46 @@ def test_workers_wait_quietly_while_the_store_is_full_and_resume_after(full_stor
         assert store.get("waiting").status is JobStatus.COMPLETED
     finally:
         pool.stop()
+
+
+def sqlite_with_room_for(store: SQLiteJobStore, room_bytes: int) -> None:
+    """Cap the database at its size now plus ``room_bytes``: SQLite then refuses, with its real
+    "database or disk is full", any write that would grow it further."""
+    page_size, pages = (store._db.execute(f"PRAGMA {pragma}").fetchone()[0] for pragma in ("page_size", "page_count"))
+    store._db.execute(f"PRAGMA max_page_count = {pages + room_bytes // page_size}")
+
+
+def test_a_result_with_no_room_fails_its_job_once_with_the_true_reason(tmp_path: Path) -> None:
+    store = SQLiteJobStore(tmp_path / "jobs.sqlite3", lease_seconds=LEASE)
+    store.create("photos-fit", INPUTS)
+    sqlite_with_room_for(store, 64 * 1024)  # room for the bookkeeping, not for a 2 MB result
+    runs = []
+
+    def run_job(job_id, inputs, report) -> JobResult:
+        runs.append(job_id)
+        return JobResult(png=os.urandom(2 * 1024 * 1024))
+
+    pool = WorkerPool(store, run_job, concurrency=1, lease_seconds=LEASE, poll_seconds=0.05)
+    try:
+        pool.start()
+        deadline = time.monotonic() + 3 * LEASE + 5  # long enough for main's three runs
+        while not store.get("photos-fit").status.finished and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        pool.stop()
+    record = store.get("photos-fit")
+    assert record.status is JobStatus.FAILED
+    assert "no space left to store the result" in record.error
+    assert runs == ["photos-fit"] and record.attempts == 1
+    store.close()
+
+
+def test_admission_leaves_room_for_the_result(tmp_path: Path) -> None:
+    store = SQLiteJobStore(tmp_path / "jobs.sqlite3", lease_seconds=LEASE, result_reserve_bytes=1024 * 1024)
+    store.create("first", INPUTS)
+    sqlite_with_room_for(store, 512 * 1024)  # room for the photos, not for their result as well
+    with pytest.raises(StoreFull, match="no room left for a new job's photos and result"):
+        store.create("no-room-for-its-result", INPUTS)
+    store._db.execute("PRAGMA max_page_count = 1073741823")
+    store.create("room-again", INPUTS)
+    store.close()

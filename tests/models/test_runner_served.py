@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from benchmarks.batching import BatchingBench
 from tests.models.served_runner import ServedRunner
+
+pytestmark = pytest.mark.e2e
 
 CANVAS = 512  # big enough that a model call lasts while the other requests queue behind it
 

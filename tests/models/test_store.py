@@ -11,7 +11,8 @@ import pytest
 
 from model_store_scripts import import_models
 from tryon.engines.fashn_vton.model_store import FASHN_VTON_MODEL
-from tryon.models.clothes_parser_store import PARSING_MODEL, save_clothes_parser, tiny_clothes_parser
+from tryon.models.clothes_parser_store import CLOTHES_PARSER, PARSING_MODEL, save_clothes_parser, tiny_clothes_parser
+from tryon.models.garment_masker_store import GARMENT_MASKER_MODEL
 from tryon.models.store import (
     ModelSource,
     MissingModelError,
@@ -53,7 +54,7 @@ def test_an_engine_runner_loads_its_model_only_when_its_engine_may_be_chosen(fre
 
 
 def test_make_test_models_saves_the_models_labelled_as_test_models(test_models: dict) -> None:
-    assert set(test_models) == {PARSING_MODEL, FASHN_VTON_MODEL}  # every registered engine's models
+    assert set(test_models) == {PARSING_MODEL, FASHN_VTON_MODEL, GARMENT_MASKER_MODEL}  # every engine's models
     assert bentoml.models.get(f"{FASHN_VTON_MODEL}:latest").info.labels["test-model"] == "true"
     parser = bentoml.models.get(f"{PARSING_MODEL}:latest")
     assert parser.tag == test_models[PARSING_MODEL].tag
@@ -89,28 +90,65 @@ def test_auto_uses_a_real_model_when_cuda_is_available(test_models: dict) -> Non
 def test_import_dry_run_prints_the_plan_and_downloads_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     import_models.main(["--dry-run"])
     out = capsys.readouterr().out
-    assert f"{PARSING_MODEL}: mattmdjaga/segformer_b2_clothes@main" in out
-    assert "license mit" in out
+    assert f"{GARMENT_MASKER_MODEL}: facebook/sam-vit-base@main" in out and "license apache-2.0" in out
+    # Every model but the non-commercial parser, which is skipped with the reason.
+    assert f"skipped {PARSING_MODEL}: mattmdjaga/segformer_b2_clothes is not for commercial use" in out
+    assert f"{PARSING_MODEL}: mattmdjaga" not in out.split("would import:")[1]
+    import_models.main(["--dry-run", "--allow-non-commercial"])
+    assert f"{PARSING_MODEL}: mattmdjaga/segformer_b2_clothes@main" in capsys.readouterr().out
 
 
 def test_import_takes_model_or_engine_names_from_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
-    import_models.main(["--dry-run", PARSING_MODEL])
+    import_models.main(["--dry-run", "--allow-non-commercial", PARSING_MODEL])
     assert capsys.readouterr().out.splitlines()[1:] == [
         f"{PARSING_MODEL}: mattmdjaga/segformer_b2_clothes@main "
         "(transformers SegformerForSemanticSegmentation (human parsing), license mit)"
     ]
-    import_models.main(["--dry-run", "classical"])  # an engine: all its models
+    import_models.main(["--dry-run", "--allow-non-commercial", "classical"])  # an engine: all its models
     assert f"{PARSING_MODEL}: mattmdjaga/segformer_b2_clothes@main" in capsys.readouterr().out
+    import_models.main(["--dry-run", GARMENT_MASKER_MODEL])
+    assert f"{GARMENT_MASKER_MODEL}: facebook/sam-vit-base@main" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no model or engine named 'nope'"):
         import_models.main(["--dry-run", "nope"])
 
 
+def test_the_segformer_parser_is_refused_without_the_flag_whatever_its_card_says() -> None:
+    with pytest.raises(SystemExit, match=r"segformer_b2_clothes is not for commercial use \(licence: mit / nvidia-segformer-non-commercial\)"):
+        import_models.main(["--dry-run", PARSING_MODEL])
+    with pytest.raises(SystemExit, match="not for commercial use"):
+        import_models.main(["--dry-run", "classical"])
+    with pytest.raises(SystemExit, match="not for commercial use"):  # any SegFormer weights
+        import_models.main(["--dry-run", PARSING_MODEL, "--parser-repo", "nvidia/mit-b2", "--parser-license", "other"])
+    assert not CLOTHES_PARSER.default_source.license.startswith("nvidia")  # the card says MIT...
+    assert CLOTHES_PARSER.default_source.base_license == "nvidia-segformer-non-commercial"  # ...its base does not
+
+
+def test_auto_never_selects_a_non_commercial_model_without_the_setting(test_models: dict) -> None:
+    model, processor = tiny_clothes_parser()
+    segformer = ModelSource("mattmdjaga/segformer_b2_clothes", "main", "mit", commit="0" * 40)
+    stored = save_clothes_parser(model, processor, source=segformer, name="tryon-nc-probe")
+    assert stored.info.labels["commercial-use"] == "false"
+    resolution = resolve_engine("auto", "tryon-nc-probe", learned="segformer", classical="mediapipe", cuda_available=True)
+    assert resolution.engine == "mediapipe" and "TRYON_ALLOW_NON_COMMERCIAL=true" in resolution.reason
+    assert parsing_engine("auto", "tryon-nc-probe", cuda_available=True, allow_non_commercial=True) == "segformer"
+    assert parsing_engine("segformer", "tryon-nc-probe") == "segformer"  # named explicitly: the operator's choice
+
+
+def test_the_fashn_runner_loads_no_non_commercial_parser_without_the_setting(test_models: dict) -> None:
+    from tryon.engines.fashn_vton.runner import load_parser
+
+    model, processor = tiny_clothes_parser()
+    save_clothes_parser(model, processor, source=ModelSource("mattmdjaga/segformer_b2_clothes", "main", "mit"))
+    assert load_parser(test_model=True, allow_non_commercial=False) is None
+    assert load_parser(test_model=True, allow_non_commercial=True) is not None
+
+
 def test_import_refuses_non_commercial_checkpoints_unless_allowed() -> None:
-    with pytest.raises(SystemExit, match="non-commercial"):
-        import_models.main(["--dry-run", "--parser-repo", "yisol/IDM-VTON"])
-    with pytest.raises(SystemExit, match="non-commercial"):
-        import_models.main(["--dry-run", "--parser-license", "cc-by-nc-4.0"])
-    import_models.main(["--dry-run", "--parser-repo", "yisol/IDM-VTON", "--allow-non-commercial"])
+    with pytest.raises(SystemExit, match="IDM-VTON is not for commercial use"):
+        import_models.main(["--dry-run", PARSING_MODEL, "--parser-repo", "yisol/IDM-VTON"])
+    with pytest.raises(SystemExit, match="cc-by-nc-4.0"):
+        import_models.main(["--dry-run", PARSING_MODEL, "--parser-license", "cc-by-nc-4.0"])
+    import_models.main(["--dry-run", PARSING_MODEL, "--parser-repo", "yisol/IDM-VTON", "--allow-non-commercial"])
 
 
 def test_import_saves_what_it_downloaded_with_its_source(test_models: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,16 +170,19 @@ def test_import_saves_what_it_downloaded_with_its_source(test_models: dict, monk
     monkeypatch.setattr(transformers.SegformerForSemanticSegmentation, "from_pretrained", parser_from_pretrained)
     monkeypatch.setattr(transformers.AutoImageProcessor, "from_pretrained", lambda repo, revision: processor)
 
-    import_models.main([PARSING_MODEL])
+    import_models.main([PARSING_MODEL, "--allow-non-commercial"])
 
     parser = require_model(f"{PARSING_MODEL}:latest")
     assert parser.tag != test_models[PARSING_MODEL].tag
     assert parser.info.labels == {
-        "task": "human-parsing", "framework": "transformers", "license": "mit", "test-model": "false",
+        "task": "human-parsing", "framework": "transformers", "license": "mit",
+        "base-license": "nvidia-segformer-non-commercial", "commercial-use": "false", "test-model": "false",
     }  # fmt: skip
     assert parser.info.metadata["source"] == {
         "repo": "mattmdjaga/segformer_b2_clothes", "revision": "main", "license": "mit", "commit": "c" * 40,
+        "notes": CLOTHES_PARSER.default_source.notes, "base_license": "nvidia-segformer-non-commercial",
     }  # fmt: skip
     assert (Path(parser.path) / "preprocessor_config.json").is_file()
-    # A real model now: with a GPU, auto would use it.
-    assert parsing_engine("auto", cuda_available=True) == "segformer"
+    # A real model now, but not for commercial use: with a GPU, auto uses it only when allowed.
+    assert parsing_engine("auto", cuda_available=True) == "mediapipe"
+    assert parsing_engine("auto", cuda_available=True, allow_non_commercial=True) == "segformer"

@@ -83,7 +83,7 @@ def _refusal(scope, policy: AdmissionPolicy) -> tuple[int, str, list[tuple[bytes
         # No route can match these (and the router would answer in plain text): say what is wrong.
         return 400, "The URL path contains control characters.", []
     if policy.api_key and not is_open(path):
-        if not _bearer_matches(scope, policy.api_key):
+        if not bearer_matches(scope, policy.api_key):
             return (
                 401,
                 "Missing or invalid API key: send the header 'Authorization: Bearer <key>'.",
@@ -139,9 +139,27 @@ def _limit_body(receive, send, policy: AdmissionPolicy):
     return limited_receive, guarded_send
 
 
-def _bearer_matches(scope, api_key: str) -> bool:
-    scheme, _, token = (_header(scope, b"authorization") or b"").decode("latin-1").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), api_key)
+def bearer_matches(scope, api_key: str) -> bool:
+    """Whether the request's ``Authorization`` is ``Bearer <api_key>``, compared as bytes in
+    constant time: header values are bytes, in any encoding or none.
+
+    A key that is not ASCII may arrive as its UTF-8 bytes (curl, ``tryon.client``) or as its
+    Latin-1 bytes (Python's ``http.client``, browsers); either is accepted.
+    """
+    scheme, _, token = (_header(scope, b"authorization") or b"").partition(b" ")
+    matches = [hmac.compare_digest(token.strip(), key) for key in _key_bytes(api_key)]
+    return scheme.lower() == b"bearer" and any(matches)
+
+
+def _key_bytes(api_key: str) -> list[bytes]:
+    """The byte forms a client may send ``api_key`` in. ``surrogateescape`` gives back the bytes
+    of an environment variable that was not UTF-8."""
+    forms = [api_key.encode("utf-8", "surrogateescape")]
+    try:
+        forms.append(api_key.encode("latin-1"))
+    except UnicodeEncodeError:
+        pass
+    return forms
 
 
 async def _respond(send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:

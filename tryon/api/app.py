@@ -132,8 +132,13 @@ async def _invalid_request(request: Request, error: RequestValidationError) -> J
     problems = []
     for problem in error.errors():
         field = str(problem["loc"][-1]) if problem.get("loc") else "request"
+        message = str(problem.get("msg", "invalid value")).removeprefix("Value error, ")
         if problem.get("type") == "missing":
             problems.append(f"{field} is required (send it as a file field in multipart/form-data)")
+        elif message.startswith("Expected UploadFile"):  # FastAPI's words for a text field sent instead
+            problems.append(
+                f"{field} must be a file upload (a multipart/form-data part with a filename), not a text field"
+            )
         else:
-            problems.append(f"{field}: {problem.get('msg', 'invalid value')}")
+            problems.append(f"{field}: {message}")
     return JSONResponse(status_code=400, content={"detail": "; ".join(problems) + "."})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import __version__
 from ..engines.base import EngineDescription
 from ..results import StorageStatus
-from .schemas import HealthResponse, ModelInfo, QueueInfo, StorageInfo
+from .schemas import HealthResponse, ModelInfo, PublicHealthResponse, QueueInfo, StorageInfo
 
 
 def build_health(
@@ -32,16 +32,10 @@ def build_health(
         engine=engine.engine if engine else None,
         engines=engine.steps if engine else {},
         models=[
-            ModelInfo(
-                service=runner.service,
-                model_tag=runner.model_tag,
-                license=runner.license,
-                test_model=runner.test_model,
-                device=runner.device,
-                dtype=runner.dtype,
-            )
+            ModelInfo(service=runner.service, **model.model_dump(), device=runner.device, dtype=runner.dtype)
             for runner in (engine.runners if engine else [])
-            if runner.available and runner.model_tag
+            if runner.available
+            for model in runner.models
         ],
         engine_error=engine_error,
         queue=QueueInfo(**job_counts, running_here=running_here, workers=workers),
@@ -49,3 +43,8 @@ def build_health(
         job_store_error=job_store_error,
         storage=StorageInfo(backend=storage.backend, bucket=storage.bucket, error=storage.error),
     )
+
+
+def public_health(health: HealthResponse) -> PublicHealthResponse:
+    """The part of ``health`` shown without the key when one is set."""
+    return PublicHealthResponse(status=health.status, ready=health.models_loaded, engine=health.engine)

@@ -21,8 +21,11 @@ from .schemas import (
     FailedJobResponse,
     HealthResponse,
     JobStatusResponse,
+    PublicHealthResponse,
     SubmitResponse,
 )
+from .admission import bearer_matches
+from .health import public_health
 from .state import ServiceState
 from .views import CANCELLED, poll_body
 
@@ -60,8 +63,9 @@ def submit_tryon(
     category: Annotated[
         CategoryName,
         Form(
-            description="upper_body (shirts, tops, jackets), lower_body (trousers, skirts), dresses, "
-            "or auto: decided from the garment's shape."
+            description="upper_body (shirts, tops, jackets), lower_body (trousers, shorts, skirts, leggings), "
+            "dresses (dresses, jumpsuits), or auto: decided from the garment photo (a flat-lay's shape, "
+            "a worn photo's keypoints); a photo that does not tell fails the job, naming this field."
         ),
     ] = "auto",
     webhook_url: Annotated[
@@ -157,9 +161,16 @@ def unknown_api_route(request: Request, unknown: str) -> Response:
     )
 
 
-@health_router.get("/health", summary="Service health and GPU memory status")
-async def health(state: StateDep) -> HealthResponse:
-    return await state.health()
+@health_router.get(
+    "/health",
+    summary="Service health and GPU memory status",
+    description="With TRYON_API_KEY set, a caller without the key gets only status, ready and engine.",
+)
+async def health(request: Request, state: StateDep) -> HealthResponse | PublicHealthResponse:
+    full = await state.health()
+    if state.admission.api_key and not bearer_matches(request.scope, state.admission.api_key):
+        return public_health(full)
+    return full
 
 
 def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..engines.base import Category, Step
 from ..models.devices import GpuInfo
+from ..models.licences import ModelInUse
 
 JobState = Literal["pending", "processing", "completed", "failed"]
 CategoryName = Literal[tuple(category.value for category in Category)]
@@ -38,7 +39,7 @@ GarmentPhotoType = Annotated[
     Literal["auto", "flat-lay", "model"] | None,
     Form(
         description="flat-lay (a product shot), model (the garment worn by someone), or auto (default): "
-        "model when a person is found in the garment photo."
+        "model when the person detector keeps a person in the garment photo."
     ),
 ]
 
@@ -129,13 +130,10 @@ class StorageInfo(BaseModel):
     )
 
 
-class ModelInfo(BaseModel):
-    """A model the engine's runners serve."""
+class ModelInfo(ModelInUse):
+    """A model the engine's runners serve, with its licences, and where it runs."""
 
     service: str = Field(description="The runner service holding it.")
-    model_tag: str = Field(description="Its model store tag, name:version.")
-    license: str | None = Field(default=None, description="The licence its source declares.")
-    test_model: bool = Field(description="Random test weights.")
     device: str
     dtype: str | None = None
 
@@ -162,3 +160,12 @@ class HealthResponse(BaseModel):
         default=None, description="Why the job store refuses writes now (its disk is full, Redis is out of memory)."
     )
     storage: StorageInfo
+
+
+class PublicHealthResponse(BaseModel):
+    """``/health`` to a caller without the key, when ``TRYON_API_KEY`` is set: what a load balancer
+    needs, nothing about storage, endpoints or models."""
+
+    status: Literal["ok", "starting", "degraded"] = Field(description="As in the full answer.")
+    ready: bool = Field(description="The models have answered once (models_loaded).")
+    engine: str | None = Field(default=None, description="The engine TRYON_ENGINE chose (null while starting).")

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from pydantic import BaseModel, Field
 
 from ..models.devices import GpuInfo
+from ..models.licences import ModelInUse
 from ..models.store import StoredModel
 
 if TYPE_CHECKING:
@@ -114,6 +115,9 @@ class RunnerDescription(BaseModel):
     steps: dict[str, str] = Field(
         default_factory=dict, description="What it performs for documented steps besides its model (e.g. pose)."
     )
+    models: list[ModelInUse] = Field(
+        default_factory=list, description="Every model it serves with, each with its licences."
+    )
 
 
 class EngineDescription(BaseModel):
@@ -188,6 +192,7 @@ def describe_runner(
     loaded: Any = None,
     test_model: bool = False,
     steps: Mapping[str, str] | None = None,
+    models: Sequence[ModelInUse] = (),
 ) -> RunnerDescription:
     """A runner's ``describe`` answer, in the runner's process: what it serves, and the device it sees.
 
@@ -212,4 +217,12 @@ def describe_runner(
         cuda_available=devices.cuda_available(),
         gpu=devices.gpu_info(),
         steps=dict(steps or {}),
+        models=list(models) or _stored_models_in_use(model),
     )
+
+
+def _stored_models_in_use(model: Any) -> list[ModelInUse]:
+    """The one stored model a runner serves (none when ``model`` is None), with its licences."""
+    from ..models.licences import stored_model_in_use
+
+    return [] if model is None else [stored_model_in_use(model, "the runner's model")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -45,8 +46,13 @@ _RECORD_COLUMNS = (
 
 
 class SQLiteJobStore(JobStore):
-    def __init__(self, path: Path, *, lease_seconds: float = 20, max_attempts: int = 3) -> None:
+    def __init__(
+        self, path: Path, *, lease_seconds: float = 20, max_attempts: int = 3, result_reserve_bytes: int = 0
+    ) -> None:
+        """``result_reserve_bytes``: the room a job is admitted with beyond its inputs, for its result."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._result_reserve_bytes = result_reserve_bytes
         self._lease_seconds = lease_seconds
         self._max_attempts = max_attempts
         self._lock = threading.Lock()
@@ -58,6 +64,10 @@ class SQLiteJobStore(JobStore):
     def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
         now = time.time()
         with self._writing(), _immediate_transaction(self._db):
+            if self._room_bytes() < len(inputs.person_image) + len(inputs.clothing_image) + self._result_reserve_bytes:
+                raise self._refused_for_space(
+                    "the job store (TRYON_DATA_DIR) has no room left for a new job's photos and result"
+                )
             if max_queued is not None:
                 (queued,) = self._db.execute(
                     "SELECT COUNT(*) FROM jobs WHERE status = ?", (JobStatus.QUEUED.value,)
@@ -175,6 +185,14 @@ class SQLiteJobStore(JobStore):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _room_bytes(self) -> int:
+        """What the database may still grow by: the free space of its disk, or less where SQLite's
+        own page limit (``PRAGMA max_page_count``) comes first."""
+        page_size, pages, max_pages = (
+            self._db.execute(f"PRAGMA {pragma}").fetchone()[0] for pragma in ("page_size", "page_count", "max_page_count")
+        )
+        return min(shutil.disk_usage(self._path.parent).free, (max_pages - pages) * page_size)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:

@@ -29,6 +29,12 @@ JobFunction = Callable[[str, JobInputs, ProgressReport], JobResult]
 """Runs one job's work and returns its result; raises ``TryOnError`` for a readable failure."""
 
 
+NO_ROOM_FOR_RESULT = (
+    "The try-on finished, but there was no space left to store the result (the job store is full); "
+    "submit the job again later."
+)
+
+
 class JobNoLongerHeld(Exception):
     """The job was cancelled, timed out, or taken over by another worker; stop working on it."""
 
@@ -147,9 +153,7 @@ class WorkerPool:
             ):
                 metrics.job_finished("failed", metrics.reason_class(error))
         else:
-            if self._store.complete(job_id, self.worker_id, result):
-                log.info("job %s: completed", job_id)
-                metrics.job_finished("completed")
+            self._store_result(job_id, result)
         finally:
             with self._running_lock:
                 self._running.pop(job_id, None)
@@ -158,6 +162,21 @@ class WorkerPool:
                     self._on_finished(job_id, inputs)
                 except Exception:
                     log.exception("job %s: end-of-job hook failed", job_id)
+
+    def _store_result(self, job_id: str, result: JobResult) -> None:
+        """Complete the job with ``result``; where there is no room for it, fail the job once with
+        that reason (running it again would make the same result). Only a store that cannot take
+        even that small write raises ``StoreFull``: the lease then ends and the job runs again."""
+        try:
+            completed = self._store.complete(job_id, self.worker_id, result)
+        except StoreFull:
+            log.warning("job %s: no space left to store its result; failing it", job_id)
+            if self._store.fail(job_id, self.worker_id, NO_ROOM_FOR_RESULT):
+                metrics.job_finished("failed", metrics.reason_class(NO_ROOM_FOR_RESULT))
+            return
+        if completed:
+            log.info("job %s: completed", job_id)
+            metrics.job_finished("completed")
 
     def _renew_leases(self) -> None:
         """Keep running jobs ours; end those past the time limit (their thread is told at its next step)."""

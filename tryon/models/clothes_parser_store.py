@@ -2,6 +2,12 @@
 
 Stored as a transformers ``SegformerForSemanticSegmentation`` and its image processor, saved with
 ``save_pretrained`` at the model's root. Any engine may use it (``ClothesParser`` loads it).
+
+Not for commercial use: ``mattmdjaga/segformer_b2_clothes`` says MIT on its card, but it is a
+fine-tune of NVIDIA's SegFormer ``mit-b2`` weights, whose licence (NVIDIA Source Code License for
+SegFormer) allows non-commercial research or evaluation only (section 3.3) and binds derivative works
+(section 3.2). Importing it needs ``--allow-non-commercial``; nothing picks it under ``auto`` unless
+``TRYON_ALLOW_NON_COMMERCIAL=true``. The random test parser carries no NVIDIA weights.
 """
 
 from __future__ import annotations
@@ -9,7 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .store import StoredModel, ModelSource, TEST_SOURCE, model_labels, resolve_source, save_to_store, source_metadata
+from .store import (
+    SEGFORMER_LICENSE,
+    TEST_SOURCE,
+    ModelSource,
+    StoredModel,
+    model_labels,
+    resolve_source,
+    save_to_store,
+    source_metadata,
+)
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -85,7 +100,17 @@ class ClothesParserModel(StoredModel):
     name = PARSING_MODEL
     summary = "transformers SegformerForSemanticSegmentation (human parsing)"
     option_prefix = "parser"
-    default_source = ModelSource("mattmdjaga/segformer_b2_clothes", "main", "mit")
+    default_source = ModelSource(
+        "mattmdjaga/segformer_b2_clothes",
+        "main",
+        "mit",
+        notes="fine-tuned from nvidia/mit-b2: NVIDIA Source Code License for SegFormer, non-commercial",
+        base_license=SEGFORMER_LICENSE,
+    )
+
+    def sources(self, options: "Namespace") -> list[ModelSource]:
+        (source,) = super().sources(options)
+        return [ModelSource(source.repo, source.revision, source.license, notes=self.default_source.notes, base_license=SEGFORMER_LICENSE)]
 
     def import_model(self, options: "Namespace") -> Any:
         from transformers import AutoImageProcessor, SegformerForSemanticSegmentation

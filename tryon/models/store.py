@@ -10,6 +10,7 @@ so everything after the download is the code the tests run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tryon.models")
 
 TEST_MODEL_LABEL = "test-model"
+FILES_SHA256 = "files_sha256"  # metadata key: each stored file's sha256, recorded by save_to_store
 
 IMPORT_SCRIPT = "model_store_scripts/import_models.py"
 TEST_MODELS_SCRIPT = "model_store_scripts/make_test_models.py"
@@ -35,7 +37,8 @@ class ModelSource:
     """Where a stored model came from, recorded as the model's metadata.
 
     ``revision`` is what was asked for (a branch, tag or commit); ``commit`` is the commit it resolved
-    to, when known; ``license`` is the license identifier the source declares.
+    to, when known; ``license`` is the license identifier the source declares; ``base_license`` the
+    licence of the weights it was fine-tuned from, when that differs (it binds the fine-tune too).
     """
 
     repo: str
@@ -43,6 +46,7 @@ class ModelSource:
     license: str
     commit: str | None = None
     notes: str = ""
+    base_license: str = ""
 
 
 def save_to_store(
@@ -56,8 +60,23 @@ def save_to_store(
 
     with bentoml.models.create(name, labels=labels, metadata=metadata) as model:
         write(Path(model.path))
+        model.info.metadata[FILES_SHA256] = files_sha256(Path(model.path))
     log.info("saved %s to the model store (%s)", model.tag, model.path)
     return model
+
+
+def files_sha256(folder: Path) -> dict[str, str]:
+    """{path relative to ``folder``: sha256 hex digest} of every file under it (recorded at save time,
+    so ``tryon doctor`` can tell a stored file that changed since)."""
+    return {str(path.relative_to(folder)): file_sha256(path) for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def require_model(tag: str) -> Any:
@@ -123,13 +142,15 @@ def resolve_engine(
     learned: str,
     classical: str,
     cuda_available: bool | None = None,
+    allow_non_commercial: bool = False,
 ) -> Resolution:
     """The engine a runner serves for ``setting`` (``"auto"``, ``learned`` or ``classical``).
 
     ``learned`` requires the model: when it is missing this raises ``MissingModelError`` (a start-up
     error, never a silent fallback), and it runs on the CPU when there is no GPU. ``"auto"`` is
-    ``learned`` only when ``model_name`` is in the store, is not a test model (random weights), and
-    CUDA is available; otherwise ``classical``. ``cuda_available`` defaults to what this process sees:
+    ``learned`` only when ``model_name`` is in the store, is not a test model (random weights), may
+    be used commercially (or ``allow_non_commercial``, ``TRYON_ALLOW_NON_COMMERCIAL``), and CUDA is
+    available; otherwise ``classical``. ``cuda_available`` defaults to what this process sees:
     call it where the model runs (a runner), never for another process.
     """
     if setting == classical:
@@ -145,6 +166,11 @@ def resolve_engine(
     if is_test_model(model):
         log.warning("%s is a test model (random weights); 'auto' does not use it", model.tag)
         return Resolution(classical, f"auto: {model.tag} is a test model (random weights)")
+    if not allow_non_commercial and is_non_commercial(model_source_of(model)):
+        return Resolution(
+            classical,
+            f"auto: {model.tag} is not licensed for commercial use (set TRYON_ALLOW_NON_COMMERCIAL=true to use it)",
+        )
     if cuda_available is None:
         from .devices import cuda_available as sees_cuda
 
@@ -174,6 +200,8 @@ def model_labels(*, task: str, framework: str, source: ModelSource, test_model: 
         "task": task,
         "framework": framework,
         "license": source.license,
+        "base-license": source.base_license or source.license,
+        "commercial-use": "false" if is_non_commercial(source) else "true",
         TEST_MODEL_LABEL: "true" if test_model else "false",
     }
 
@@ -184,12 +212,33 @@ def source_metadata(source: ModelSource) -> dict[str, Any]:
 
 NON_COMMERCIAL_LICENSES = ("cc-by-nc", "non-commercial", "noncommercial", "research-only")
 KNOWN_NON_COMMERCIAL_REPOS = ("yisol/idm-vton", "levihsu/ootdiffusion", "zhengchong/catvton")
+# SegFormer's weights (nvidia/mit-b*) and every fine-tune of them: NVIDIA Source Code License for
+# SegFormer, non-commercial research or evaluation only (its section 3.3), binding derivatives (3.2).
+SEGFORMER_LICENSE = "nvidia-segformer-non-commercial"
+SEGFORMER_REPOS = ("nvidia/mit-b", "nvidia/segformer", "mattmdjaga/segformer_b2_clothes")
 
 
 def is_non_commercial(source: ModelSource) -> bool:
-    license_id = source.license.lower()
-    return source.repo.lower() in KNOWN_NON_COMMERCIAL_REPOS or any(
-        marker in license_id for marker in NON_COMMERCIAL_LICENSES
+    """True when the source's own licence, its base weights' licence or its repository (a known
+    non-commercial one, or SegFormer weights) rules out commercial use."""
+    licenses = f"{source.license} {source.base_license}".lower()
+    repo = source.repo.lower()
+    return (
+        repo in KNOWN_NON_COMMERCIAL_REPOS
+        or repo.startswith(SEGFORMER_REPOS)
+        or any(marker in licenses for marker in NON_COMMERCIAL_LICENSES)
+    )
+
+
+def model_source_of(model: Any) -> ModelSource:
+    """The ``ModelSource`` a stored model's metadata records (its labels' licences when absent)."""
+    recorded = dict(model.info.metadata.get("source") or {})
+    labels = model.info.labels
+    return ModelSource(
+        repo=str(recorded.get("repo", "")),
+        revision=str(recorded.get("revision", "")),
+        license=str(recorded.get("license", labels.get("license", ""))),
+        base_license=str(recorded.get("base_license", labels.get("base-license", ""))),
     )
 
 
@@ -204,7 +253,9 @@ def resolve_source(source: ModelSource) -> ModelSource:
     if card_license and str(card_license).lower() != source.license.lower():
         log.warning("%s declares license %r, expected %r", source.repo, card_license, source.license)
         license_id = str(card_license)
-    return ModelSource(source.repo, source.revision, license_id, commit=info.sha, notes=source.notes)
+    return ModelSource(
+        source.repo, source.revision, license_id, commit=info.sha, notes=source.notes, base_license=source.base_license
+    )
 
 
 TEST_SOURCE = ModelSource(

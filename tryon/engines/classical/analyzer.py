@@ -40,7 +40,8 @@ class CanvasPersonAnalyzer:
 
 def local_person_analyzer() -> CanvasPersonAnalyzer:
     """The mediapipe models loaded in this process (tests, benchmarks, the CLI)."""
-    from .mediapipe_models import PoseEstimator, SelfieSegmenter
+    from ...models.selfie_segmenter import SelfieSegmenter
+    from .mediapipe_models import PoseEstimator
 
     segmenter, pose = SelfieSegmenter(), PoseEstimator()
     return CanvasPersonAnalyzer(segment_batch=segmenter.segment_batch, estimate_batch=pose.estimate_batch)

@@ -9,22 +9,6 @@ import numpy as np
 POSE_LANDMARKS = 33
 
 
-class SelfieSegmenter:
-    """mediapipe SelfieSegmentation (general model): per-pixel person probability."""
-
-    def __init__(self) -> None:
-        import mediapipe as mp
-
-        self._model = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
-        self._lock = threading.Lock()  # a mediapipe graph runs one image at a time
-
-    def segment_batch(self, canvases: np.ndarray) -> np.ndarray:
-        """``(N, S, S, 3)`` uint8 RGB canvases -> ``(N, S, S)`` float32 person probability in [0, 1]."""
-        with self._lock:
-            masks = [self._model.process(canvas).segmentation_mask for canvas in canvases]
-        return np.stack(masks).astype(np.float32)
-
-
 class PoseEstimator:
     """mediapipe Pose (full model, complexity 1), one person per image, static images."""
 

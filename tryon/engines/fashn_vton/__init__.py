@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...models.garment_masker_store import GARMENT_MASKER
 from ..base import EngineSpec, RunnerAPI
 from .engine import RUNNERS, FashnVtonEngine
 from .model_store import FASHN_VTON_RECIPE
@@ -31,5 +32,5 @@ FASHN_VTON = EngineSpec(
     summary="FASHN VTON v1.5 (Apache-2.0) on a GPU: a pixel-space MMDiT, 576x864, with DWPose keypoints",
     runners=RUNNERS,
     build=build,
-    models=(FASHN_VTON_RECIPE,),
+    models=(FASHN_VTON_RECIPE, GARMENT_MASKER),
 )

@@ -11,7 +11,8 @@ Steps (``estimate_keypoints``): the photo goes in as BGR; the detector sees it l
 0.3; each box, enlarged 1.25 times to the pose model's 3:4, is cropped by an affine warp and its 133
 COCO-WholeBody points read off the SimCC maxima; a neck is added between the shoulders and the body
 reordered to OpenPose's 18 points; one person is kept (the largest product of summed scores and
-extent of the points below the head); points under the visibility threshold are not seen.
+extent of the points below the head); points under the visibility threshold are not seen (body
+points keep their coordinates, as the reference's subset marks them).
 """
 
 from __future__ import annotations
@@ -303,13 +304,14 @@ def _extent(points: np.ndarray) -> float:
 def main_person_keypoints(poses: WholeBodyPoses, height: int, width: int) -> Keypoints:
     """The main person's ``Keypoints``, normalised by the photo's ``height`` and ``width``.
 
-    Body points are seen when they score over 0.3, hand and face points when they score at least 0.3.
+    Body points are seen when they score over 0.3 (the others keep their coordinates, marked not
+    seen), hand and face points when they score at least 0.3 (the others are ``-1``).
     """
     person = main_person_index(poses) if len(poses.points) > 1 else 0
     points = poses.points[person] / np.array([float(width), float(height)])
     scores = poses.scores[person]
-    body = np.where((scores[:NUM_BODY_POINTS] > VISIBILITY)[:, None], points[:NUM_BODY_POINTS], NOT_SEEN)
+    body, body_visible = points[:NUM_BODY_POINTS], scores[:NUM_BODY_POINTS] > VISIBILITY
     # Without the neck (index 1) the points after the body have their COCO-WholeBody indices again.
     wholebody = np.delete(np.where((scores >= VISIBILITY)[:, None], points, NOT_SEEN), 1, axis=0)
     face, hands = wholebody[_FACE], np.stack((wholebody[_LEFT_HAND], wholebody[_RIGHT_HAND]))
-    return Keypoints(body=body, hands=hands, face=face)
+    return Keypoints(body=body, hands=hands, face=face, body_visible=body_visible)

@@ -3,9 +3,13 @@
 Steps, as the service documents them:
 
 - segmentation: garment preparation. Both photos decoded and pre-resized (the model's working
-  size, ``canvas.pre_resize``); the garment photo's type decided (``auto``: a person found in it
-  means "model", worn, else "flat-lay"); a worn garment parsed by the runner's clothes parser (when
-  the store has one; else used unmasked, with a note);
+  size, ``canvas.pre_resize``); the garment photo's type decided (``auto``: "model", worn, when the
+  runner's person detector keeps a person in it, else "flat-lay"); the category decided when the
+  client sent ``auto`` (``tryon.vision.garments``: a flat-lay's cut-out shape, a worn photo's
+  keypoints and silhouette; undecidable fails the job naming the ``category`` field); a worn garment
+  masked to its category (the runner's Segment Anything masker prompted with the wearer's keypoints,
+  or the non-commercial clothes parser where the operator allows it, else a geometric mask: the
+  wearer's silhouette cut to the category's body zone, face and hands removed);
 - pose: the person's keypoints, from the runner (DWPose, or mediapipe);
 - warp: the four canvases (``pipeline.prepare_canvases``);
 - inpainting: the runner samples; its denoising steps move the progress from 55 towards 85 (one
@@ -24,23 +28,27 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ...errors import NoPersonFound, TryOnError
+from ...errors import GarmentNotFound, NoPersonFound, TryOnError
 from ...images import ImageLimits, decode_image, encode_png
+from ...vision.body import BodyPoints
+from ...vision.cutout import flat_lay_mask
+from ...vision.garments import classify_flat_lay, classify_worn, undecidable
+from ...vision.prompts import garment_prompts
+from ...vision.zones import ZoneNotVisible, face_and_hands, garment_zone, geometric_garment_mask
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
 from ..base import RunnerDescription, Step, job_seed
-from .agnostic import GARMENT_CATEGORY_OF_CATEGORY, fashn_labels_from_parse, garment_labels
+from .agnostic import GARMENT_CATEGORY_OF_CATEGORY, FashnLabel, fashn_labels_from_parse, garment_labels
 from .batching import SamplingRequest, pack_request, unpack_result
 from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, pre_resize, unpad
 from .pipeline import TryOnRequest, prepare_canvases
 from .pose_map import Keypoints
 from .progress import ProgressPoller
 from .runner import FashnVtonRunner
+from .runner import CLOTHES_PARSER, GEOMETRIC_MASK, SEGMENT_ANYTHING
 from .sampling import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS
+from .wearer import body_points
 
 RUNNERS = (FashnVtonRunner,)
-AUTO_CATEGORY = Category.UPPER_BODY
-# Body points a garment photo must show for a wearer to count as found (a waist-down shot shows 6).
-MIN_WEARER_POINTS = 6
 MIN_PERSON_POINTS = 4
 # Sampling calls in flight at once: one per job worker (TRYON_WORKERS is at most 64).
 MAX_SAMPLING_CALLS = 64
@@ -70,11 +78,12 @@ class FashnOptions:
 
 @dataclass(frozen=True)
 class PreparedGarment:
-    """The pre-resized garment photo (``HxWx3`` uint8 RGB), its type, its wearer's keypoints and
-    (worn, when parsed) its ``FashnLabel`` map; ``notes`` for the job's answer."""
+    """The pre-resized garment photo (``HxWx3`` uint8 RGB), its type, its category (never ``AUTO``),
+    its wearer's keypoints and (worn) its ``FashnLabel`` map; ``notes`` for the job's answer."""
 
     image: np.ndarray
     photo_type: str
+    category: Category
     keypoints: Keypoints | None
     parse: np.ndarray | None
     notes: tuple[str, ...]
@@ -97,24 +106,27 @@ class FashnVtonEngine:
         self._cancel = runner_api(FashnVtonRunner, "cancel")
         self._estimate_pose = runner_api(FashnVtonRunner, "estimate_pose")
         self._parse = runner_api(FashnVtonRunner, "parse")
+        self._detect_person = runner_api(FashnVtonRunner, "detect_person")
+        self._segment_person = runner_api(FashnVtonRunner, "segment_person")
+        self._mask_garment = runner_api(FashnVtonRunner, "mask_garment")
         self._describe = runner_api(FashnVtonRunner, "describe")
         self._limits = limits
         self._png_compress_level = png_compress_level
         self._poll_seconds = progress_poll_seconds
         self._progress = ProgressPoller(runner_api(FashnVtonRunner, "progress"), progress_poll_seconds)
         self._sampling_calls = ThreadPoolExecutor(MAX_SAMPLING_CALLS, thread_name_prefix="fashn-sample")
-        self._parser_loaded = False  # set by warm_up, from the runner's description
+        self._garment_masker = GEOMETRIC_MASK  # set by warm_up, from the runner's description
 
     def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
         options = FashnOptions.of(request.options, request.job_id)
-        category, notes = resolve_category(request.category)
-        fashn_category = GARMENT_CATEGORY_OF_CATEGORY[category].value
 
         on_progress(Step.SEGMENTATION)
         person = pre_resize(decode_image("person_image", request.person_image, self._limits))
         garment = self.prepare_garment(
-            decode_image("clothing_image", request.clothing_image, self._limits), fashn_category, options
+            decode_image("clothing_image", request.clothing_image, self._limits), request.category, options
         )
+        category = garment.category
+        fashn_category = GARMENT_CATEGORY_OF_CATEGORY[category].value
 
         on_progress(Step.POSE)
         person_keypoints = self.keypoints(person)
@@ -153,7 +165,7 @@ class FashnVtonEngine:
             png=png,
             details={
                 "category": category.value,
-                "notes": [*notes, *garment.notes],
+                "notes": list(garment.notes),
                 "seed": options.seed,
                 "steps": options.num_steps,
                 "guidance_scale": options.guidance_scale,
@@ -161,26 +173,56 @@ class FashnVtonEngine:
             },
         )
 
-    def prepare_garment(self, photo: np.ndarray, category: str, options: FashnOptions) -> PreparedGarment:
-        """The garment photo (``HxWx3`` uint8 RGB) pre-resized, its type decided and (worn) its labels
-        parsed; ``category`` is FASHN's ("tops", ...)."""
+    def prepare_garment(self, photo: np.ndarray, requested: Category, options: FashnOptions) -> PreparedGarment:
+        """The garment photo (``HxWx3`` uint8 RGB) pre-resized, its type and category decided and
+        (worn) its garment masked. Raises ``GarmentUndecidable`` when ``requested`` is ``AUTO`` and
+        the photo does not say which category, ``GarmentNotFound`` when no garment is found on it."""
         image = pre_resize(photo)
-        keypoints = self.keypoints(image) if options.garment_photo_type != "flat-lay" else None
-        photo_type = options.garment_photo_type
-        notes: list[str] = []
-        if photo_type == "auto":
-            worn = np.count_nonzero(keypoints.body_seen) >= MIN_WEARER_POINTS
-            photo_type = "model" if worn else "flat-lay"
-            notes.append(f"garment photo type: {photo_type} (a person was {'' if worn else 'not '}found in it)")
+        photo_type, notes = self.garment_photo_type(image, options.garment_photo_type)
         if photo_type == "flat-lay":
-            return PreparedGarment(image, photo_type, None, None, tuple(notes))
-        if not self._parser_loaded:
-            notes.append("the garment photo is worn, but no clothes parser is in the model store: used unmasked")
-            # Every pixel labelled as the category's garment: nothing is greyed out.
-            whole = np.full(image.shape[:2], garment_labels(category)[0], np.uint8)
-            return PreparedGarment(image, "model", keypoints, whole, tuple(notes))
-        parse = fashn_labels_from_parse(np.asarray(self._parse(image), np.uint8))
-        return PreparedGarment(image, "model", keypoints, parse, tuple(notes))
+            category, note = flat_lay_category(image, requested)
+            return PreparedGarment(image, photo_type, category, None, None, (*notes, note))
+        keypoints = self.keypoints(image)
+        body = body_points(keypoints, *image.shape[:2])
+        silhouette = np.asarray(self._segment_person(image)) > 0.5
+        category, note = worn_category(image, body, silhouette, requested)
+        parse, mask_note = self.worn_garment_parse(image, body, silhouette, category)
+        return PreparedGarment(image, photo_type, category, keypoints, parse, (*notes, note, mask_note))
+
+    def garment_photo_type(self, image: np.ndarray, option: str) -> tuple[str, list[str]]:
+        """``option`` when the client chose; under ``auto``, "model" when the runner's person detector
+        keeps a person in ``image``, else "flat-lay" (with a note)."""
+        if option != "auto":
+            return option, []
+        if self._detect_person(image):
+            return "model", ["garment photo type: model (the person detector found a person in it)"]
+        return "flat-lay", ["garment photo type: flat-lay (the person detector found nobody in it)"]
+
+    def worn_garment_parse(
+        self, image: np.ndarray, body: BodyPoints, silhouette: np.ndarray, category: Category
+    ) -> tuple[np.ndarray, str]:
+        """The worn photo's ``HxW`` uint8 ``FashnLabel`` map (the garment of ``category``, the rest
+        background) and a note saying which mask made it."""
+        fashn_category = GARMENT_CATEGORY_OF_CATEGORY[category]
+        if self._garment_masker == CLOTHES_PARSER:
+            return fashn_labels_from_parse(np.asarray(self._parse(image), np.uint8)), f"worn garment masked by {self._garment_masker}"
+        try:
+            if self._garment_masker == SEGMENT_ANYTHING:
+                prompts = garment_prompts(body, category.value)
+                packed = np.concatenate([prompts.points, prompts.labels[:, None]], axis=1)
+                found = np.asarray(self._mask_garment(image, packed), bool)
+                mask = found & garment_zone(body, category.value) & ~face_and_hands(body)
+            else:
+                mask = geometric_garment_mask(silhouette, body, category.value)
+        except ZoneNotVisible as missing:
+            raise GarmentNotFound(
+                f"The garment photo shows a person, but {missing}: a {category.value} garment cannot be "
+                "found on them. Send a photo showing the garment worn whole, or a flat-lay photo."
+            ) from None
+        if not mask.any():
+            raise GarmentNotFound(f"No {category.value} garment was found on the person in the garment photo.")
+        labels = np.where(mask, garment_labels(fashn_category)[0], FashnLabel.BACKGROUND).astype(np.uint8)
+        return labels, f"worn garment masked by {self._garment_masker}"
 
     def keypoints(self, image: np.ndarray) -> Keypoints:
         return Keypoints.from_array(np.asarray(self._estimate_pose(image)))
@@ -214,9 +256,9 @@ class FashnVtonEngine:
             log.warning("could not cancel the sampling of %s: %s: %s", request_id, type(error).__name__, error)
 
     def warm_up(self) -> None:
-        """Ask the runner whether it parses garments, then run the pose model and one denoising step."""
+        """Ask the runner how it masks worn garments, then run the pose model and one denoising step."""
         runner = self._runner_description()
-        self._parser_loaded = runner.steps.get("segmentation") == "clothes parser"
+        self._garment_masker = runner.steps.get("garment_mask", GEOMETRIC_MASK)
         blank = np.zeros((CANVAS_HEIGHT, CANVAS_WIDTH, 3), np.uint8)
         self.keypoints(blank)
         warm = TryOnRequest(blank, blank, "tops", Keypoints.none_seen(), garment_photo_type="flat-lay")
@@ -238,22 +280,35 @@ class FashnVtonEngine:
         return RunnerDescription.model_validate(self._describe())
 
 
-def resolve_category(category: Category) -> tuple[Category, list[str]]:
-    """The service category the model is run with, and a note when ``auto`` had to choose."""
-    if category is Category.AUTO:
-        return AUTO_CATEGORY, [
-            "category auto: this engine does not classify garments; used upper_body (send category to choose)"
-        ]
-    return category, []
+def flat_lay_category(image: np.ndarray, requested: Category) -> tuple[Category, str]:
+    """The category of a flat-lay garment photo (``HxWx3`` uint8 RGB) and a note: ``requested``
+    unless ``AUTO``, else what the garment's cut-out shape says (``GarmentUndecidable`` if nothing)."""
+    if requested is not Category.AUTO:
+        return requested, f"category {requested.value} (as requested)"
+    try:
+        found = flat_lay_mask(image)
+    except GarmentNotFound:
+        raise undecidable("no garment could be told from its background") from None
+    shape = classify_flat_lay(found.mask)
+    return Category(shape.category), f"category auto -> {shape.category} ({shape.reason})"
+
+
+def worn_category(image: np.ndarray, body: BodyPoints, silhouette: np.ndarray, requested: Category) -> tuple[Category, str]:
+    """The category of a worn garment photo and a note: ``requested`` unless ``AUTO``, else what the
+    wearer's keypoints and silhouette say (``GarmentUndecidable`` if nothing)."""
+    if requested is not Category.AUTO:
+        return requested, f"category {requested.value} (as requested)"
+    shape = classify_worn(image, body, silhouette)
+    return Category(shape.category), f"category auto -> {shape.category} ({shape.reason})"
 
 
 def step_performers(runner: RunnerDescription) -> dict[str, str]:
     """What performs each step, from the runner's description."""
     model = runner.model_tag or "fashn-vton (not loaded)"
-    parser = runner.steps.get("segmentation") == "clothes parser"
+    masker = runner.steps.get("garment_mask", GEOMETRIC_MASK)
     return {
-        Step.SEGMENTATION.value: "garment photo type from its keypoints"
-        + ("; worn garments masked by the SegFormer clothes parser" if parser else "; worn garments unmasked (no parser)"),
+        Step.SEGMENTATION.value: "garment photo type by the person detector; category from the garment's "
+        f"shape (flat-lay) or the wearer's keypoints and silhouette (worn); worn garments masked by {masker}",
         Step.POSE.value: runner.steps.get("pose", "none (model not loaded)"),
         Step.WARP.value: "resize-pad onto the 576x864 canvas, grey pose maps",
         Step.INPAINTING.value: f"FASHN VTON v1.5 rectified-flow sampling, model {model} ({runner.license or 'licence unknown'})",

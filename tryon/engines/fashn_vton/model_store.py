@@ -18,7 +18,6 @@ a missing, extra or mis-shaped tensor is refused by name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...models.store import TEST_SOURCE, ModelSource, StoredModel, model_labels, resolve_source
-from ...models.store import save_to_store, source_metadata
+from ...models.store import file_sha256, save_to_store, source_metadata
 from .dwpose import DETECTOR_FILE, POSE_MODEL_FILE
 
 if TYPE_CHECKING:
@@ -96,14 +95,6 @@ def check_checkpoint(path: str | Path, config: Mapping | None = None) -> None:
     from .checkpoint import validate_tensor_shapes
 
     validate_tensor_shapes(safetensors_shapes(path), expected_shapes(config))
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_fashn_vton(

@@ -1,8 +1,10 @@
 """Whole-body keypoints and the grey pose map FASHN VTON is conditioned on.
 
 ``Keypoints`` holds one person: coordinates normalised to [0, 1] by the image's width (x) and height
-(y), ``-1`` (both coordinates) where a point was not seen. Points may lie slightly outside [0, 1]
-when the detector places them beyond the photo's edge.
+(y). A body point scored under the threshold keeps its coordinates and is marked not seen
+(``body_visible``), as the reference's ``subset`` does; hand and face points are ``-1`` (both
+coordinates) where not seen. Points may lie slightly outside [0, 1] when the detector places them
+beyond the photo's edge.
 
 The map is ``HxW`` uint8, 0 where nothing is drawn: body limbs as ellipses of grey 12-144 (60 % of
 a level from 20 to 240 that rises with the limb's index), body joints as radius-4 discs (1.3 times
@@ -80,16 +82,19 @@ _BODY_JOINT_LEVELS = tuple(_first_limb_level(point) for point in range(NUM_BODY_
 
 @dataclass(frozen=True)
 class Keypoints:
-    """One person's whole-body keypoints, normalised to [0, 1]; ``-1`` where not seen.
+    """One person's whole-body keypoints, normalised to [0, 1].
 
     ``body``: ``(18, 2)`` float64 ``(x, y)`` in OpenPose order (``BODY_POINT_NAMES``). ``hands``:
     ``(2, 21, 2)``, the person's left hand then right hand (COCO-WholeBody order), points as in
-    OpenPose's hand model. ``face``: ``(68, 2)``, the 68 iBUG face points.
+    OpenPose's hand model; ``-1`` where not seen. ``face``: ``(68, 2)``, the 68 iBUG face points;
+    ``-1`` where not seen. ``body_visible``: ``(18,)`` bool, the body points seen (the reference's
+    subset); by default those whose coordinates are not ``-1``.
     """
 
     body: np.ndarray
     hands: np.ndarray
     face: np.ndarray
+    body_visible: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name, shape in (
@@ -101,6 +106,11 @@ class Keypoints:
             if value.shape != shape:
                 raise ValueError(f"Keypoints.{name} must have shape {shape}, not {value.shape}")
             object.__setattr__(self, name, value)
+        visible = ~np.all(self.body == NOT_SEEN, axis=1) if self.body_visible is None else self.body_visible
+        visible = np.asarray(visible, dtype=bool)
+        if visible.shape != (NUM_BODY_POINTS,):
+            raise ValueError(f"Keypoints.body_visible must have shape ({NUM_BODY_POINTS},), not {visible.shape}")
+        object.__setattr__(self, "body_visible", visible)
 
     @classmethod
     def none_seen(cls) -> Keypoints:
@@ -112,50 +122,57 @@ class Keypoints:
         )
 
     def to_array(self) -> np.ndarray:
-        """``(128, 2)`` float64: the body's 18 points, both hands' 42, the face's 68 (to send between processes)."""
-        return np.concatenate([self.body, self.hands.reshape(-1, 2), self.face])
+        """``(128, 3)`` float64 (to send between processes): ``(x, y, seen)`` of the body's 18 points,
+        both hands' 42 and the face's 68, ``seen`` 1.0 or 0.0."""
+        points = np.concatenate([self.body, self.hands.reshape(-1, 2), self.face])
+        seen = np.concatenate([self.body_visible, ~np.all(points[NUM_BODY_POINTS:] == NOT_SEEN, axis=1)])
+        return np.concatenate([points, seen[:, None].astype(np.float64)], axis=1)
 
     @classmethod
     def from_array(cls, points: np.ndarray) -> Keypoints:
         """The inverse of ``to_array``."""
-        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         hands_end = NUM_BODY_POINTS + 2 * NUM_HAND_POINTS
         return cls(
-            body=points[:NUM_BODY_POINTS],
-            hands=points[NUM_BODY_POINTS:hands_end].reshape(2, NUM_HAND_POINTS, 2),
-            face=points[hands_end:],
+            body=points[:NUM_BODY_POINTS, :2],
+            hands=points[NUM_BODY_POINTS:hands_end, :2].reshape(2, NUM_HAND_POINTS, 2),
+            face=points[hands_end:, :2],
+            body_visible=points[:NUM_BODY_POINTS, 2] > 0.5,
         )
 
     @property
     def body_seen(self) -> np.ndarray:
         """``(18,)`` bool, True where the body point was seen."""
-        return ~np.all(self.body == NOT_SEEN, axis=1)
+        return self.body_visible
 
     @classmethod
     def from_reference(cls, pose: Mapping[str, Any]) -> Keypoints:
         """Read the reference's pose dict (``candidate``, ``subset``, ``hands``, ``faces``).
 
         ``candidate`` and ``subset`` may sit under ``bodies``. ``subset`` is ``1 x 18``: for each body
-        point, its row in ``candidate`` or -1 when not seen. Missing or empty ``hands`` or ``faces``
-        mean none seen; only the first face is read.
+        point, its row in ``candidate`` or -1 when not seen; an unseen point keeps the coordinates
+        ``candidate`` holds for it (one person's 18 rows) as the reference does, else ``-1``. Missing
+        or empty ``hands`` or ``faces`` mean none seen; only the first face is read.
         """
         bodies = pose.get("bodies", pose)
         candidate = np.asarray(bodies.get("candidate", []), dtype=np.float64).reshape(-1, 2)
         rows = np.asarray(bodies.get("subset", [[-1] * NUM_BODY_POINTS]), dtype=np.float64)
         if rows.shape[0] != 1 or rows.shape[1] < NUM_BODY_POINTS:
             raise ValueError(f"expected one person's subset of {NUM_BODY_POINTS} entries, not shape {rows.shape}")
-        body = np.full((NUM_BODY_POINTS, 2), NOT_SEEN)
-        for point, row in enumerate(rows[0, :NUM_BODY_POINTS].astype(int)):
+        body = candidate[:NUM_BODY_POINTS].copy() if len(candidate) == NUM_BODY_POINTS else np.full((NUM_BODY_POINTS, 2), NOT_SEEN)
+        subset = rows[0, :NUM_BODY_POINTS].astype(int)
+        for point, row in enumerate(subset):
             if row != -1:
                 body[point] = candidate[row]
         keypoints = cls.none_seen()
         hands = np.asarray(pose["hands"], dtype=np.float64) if pose.get("hands") else keypoints.hands
         face = np.asarray(pose["faces"], dtype=np.float64)[0] if pose.get("faces") else keypoints.face
-        return cls(body=body, hands=hands, face=face)
+        return cls(body=body, hands=hands, face=face, body_visible=subset != -1)
 
     def to_reference(self) -> dict[str, Any]:
-        """The reference's pose dict: ``candidate`` (18 x 2, -1 rows unseen), ``subset`` (1 x 18),
-        ``hands`` (2 x 21 x 2) and ``faces`` (1 x 68 x 2), as JSON-ready lists."""
+        """The reference's pose dict: ``candidate`` (18 x 2, unseen points' coordinates kept),
+        ``subset`` (1 x 18, -1 where unseen), ``hands`` (2 x 21 x 2) and ``faces`` (1 x 68 x 2), as
+        JSON-ready lists."""
         subset = [float(point) if seen else -1.0 for point, seen in enumerate(self.body_seen)]
         return {
             "candidate": self.body.tolist(),

@@ -14,6 +14,7 @@ import bentoml
 import numpy as np
 
 from ...models.clothes_parser_store import PARSING_MODEL
+from ...models.garment_masker_store import GARMENT_MASKER_MODEL
 from ...models.store import declared_model, find_model, is_test_model, require_model, resolve_engine_runner
 from .batching import (
     CANCELLED,
@@ -31,6 +32,13 @@ ENGINE = "fashn-vton"
 CUDA_CHECK_SECONDS = 60
 DWPOSE = "dwpose"
 MEDIAPIPE = "mediapipe (approximates the DWPose keypoints the model was trained on)"
+# How worn garment photos are masked (the describe answer's "garment_mask", the job's notes).
+SEGMENT_ANYTHING = "Segment Anything (Apache-2.0), prompted with the wearer's keypoints"
+CLOTHES_PARSER = "the SegFormer clothes parser (non-commercial licence, allowed by TRYON_ALLOW_NON_COMMERCIAL)"
+GEOMETRIC_MASK = (
+    "a geometric mask: the wearer's silhouette (mediapipe selfie segmentation) cut to the category's "
+    "body zone from the keypoints, face and hands removed"
+)
 # The callers' client replaces its HTTP session after this many calls or seconds and closes the old
 # one with the calls still waiting on it (BentoML 1.4's SessionManager; docs/fashn-vton.md): far off.
 RUNNER_CONNECTION = {"max_requests": 1_000_000, "max_age": 86_400.0}
@@ -110,13 +118,15 @@ class ProgressBoard:
 
 @bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 900}, runner_connection=RUNNER_CONNECTION)
 class FashnVtonRunner:
-    """FASHN VTON v1.5 from the model store, with its pose detector and (when stored) the clothes parser.
+    """FASHN VTON v1.5 from the model store, with its pose detector, the worn-garment masker (Segment
+    Anything, when stored), the selfie segmenter, and (when stored and allowed) the clothes parser.
 
     ``sample`` is batchable over the fixed 864x576 canvas: concurrent jobs' rows are merged into one
     batch; inside it, requests with different step counts or guidance are grouped and each group is
     sampled together. A batch the GPU has no memory for is halved and retried; a request that does
-    not fit alone fails with a readable reason. ``estimate_pose``, ``parse``, ``progress`` and
-    ``describe`` answer while a batch samples.
+    not fit alone fails with a readable reason. ``estimate_pose``, ``detect_person``,
+    ``segment_person``, ``mask_garment``, ``parse``, ``progress`` and ``describe`` answer while a
+    batch samples.
 
     Loads its model when ``TRYON_ENGINE`` is ``fashn-vton`` (a missing model stops start-up, naming
     the import command) or, under ``auto``, when the store holds a real (not test) model and this
@@ -126,6 +136,7 @@ class FashnVtonRunner:
     # Declared so `bentoml build` records them; absent when the store lacks them (see declared_model).
     model = declared_model(FASHN_VTON_MODEL)
     parser_model = declared_model(PARSING_MODEL)
+    masker_model = declared_model(GARMENT_MASKER_MODEL)
 
     def __init__(self) -> None:
         from ...settings import ModelSettings
@@ -137,6 +148,8 @@ class FashnVtonRunner:
         self.pipeline = None
         self.pose_source = None
         self.parser = None
+        self.masker = None
+        self.person_segmenter = None
         self.sampling_context: Callable[[], AbstractContextManager] = nullcontext
         self.progress_board = ProgressBoard()
         self.ledger = SampleLedger()
@@ -170,10 +183,28 @@ class FashnVtonRunner:
         check_canvas(pipeline)
         if settings.fashn_compile:
             pipeline.transformer = torch.compile(pipeline.transformer)
-        self.pose_source, self.estimate_keypoints = self.image_models.submit(open_pose_source, folder / DWPOSE_FOLDER).result()
-        self.parser = load_parser(test_model=is_test_model(self.stored))
+        self.pose_source, self.estimate_keypoints, self.finds_person = self.image_models.submit(
+            open_pose_source, folder / DWPOSE_FOLDER
+        ).result()
+        self.load_garment_maskers(settings)
         self.pipeline = pipeline
         log.info("FashnVtonRunner: %s on %s (%s), pose from %s", self.stored.tag, device, dtype, self.pose_source)
+
+    def load_garment_maskers(self, settings: Any) -> None:
+        """The worn-garment masker (Segment Anything) and the clothes parser when stored (test models
+        only beside a test try-on model; the parser only when non-commercial models are allowed), and
+        the selfie segmenter of the geometric mask, on the image models' thread."""
+        from ...models.selfie_segmenter import SelfieSegmenter
+
+        test_model = is_test_model(self.stored)
+        self.masker = load_masker(test_model=test_model)
+        self.parser = load_parser(test_model=test_model, allow_non_commercial=settings.allow_non_commercial)
+        self.person_segmenter = self.image_models.submit(SelfieSegmenter).result()
+
+    @property
+    def garment_mask(self) -> str:
+        """How worn garments are masked: the masker, else the parser, else geometrically."""
+        return SEGMENT_ANYTHING if self.masker else CLOTHES_PARSER if self.parser else GEOMETRIC_MASK
 
     def model_in_memory(self) -> Any:
         if self.pipeline is None:
@@ -263,7 +294,7 @@ class FashnVtonRunner:
 
     @bentoml.api
     async def estimate_pose(self, image: np.ndarray) -> np.ndarray:
-        """``HxWx3`` uint8 RGB (the pre-resized photo) -> ``(128, 2)`` float64 ``Keypoints.to_array()``."""
+        """``HxWx3`` uint8 RGB (the pre-resized photo) -> ``(128, 3)`` float64 ``Keypoints.to_array()``."""
         self.model_in_memory()
         keypoints = await asyncio.get_running_loop().run_in_executor(self.image_models, self.estimate_keypoints, image)
         return keypoints.to_array()
@@ -277,17 +308,58 @@ class FashnVtonRunner:
         return labels[0]
 
     @bentoml.api
+    async def detect_person(self, image: np.ndarray) -> bool:
+        """Whether the person detector keeps a person in ``image`` (``HxWx3`` uint8 RGB): DWPose's
+        YOLOX box, or mediapipe's pose detector."""
+        self.model_in_memory()
+        return bool(await asyncio.get_running_loop().run_in_executor(self.image_models, self.finds_person, image))
+
+    @bentoml.api
+    async def segment_person(self, image: np.ndarray) -> np.ndarray:
+        """``HxWx3`` uint8 RGB -> ``HxW`` float32 person probability in [0, 1] (selfie segmentation)."""
+        self.model_in_memory()
+        masks = await asyncio.get_running_loop().run_in_executor(
+            self.image_models, self.person_segmenter.segment_batch, image[None]
+        )
+        return masks[0]
+
+    @bentoml.api
+    async def mask_garment(self, image: np.ndarray, prompts: np.ndarray) -> np.ndarray:
+        """``HxWx3`` uint8 RGB and ``(n, 3)`` point prompts ``(x, y, label)`` (pixels; label 1 on the
+        garment, 0 off it) -> ``HxW`` bool: the garment Segment Anything outlines."""
+        if self.masker is None:
+            raise RuntimeError(f"no garment masker loaded ({GARMENT_MASKER_MODEL} is not in the model store)")
+        return await asyncio.get_running_loop().run_in_executor(
+            self.image_models, self.masker.mask, image, prompts[:, :2], prompts[:, 2].astype(np.int64)
+        )
+
+    @bentoml.api
     async def describe(self) -> dict[str, Any]:
-        """A ``RunnerDescription``; ``steps`` says the pose source and whether garments are parsed."""
+        """A ``RunnerDescription``; ``steps`` says the pose source and how worn garments are masked;
+        ``models`` lists every model in use with its licences."""
         from ..base import describe_runner
 
         loaded = self.pipeline.transformer if self.pipeline is not None else None
         steps = {}
         if loaded is not None:
-            steps = {"pose": self.pose_source, "segmentation": "clothes parser" if self.parser else "none"}
+            steps = {"pose": self.pose_source, "garment_mask": self.garment_mask}
         return describe_runner(
-            type(self).__name__, reason=self.reason, model=self.stored, loaded=loaded, steps=steps
+            type(self).__name__, reason=self.reason, model=self.stored, loaded=loaded, steps=steps,
+            models=self.models_in_use() if loaded is not None else (),
         ).model_dump()
+
+    def models_in_use(self) -> list[Any]:
+        """``ModelInUse`` of every model this runner serves with, with its licence (for /health)."""
+        from ...models.licences import model_in_use, stored_model_in_use
+
+        models = [stored_model_in_use(self.stored, "try-on model (FASHN VTON v1.5)")]
+        models.append(model_in_use("dwpose" if self.pose_source == DWPOSE else "mediapipe-pose"))
+        models.append(model_in_use("mediapipe-selfie-segmentation"))
+        if self.masker is not None:
+            models.append(stored_model_in_use(self.masker.stored, "worn-garment masker"))
+        if self.parser is not None:
+            models.append(stored_model_in_use(find_model(f"{PARSING_MODEL}:latest"), "clothes parser"))
+        return models
 
 
 def check_canvas(pipeline: Any) -> None:
@@ -301,24 +373,46 @@ def check_canvas(pipeline: Any) -> None:
         )
 
 
-def open_pose_source(dwpose_folder: Path) -> tuple[str, Callable[[np.ndarray], Any]]:
-    """(the pose source's name, photo -> ``Keypoints``): DWPose when both its ONNX files are stored
-    (onnxruntime, CUDA when it offers it), else mediapipe's bundled models."""
+def open_pose_source(dwpose_folder: Path) -> tuple[str, Callable[[np.ndarray], Any], Callable[[np.ndarray], bool]]:
+    """(the pose source's name, photo -> ``Keypoints``, photo -> whether its person detector keeps a
+    person): DWPose when both its ONNX files are stored (onnxruntime, CUDA when it offers it), else
+    mediapipe's bundled models."""
     if all((dwpose_folder / name).is_file() for name in DWPOSE_FILES):
-        from .dwpose import estimate_keypoints, open_sessions
+        from .dwpose import detect_people, estimate_keypoints, open_sessions
 
         detector, pose_model = open_sessions(dwpose_folder)
-        return DWPOSE, lambda image: estimate_keypoints(image, detector, pose_model)
+        return (
+            DWPOSE,
+            lambda image: estimate_keypoints(image, detector, pose_model),
+            lambda image: len(detect_people(np.ascontiguousarray(image[..., ::-1]), detector)) > 0,
+        )
     from .mediapipe_keypoints import MediapipeKeypoints
 
-    return MEDIAPIPE, MediapipeKeypoints()
+    estimate = MediapipeKeypoints()
+    return MEDIAPIPE, estimate, estimate.finds_person
 
 
-def load_parser(*, test_model: bool) -> Any | None:
-    """The stored clothes parser, or None: a random test parser only beside a test try-on model."""
+def load_parser(*, test_model: bool, allow_non_commercial: bool) -> Any | None:
+    """The stored clothes parser, or None: a random test parser only beside a test try-on model, a
+    non-commercial one only when ``allow_non_commercial`` (``TRYON_ALLOW_NON_COMMERCIAL``)."""
+    from ...models.licences import stored_commercial_use
+
     stored = find_model(f"{PARSING_MODEL}:latest")
     if stored is None or (is_test_model(stored) and not test_model):
+        return None
+    if not stored_commercial_use(stored) and not allow_non_commercial:
+        log.info("FashnVtonRunner: %s is not for commercial use; not loaded (TRYON_ALLOW_NON_COMMERCIAL)", stored.tag)
         return None
     from ...models.clothes_parser import ClothesParser
 
     return ClothesParser(stored.path)
+
+
+def load_masker(*, test_model: bool) -> Any | None:
+    """The stored Segment Anything masker, or None: a random test one only beside a test try-on model."""
+    stored = find_model(f"{GARMENT_MASKER_MODEL}:latest")
+    if stored is None or (is_test_model(stored) and not test_model):
+        return None
+    from ...models.garment_masker import GarmentMasker
+
+    return GarmentMasker(stored)

@@ -6,15 +6,15 @@ from tryon.engines.classical.pipeline import (
     BodyPartNotVisible,
     Category,
     CategoryMismatch,
-    classify_garment,
     prepare_garment,
     run_tryon,
 )
-from tryon.engines.classical.pipeline.categories import check_body_visible, place_unseen_ankles
+from tryon.engines.classical.pipeline.categories import check_body_visible, garment_length_ratio, place_unseen_ankles
 from tryon.engines.classical.pipeline.landmarks import garment_landmarks, lower_body_landmarks
 from tryon.engines.classical.pipeline.segmentation import cut_out_garment
 from tryon.engines.classical.pipeline.types import BodyPose, GarmentCutout
 from tryon.engines.classical.pipeline.warp import body_frame
+from tryon.vision.garments import GarmentUndecidable, classify_flat_lay
 
 from .conftest import UPPER_GARMENTS
 
@@ -33,8 +33,8 @@ def test_auto_picks_lower_body_for_the_jeans(prepared_jeans):
 @pytest.mark.parametrize("name", UPPER_GARMENTS)
 def test_auto_picks_upper_body_for_the_tops(garments, name):
     cutout = cut_out_garment(garments[name])
-    assert classify_garment(cutout.mask) is Category.UPPER_BODY
-    assert classify_garment(cutout.mask, garment_landmarks(cutout)) is Category.UPPER_BODY
+    assert classify_flat_lay(cutout.mask).category == "upper_body"
+    assert classify_flat_lay(cutout.mask, garment_length_ratio(garment_landmarks(cutout))).category == "upper_body"
 
 
 def _cutout(mask):
@@ -49,13 +49,24 @@ def test_a_long_one_piece_is_a_dress_and_a_flared_one_without_sleeves_a_skirt():
                (290, 300), (380, 680), (20, 680), (110, 300), (100, 150), (70, 190), (10, 160), (70, 60)]
     cv2.fillPoly(dress, [np.array(outline, np.int32)], 1)
     mask = dress.astype(bool)
-    assert classify_garment(mask, garment_landmarks(_cutout(mask))) is Category.DRESSES
+    assert classify_flat_lay(mask, garment_length_ratio(garment_landmarks(_cutout(mask)))).category == "dresses"
 
     skirt = np.zeros((400, 420), np.uint8)
     cv2.fillPoly(skirt, [np.array([(110, 20), (310, 20), (400, 380), (20, 380)], np.int32)], 1)
-    assert classify_garment(skirt.astype(bool)) is Category.LOWER_BODY
+    assert classify_flat_lay(skirt.astype(bool)).category == "lower_body"
     marks = lower_body_landmarks(_cutout(skirt.astype(bool)))
     assert not marks.has_legs
+
+
+def test_a_folded_garment_fails_under_auto_naming_the_category_field_and_dresses_as_a_top_on_request(persons, analyzer):
+    folded = np.full((600, 600, 3), 235, np.uint8)
+    folded[150:450, 120:480] = (40, 60, 140)  # a folded shirt: a plain rectangle, no cut to read
+    prepared = prepare_garment(folded)
+    assert prepared.category is Category.AUTO
+    with pytest.raises(GarmentUndecidable, match="Send the category field"):
+        run_tryon(persons["studio_man_hoodie.png"], prepared, analyzer)
+    result = run_tryon(persons["studio_man_hoodie.png"], prepared, analyzer, category=Category.UPPER_BODY)
+    assert result.category is Category.UPPER_BODY and "decides nothing" in result.notes[0]
 
 
 def test_jeans_landmarks_lie_in_order(prepared_jeans):

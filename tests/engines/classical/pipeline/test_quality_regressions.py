@@ -6,7 +6,7 @@ import pytest
 
 from tryon.engines.classical.pipeline import Category, prepare_garment, run_tryon
 from tryon.engines.classical.pipeline.inpainting import capsule, sample_skin_tone, skin_mask
-from tryon.engines.classical.pipeline.masks import fill_holes
+from tryon.vision.masks import fill_holes
 from tryon.engines.classical.pipeline.pipeline import HEM_LENGTH, WAIST_UP, _posed_person
 from tryon.engines.classical.pipeline.segmentation import cut_out_garment, person_mask
 from tryon.engines.classical.pipeline.warp import body_frame, warp_garment

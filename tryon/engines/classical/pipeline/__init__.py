@@ -3,7 +3,7 @@
 ``run_tryon`` is the entry point; ``prepare_garment`` is its garment half, for callers that cache it.
 """
 
-from .categories import BodyPartNotVisible, CategoryMismatch, classify_garment
+from .categories import BodyPartNotVisible, CategoryMismatch
 from .pipeline import prepare_garment, run_tryon
 from .types import BodyPose, Category, PreparedGarment, Step, TryOnResult
 
@@ -15,7 +15,6 @@ __all__ = [
     "PreparedGarment",
     "Step",
     "TryOnResult",
-    "classify_garment",
     "prepare_garment",
     "run_tryon",
 ]

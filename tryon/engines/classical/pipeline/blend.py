@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .masks import box_slices, mask_bounds
+from ....vision.masks import box_slices, mask_bounds
 from .types import Mask, RGBImage, WarpedGarment
 
 

@@ -1,12 +1,13 @@
-"""Garment categories: which one a garment's shape says, and whether the person photo shows that body part."""
+"""Garment categories in the classical pipeline: the shape's category (``tryon.vision.garments``) against
+the requested one, and whether the person photo shows the body part it is worn on."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from ....errors import NoPersonFound, TryOnError
-from .types import BodyPose, Category, GarmentLandmarks, Mask
+from ....vision.garments import GarmentUndecidable
+from .types import BodyPose, Category, GarmentLandmarks
 
 # mediapipe Pose indices each category must see: shoulders and hips for tops; hips and knees for
 # trousers (legs that leave the frame below the knees are dressed to its edge); shoulders, hips and
@@ -26,22 +27,6 @@ class CategoryMismatch(TryOnError):
     """The requested category cannot be worn as the garment photo's shape says it must be."""
 
 
-def classify_garment(mask: Mask, landmarks: GarmentLandmarks | None = None, *, dress_length: float = 2.0) -> Category:
-    """The category a garment's shape says, from its cut-out ``mask`` (``hxw`` bool, True on the garment).
-
-    - ``LOWER_BODY``: two legs (the lower part splits at the garment's axis under a solid waistband),
-      or a skirt (a solid waistband as wide as the garment's top, nothing sticking out, not tall);
-    - ``DRESSES``: one piece whose shoulder-to-hem length (from ``landmarks``, the garment's upper-body
-      landmarks) is at least ``dress_length`` times its width at the chest;
-    - ``UPPER_BODY``: everything else. Without ``landmarks`` a one-piece garment is ``UPPER_BODY``.
-    """
-    if has_two_legs(mask) or _is_skirt(mask):
-        return Category.LOWER_BODY
-    if landmarks is not None and garment_length_ratio(landmarks) >= dress_length:
-        return Category.DRESSES
-    return Category.UPPER_BODY
-
-
 def garment_length_ratio(landmarks: GarmentLandmarks) -> float:
     """Shoulder-to-hem length of a flat top or dress over its width at the chest (the wider of the
     shoulder span and the armpit span): about 1.2-1.6 for tops, 2 and more for dresses."""
@@ -53,44 +38,6 @@ def garment_length_ratio(landmarks: GarmentLandmarks) -> float:
         1.0,
     )
     return float((hem_y - shoulders_y) / chest)
-
-
-def has_two_legs(mask: Mask) -> bool:
-    """True when the garment (``hxw`` bool mask) is trousers: solid at the top of its axis, split there
-    in most rows of its lower part."""
-    centre_filled, _, _ = _profile(mask)
-    height = len(centre_filled)
-    top = centre_filled[: max(1, round(0.12 * height))]
-    lower = centre_filled[round(0.6 * height) : max(round(0.6 * height) + 1, round(0.95 * height))]
-    return bool(top.mean() > 0.8 and (~lower).mean() > 0.8)
-
-
-def _is_skirt(mask: Mask) -> bool:
-    """A solid waistband at the top, as wide as the garment's upper part (no shoulders or sleeves
-    sticking out), and not much taller than wide."""
-    centre_filled, widths, aspect = _profile(mask)
-    height = len(widths)
-    top_rows = slice(0, max(1, round(0.05 * height)))
-    upper_max = widths[: max(1, round(0.3 * height))].max()
-    return bool(centre_filled[top_rows].all() and widths[top_rows].min() >= 0.75 * upper_max and 0.5 <= aspect <= 1.6)
-
-
-def _profile(mask: Mask, work_side: int = 128) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per row of the garment's box (at ``work_side`` px on the long side): whether the garment's axis
-    is covered, the row's extent (first to last garment pixel), and the box's height over width."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    box = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = work_side / max(box.shape)
-    size = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
-    small = cv2.resize(box.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
-    width = small.shape[1]
-    half = max(1, round(0.03 * width))
-    centre = width // 2
-    centre_filled = small[:, centre - half : centre + half + 1].mean(axis=1) > 0.5
-    any_col = small.any(axis=1)
-    first = np.where(any_col, small.argmax(axis=1), 0)
-    last = np.where(any_col, width - 1 - small[:, ::-1].argmax(axis=1), -1)
-    return centre_filled, (last - first + 1).astype(float), box.shape[0] / box.shape[1]
 
 
 def check_body_visible(
@@ -159,15 +106,25 @@ def _span(category: Category) -> str:
     }[category]
 
 
-def resolve_category(requested: Category, detected: Category) -> tuple[Category, str]:
+def resolve_category(requested: Category, detected: Category, reason: str = "") -> tuple[Category, str]:
     """The category to dress in, and a note saying why.
 
-    ``AUTO`` takes the ``detected`` one. An explicit request wins, except that trousers cannot be worn
-    as a top or the other way round (their landmarks differ): ``CategoryMismatch``. A top may be worn
-    as a dress and a dress as a top (the hem is then fitted to the requested length).
+    ``AUTO`` takes the ``detected`` one; a shape that decided nothing (``detected`` is ``AUTO``, and
+    ``reason`` says why) raises ``GarmentUndecidable``. An explicit request wins, except that trousers
+    cannot be worn as a top or the other way round (their landmarks differ): ``CategoryMismatch``. A
+    top may be worn as a dress and a dress as a top (the hem is then fitted to the requested length).
     """
     if requested is Category.AUTO:
+        if detected is Category.AUTO:
+            raise GarmentUndecidable(reason)
         return detected, f"category auto -> {detected.value}"
+    if detected is Category.AUTO:
+        if requested is Category.LOWER_BODY:
+            raise CategoryMismatch(
+                "The garment photo shows no legs or waistband, so it cannot be worn as lower_body. "
+                "Send a product photo of the whole garment, laid flat."
+            )
+        return requested, f"category {requested.value} (as requested; the garment's shape decides nothing)"
     if (requested is Category.LOWER_BODY) != (detected is Category.LOWER_BODY):
         raise CategoryMismatch(
             f"The garment photo looks like a {detected.value.replace('_', '-')} garment, but category "

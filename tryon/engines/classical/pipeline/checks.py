@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ....errors import TryOnError
-from .masks import box_slices, mask_bounds
+from ....vision.masks import box_slices, mask_bounds
 from .types import Mask, RGBImage
 
 

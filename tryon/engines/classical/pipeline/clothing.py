@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .inpainting import BodyZones, SkinTone, capsule, neck_zone, skin_mask
-from .masks import box_slices, mask_bounds
+from ....vision.masks import box_slices, mask_bounds
 from .types import BodyPose, Category, Mask, RGBImage
 from .warp import BodyFrame, body_frame
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .masks import box_slices, fill_holes, mask_bounds
+from ....vision.masks import box_slices, fill_holes, mask_bounds
 from .types import BodyPose, Category, Mask, RGBImage
 from .warp import BodyFrame, body_frame
 

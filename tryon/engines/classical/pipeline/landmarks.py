@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ....errors import GarmentNotFound
-from .masks import largest_component
+from ....vision.masks import largest_component
 from .types import GarmentCutout, GarmentLandmarks, LowerBodyLandmarks, Mask
 
 Point = np.ndarray  # (2,) float (x, y)

@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 
 from ....errors import GarmentNotFound, InvalidImage, NoPersonFound
+from ....vision.garments import GarmentUndecidable, classify_flat_lay
 from .blend import blend_garment
-from .categories import check_body_visible, classify_garment, place_unseen_ankles, resolve_category
+from .categories import check_body_visible, garment_length_ratio, place_unseen_ankles, resolve_category
 from .checks import check_dressed
 from .clothing import ClothingZones, clothing_zones, protect_head
 from .inpainting import BodyZones, body_zones, capsule, fill_agnostic, limb_skin_tone, sample_skin_tone
@@ -64,20 +65,24 @@ def prepare_garment(garment: RGBImage, parser: HumanParser | None = None) -> Pre
     ``parser``, the clothes it finds there are the cut-out (the classical cut-out when it finds none).
     The result depends on the photo alone, so callers may cache it by the photo's content hash
     (``tryon.engines.classical.garment_cache.GarmentCache``). Raises ``GarmentNotFound`` when no garment can be separated
-    from the background, or its shape is neither a top, a dress, trousers nor a skirt.
+    from the background; a shape that decides no category is kept with category ``AUTO``.
     """
     _check_image(garment, "garment")
     cutout = _cut_out(garment, parser)
-    if classify_garment(cutout.mask) is Category.LOWER_BODY:
+    try:
+        shape = classify_flat_lay(cutout.mask)
+    except GarmentUndecidable as undecided:
+        # An explicit category can still dress it as a top (``resolve_category``).
+        top = garment_landmarks(cutout)
+        return PreparedGarment(cutout=without_neck_opening(cutout, top), landmarks=top, category=Category.AUTO, reason=str(undecided))
+    if shape.category == Category.LOWER_BODY.value:
         landmarks = lower_body_landmarks(cutout)
-        reason = "two legs, no sleeves" if landmarks.has_legs else "a waistband and one opening, no sleeves"
-        return PreparedGarment(cutout=cutout, landmarks=landmarks, category=Category.LOWER_BODY, reason=reason)
+        return PreparedGarment(cutout=cutout, landmarks=landmarks, category=Category.LOWER_BODY, reason=shape.reason)
     top = garment_landmarks(cutout)
-    category = classify_garment(cutout.mask, top)
-    reason = "one piece from the shoulders to well below the hips" if category is Category.DRESSES else "sleeves and a torso"
+    shape = classify_flat_lay(cutout.mask, garment_length_ratio(top))
     # What shows through the neck opening of a flat top is its inside, which a person's neck hides.
     cutout = without_neck_opening(cutout, top)
-    return PreparedGarment(cutout=cutout, landmarks=top, category=category, reason=reason)
+    return PreparedGarment(cutout=cutout, landmarks=top, category=Category(shape.category), reason=shape.reason)
 
 
 def run_tryon(
@@ -121,7 +126,7 @@ def run_tryon(
     # 1. Segmentation: the person's silhouette; the garment out of its product photo, and its category.
     with timer.step(Step.SEGMENTATION):
         silhouette = person_mask(analyzer.segment_person(person))
-        used, note = resolve_category(category, garment.category)
+        used, note = resolve_category(category, garment.category, garment.reason)
         notes.append(f"{note} ({garment.reason})" if category is Category.AUTO else note)
 
     # 2. Pose: the body landmarks the garment is fitted to; the silhouette of that person only.

@@ -139,9 +139,10 @@ class LowerBodyLandmarks:
 class PreparedGarment:
     """Everything the pipeline needs from a garment photo; depends on the garment photo alone (cacheable).
 
-    ``category`` is what the garment's shape says it is (never ``AUTO``); ``landmarks`` are
-    ``LowerBodyLandmarks`` for ``LOWER_BODY`` and ``GarmentLandmarks`` otherwise. ``reason`` says in a
-    few words why the shape was classified so (for the job's notes).
+    ``category`` is what the garment's shape says it is (``tryon.vision.garments.classify_flat_lay``),
+    ``AUTO`` when it decides nothing; ``landmarks`` are ``LowerBodyLandmarks`` for ``LOWER_BODY`` and
+    ``GarmentLandmarks`` otherwise. ``reason`` says in a few words why the shape was classified so (for
+    the job's notes), or why it could not be.
     """
 
     cutout: GarmentCutout

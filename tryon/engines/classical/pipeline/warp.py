@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .masks import box_slices
+from ....vision.masks import box_slices
 from .landmarks import garment_landmarks
 from .types import BodyPose, GarmentCutout, GarmentLandmarks, Mask, WarpedGarment
 

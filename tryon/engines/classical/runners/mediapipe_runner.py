@@ -11,6 +11,7 @@ class MediapipeRunner:
     (a GPU would sit idle), at a lower priority than the API's."""
 
     summary: str  # what ``describe`` says it serves
+    bundled_model: str  # its model, a ``tryon.models.licences.BUNDLED_MODELS`` name
 
     def __init__(self) -> None:
         from ....settings import ModelSettings
@@ -24,6 +25,9 @@ class MediapipeRunner:
     @bentoml.api
     def describe(self) -> dict[str, Any]:
         """A ``RunnerDescription``: always available (no model to import)."""
+        from ....models.licences import model_in_use
         from ...base import describe_runner
 
-        return describe_runner(type(self).__name__, available=True, reason=self.summary).model_dump()
+        return describe_runner(
+            type(self).__name__, available=True, reason=self.summary, models=[model_in_use(self.bundled_model)]
+        ).model_dump()

@@ -14,7 +14,8 @@ from .store_model_runner import StoreModelRunner
 class ParsingRunner(StoreModelRunner):
     """SegFormer human parsing from the model store. Concurrent jobs' canvases are merged into one batch.
 
-    Loads the model only when ``TRYON_PARSING_ENGINE`` resolves to ``segformer`` here, where the GPU is.
+    Loads the model only when ``TRYON_PARSING_ENGINE`` resolves to ``segformer`` here, where the GPU is;
+    under ``auto`` only with ``TRYON_ALLOW_NON_COMMERCIAL=true`` (the SegFormer weights are non-commercial).
     """
 
     # Declared so `bentoml build` records it; absent when the store lacks it (see declared_model).
@@ -24,9 +25,16 @@ class ParsingRunner(StoreModelRunner):
         from ....models.clothes_parser import ClothesParser
         from ....settings import ModelSettings
 
-        setting = ModelSettings().parsing_engine
+        settings = ModelSettings()
         self._batches: collections.deque[int] = collections.deque(maxlen=100_000)
-        super().__init__(setting, PARSING_MODEL, learned="segformer", classical="mediapipe", load=ClothesParser)
+        super().__init__(
+            settings.parsing_engine,
+            PARSING_MODEL,
+            learned="segformer",
+            classical="mediapipe",
+            load=ClothesParser,
+            allow_non_commercial=settings.allow_non_commercial,
+        )
 
     @bentoml.api(batchable=True, max_batch_size=16, max_latency_ms=30_000)
     def parse(self, canvases: np.ndarray) -> np.ndarray:

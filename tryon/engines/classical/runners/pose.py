@@ -11,6 +11,7 @@ class PoseRunner(MediapipeRunner):
     """Body landmarks. Concurrent jobs' canvases are merged into one batch."""
 
     summary = "mediapipe Pose (full), on the CPU"
+    bundled_model = "mediapipe-pose"
 
     def load(self):
         from ..mediapipe_models import PoseEstimator

@@ -11,9 +11,10 @@ class SegmentationRunner(MediapipeRunner):
     """Person segmentation. Concurrent jobs' canvases are merged into one batch."""
 
     summary = "mediapipe selfie segmentation, on the CPU"
+    bundled_model = "mediapipe-selfie-segmentation"
 
     def load(self):
-        from ..mediapipe_models import SelfieSegmenter
+        from ....models.selfie_segmenter import SelfieSegmenter
 
         return SelfieSegmenter()
 

@@ -12,10 +12,21 @@ class StoreModelRunner:
     ``loaded`` holds the model in memory (``load(folder)`` of the stored model), or None.
     """
 
-    def __init__(self, setting: str, model_name: str, *, learned: str, classical: str, load: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        setting: str,
+        model_name: str,
+        *,
+        learned: str,
+        classical: str,
+        load: Callable[[str], Any],
+        allow_non_commercial: bool = False,
+    ) -> None:
         from ....models.store import require_model, resolve_engine
 
-        self.resolution = resolve_engine(setting, model_name, learned=learned, classical=classical)
+        self.resolution = resolve_engine(
+            setting, model_name, learned=learned, classical=classical, allow_non_commercial=allow_non_commercial
+        )
         self.stored = require_model(f"{model_name}:latest") if self.resolution.engine == learned else None
         self.loaded = load(self.stored.path) if self.stored is not None else None
 

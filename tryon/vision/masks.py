@@ -1,11 +1,13 @@
-"""Small mask helpers shared by the steps: bounding boxes (to work on the part that matters), holes."""
+"""Small mask helpers: bounding boxes (to work on the part that matters), holes, the largest region.
+
+A mask is an ``HxW`` bool array, True where the named thing is."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .types import Mask
+Mask = np.ndarray
 
 Box = tuple[int, int, int, int]  # (top, left, bottom, right), bottom and right exclusive
 
