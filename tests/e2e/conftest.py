@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .served import GUARDED_KEY, GUARDED_MAX_QUEUE, REPO, ServedService
+from .served import FASHN_SETTINGS, GUARDED_KEY, GUARDED_MAX_QUEUE, ServedService, make_test_models
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # From ../shared/platform-notes.md. Playwright adds --headless and --no-sandbox itself and keeps its
@@ -26,13 +24,10 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="session")
 def fashn_service(tmp_path_factory: pytest.TempPathFactory):
-    """The FASHN engine served on the test models (its transformer and the garment masker), two
-    workers: shared by every module that tests that engine with no other setting."""
-    server = ServedService(tmp_path_factory.mktemp("fashn"), TRYON_ENGINE="fashn-vton", TRYON_WORKERS="2")
-    subprocess.run(
-        [sys.executable, "model_store_scripts/make_test_models.py", "fashn-vton", "tryon-garment-masker"],
-        cwd=REPO, env=server.env, check=True, capture_output=True,
-    )  # fmt: skip
+    """The FASHN engine served on the test models (its transformer and the garment masker) with
+    ``FASHN_SETTINGS``: shared by every module that tests that engine with no other setting."""
+    server = ServedService(tmp_path_factory.mktemp("fashn"), **FASHN_SETTINGS)
+    make_test_models(server, "fashn-vton", "tryon-garment-masker")
     yield server.start(timeout=240)
     server.stop()
 

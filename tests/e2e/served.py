@@ -32,6 +32,15 @@ SHARED_SETTINGS = {
 GUARDED_KEY = "clé-ключ-🔑"
 GUARDED_AUTH = {"Authorization": b"Bearer " + GUARDED_KEY.encode("utf-8")}  # as curl sends it from a UTF-8 shell
 GUARDED_MAX_QUEUE = 2
+# The shared FASHN server (``fashn_service`` in tests/e2e/conftest.py): five workers for the load test's
+# five concurrent jobs; its log at INFO (one line per sampling run); a job time limit that a batch of
+# five 50-step jobs on a busy CPU cannot reach (3 minutes were seen on 2 shared cores).
+FASHN_SETTINGS = {
+    "TRYON_ENGINE": "fashn-vton",
+    "TRYON_WORKERS": "5",
+    "TRYON_LOG_LEVEL": "INFO",
+    "TRYON_JOB_TIMEOUT_SECONDS": "1800",
+}
 # Every server a test started and has not stopped: ``tests/conftest.py`` stops what is left when the
 # run ends, interrupted or not (a test that raises before its own ``stop()`` leaves no server behind).
 RUNNING: set = set()
@@ -175,9 +184,9 @@ class ServedService:
         return self.log_path.read_text(errors="replace")[-last_chars:]
 
 
-def make_test_models(server: ServedService, engine: str) -> None:
-    """Build ``engine``'s tiny test models in ``server``'s model store (before ``start``)."""
+def make_test_models(server: ServedService, *names: str) -> None:
+    """Build the tiny test models ``names`` (an engine's, say) in ``server``'s model store (before ``start``)."""
     subprocess.run(
-        [sys.executable, "model_store_scripts/make_test_models.py", engine],
+        [sys.executable, "model_store_scripts/make_test_models.py", *names],
         cwd=REPO, env=server.env, check=True, capture_output=True,
     )  # fmt: skip

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from .helpers import poll_until_finished
-from .served import ServedService, make_test_models
+from .helpers import poll_until_finished, wait_for_an_empty_queue
+from .served import FASHN_SETTINGS, ServedService, make_test_models
 from .test_fashn_vton import submit_with
 
 SAMPLING_RUN = re.compile(r"sampling ([0-9a-f-]{36}): \d+ steps")
@@ -24,28 +24,20 @@ CONCURRENT_JOBS = 5
 FREED_WITHIN_SECONDS = 3.0
 
 
-def serve_fashn(workdir, workers: int) -> ServedService:
-    # On the CPU a batch of five 50-step jobs took 3 minutes here (shared 2 cores): past the default
-    # 300 s job time limit when the machine is busier.
-    server = ServedService(
-        workdir, TRYON_ENGINE="fashn-vton", TRYON_WORKERS=str(workers), TRYON_LOG_LEVEL="INFO",
-        TRYON_JOB_TIMEOUT_SECONDS="1800",
-    )  # fmt: skip
-    make_test_models(server, "fashn-vton")
-    return server.start(timeout=240)
-
-
 @pytest.fixture(scope="module")
-def five_workers(tmp_path_factory: pytest.TempPathFactory):
-    server = serve_fashn(tmp_path_factory.mktemp("fashn-load"), CONCURRENT_JOBS)
-    yield server
-    server.stop()
+def five_workers(fashn_service: ServedService):
+    """The shared FASHN server: a worker for each concurrent job, its log at INFO, a long job limit."""
+    assert fashn_service.env["TRYON_WORKERS"] == str(CONCURRENT_JOBS) and fashn_service.env["TRYON_LOG_LEVEL"] == "INFO"
+    wait_for_an_empty_queue(fashn_service.url)
+    return fashn_service
 
 
 @pytest.fixture(scope="module")
 def one_worker(tmp_path_factory: pytest.TempPathFactory):
-    server = serve_fashn(tmp_path_factory.mktemp("fashn-cancel"), 1)
-    yield server
+    """The shared FASHN settings with one worker: a cancel must free the only one."""
+    server = ServedService(tmp_path_factory.mktemp("fashn-cancel"), **{**FASHN_SETTINGS, "TRYON_WORKERS": "1"})
+    make_test_models(server, "fashn-vton")
+    yield server.start(timeout=240)
     server.stop()
 
 
