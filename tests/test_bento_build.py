@@ -149,9 +149,9 @@ GPU_ONNXRUNTIME = "onnxruntime-gpu>=1.17"
 
 def test_gpu_hosts_take_the_gpu_onnxruntime_in_place_of_the_cpu_one() -> None:
     """The README's GPU line swaps the packages as the Bento's image does, at the same version."""
-    from .test_readme_commands import commands, two_commands
+    from .test_readme_commands import command, commands
 
-    cpu_line, gpu_line = [line for line in commands(two_commands()) if "pip install" in line]
+    cpu_line, gpu_line = [line for line in commands(command(1)) if "pip install" in line]
     assert "onnxruntime" not in cpu_line  # requirements.txt's onnxruntime
     assert f'.venv/bin/pip uninstall -y onnxruntime && .venv/bin/pip install "{GPU_ONNXRUNTIME}"' in gpu_line
     cpu_pin = next(line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("onnxruntime"))
