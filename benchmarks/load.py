@@ -59,11 +59,12 @@ class Upload:
     content_type: str
 
     @classmethod
-    def of(cls, person: Path, garment: Path) -> "Upload":
+    def of(cls, person: Path, garment: Path, fields: dict[str, str] | None = None) -> "Upload":
         body, content_type = urllib3.encode_multipart_formdata(
             {
                 "person_image": (person.name, person.read_bytes()),
                 "clothing_image": (garment.name, garment.read_bytes()),
+                **(fields or {}),
             }
         )
         return cls(body, content_type)
@@ -80,7 +81,7 @@ class Outcome:
 
 
 def drive(
-    urls: list[str], jobs: int, clients: int, upload: Upload, ramp_seconds: float = 0.0
+    urls: list[str], jobs: int, clients: int, upload: Upload, ramp_seconds: float = 0.0, result_timeout: float = 600
 ) -> Outcome:
     outcome, lock = Outcome(), threading.Lock()
     tickets, replicas = iter(range(jobs)), itertools.cycle(urls)
@@ -108,7 +109,7 @@ def drive(
                 continue
             job_id = response.json()["job_id"]
             status = "timeout"
-            while time.perf_counter() - started < 600:
+            while time.perf_counter() - started < result_timeout:
                 body = session.get(f"{url}/api/tryon/{job_id}", timeout=60).json()
                 if body["status"] in ("completed", "failed"):
                     status = body["status"]

@@ -34,7 +34,7 @@ class WarmingEngine:
 
     def run(self, request: EngineRequest, on_progress) -> EngineResult:
         on_progress(Step.SEGMENTATION)
-        for fraction in (0.0, 0.001, 0.5, 0.5):  # a sampling loop: only changed percentages are written
+        for fraction in (0.0, 0.001, 0.5, 0.5):  # a sampling loop (the worker pool writes changes only)
             on_progress(Step.INPAINTING, fraction)
         on_progress(Step.DONE)
         return EngineResult(png=encode_png(np.zeros((2, 3, 3), np.uint8)), details={"category": request.category.value})
@@ -82,5 +82,7 @@ def test_a_job_reaches_the_engine_as_a_request_and_its_progress_as_percentages(t
         lambda step, progress: reports.append((step, progress)),
     )
 
-    assert reports == [("segmentation", 10), ("inpainting", 55), ("inpainting", 70), ("done", 100)]
+    assert reports == [
+        ("segmentation", 10), ("inpainting", 55), ("inpainting", 55), ("inpainting", 70), ("inpainting", 70), ("done", 100)
+    ]  # fmt: skip
     assert result.details == {"category": "dresses", "width": 3, "height": 2}  # the size read from the PNG

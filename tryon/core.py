@@ -123,14 +123,10 @@ class JobRunner:
 
     def _run_job(self, job_id: str, inputs: JobInputs, report: ProgressReport) -> JobResult:
         timer = metrics.StepTimer()
-        reported: list[tuple[str, int]] = []
 
         def on_progress(step: Step, fraction: float = 0.0) -> None:
             timer.start(step.value)
-            state = (step.value, progress_percent(step, fraction))
-            if not reported or reported[-1] != state:  # a sampling loop reports often: write changes only
-                reported.append(state)
-                report(*state)
+            report(step.value, progress_percent(step, fraction))  # writes changes; repeats check for a cancel
 
         options = dict(inputs.options)
         request = EngineRequest(

@@ -1,7 +1,9 @@
 """Calls to the runner services, retried when the connection under them was dropped.
 
 A request sent on a kept-alive connection just as the runner's server closes it fails before the
-runner sees it; runner calls are pure inference, so sending them again is safe (README, figures).
+runner sees it, and BentoML's client closes its old HTTP session, calls in flight included, when
+it replaces it (docs/fashn-vton.md). Sending a call again is safe: pose and parsing are pure
+inference, and the FASHN runner samples a request id once however often it is sent.
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ class ModelSettings(BaseSettings):
         "runners is, so submits and polls stay fast while every worker is busy (job worker threads "
         "run at nice 10 too).",
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="Level of the service's own log lines (job ids, steps, failures; the runners' sampling runs).",
+    )
     fashn_compile: bool = Field(
         default=False,
         description="Compile the FASHN VTON transformer with torch.compile during the runner's warm-up: "
@@ -115,10 +119,6 @@ class Settings(ModelSettings):
     )
     result_retention_hours: float = Field(
         default=168, gt=0, description="Finished jobs (and results kept in the store) are deleted after this."
-    )
-
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Level of the service's own log lines (job ids, steps, failures)."
     )
 
     webhook_secret: SecretStr | None = Field(

@@ -147,3 +147,11 @@ class ServedService:
 
     def log(self, last_chars: int = 5000) -> str:
         return self.log_path.read_text(errors="replace")[-last_chars:]
+
+
+def make_test_models(server: ServedService, engine: str) -> None:
+    """Build ``engine``'s tiny test models in ``server``'s model store (before ``start``)."""
+    subprocess.run(
+        [sys.executable, "model_store_scripts/make_test_models.py", engine],
+        cwd=REPO, env=server.env, check=True, capture_output=True,
+    )  # fmt: skip

@@ -72,7 +72,7 @@ def test_requests_with_different_settings_are_grouped_and_each_gets_its_own_pict
 
     assert all(isinstance(picture, np.ndarray) and picture.shape == (CANVAS_HEIGHT, CANVAS_WIDTH, 3) for picture in batch)
     assert runner.progress_board.get("a") == (2, 2) and runner.progress_board.get("b") == (3, 3)
-    alone = unpack_result(runner.sample(rows[2])[0])  # grouped with "a" in the batch; sampled alone now
+    alone = unpack_result(runner.sample(packed("c alone", 3))[0])  # "c" was grouped with "a"; now alone
     assert np.abs(alone.astype(int) - batch[2]).max() <= 1
     assert np.mean(alone != batch[2]) < 0.005
     assert not np.array_equal(batch[0], batch[2])  # own seeds, own pictures

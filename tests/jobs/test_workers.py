@@ -180,3 +180,37 @@ def test_cancelled_job_stops_at_the_next_step(pool_factory) -> None:
     time.sleep(0.3)
     assert steps == ["segmentation", "pose"]  # warp never started
     assert store.get("job").error == "Cancelled by the client."
+
+
+def test_a_job_waiting_at_the_same_progress_finds_a_cancel_and_is_not_written_each_time(pool_factory) -> None:
+    """A sampling wait reports the same step and progress every 0.2 s: the store is asked at most every
+    ``HELD_CHECK_SECONDS`` (unchanged) and the cancel still reaches the worker thread within that."""
+    from tryon.jobs.workers import HELD_CHECK_SECONDS
+
+    reports, ended = [], threading.Event()
+
+    def run_job(job_id, inputs, report):
+        try:
+            while True:
+                report("inpainting", 55)
+                reports.append(time.monotonic())
+                time.sleep(0.05)
+        finally:
+            ended.set()
+
+    store, pool = pool_factory(run_job, concurrency=1)
+    writes = []
+    advance = store.advance
+    store.advance = lambda *args, **kwargs: writes.append(time.monotonic()) or advance(*args, **kwargs)
+    store.create("job", INPUTS)
+    pool.start()
+    while len(reports) < 20:
+        time.sleep(0.01)
+    assert len(writes) <= 1 + (reports[-1] - writes[0]) / HELD_CHECK_SECONDS + 1
+    cancelled_at = time.monotonic()
+    assert store.cancel("job", "Cancelled by the client.")
+    assert ended.wait(HELD_CHECK_SECONDS + 1)
+    assert time.monotonic() - cancelled_at <= HELD_CHECK_SECONDS + 0.2
+    while pool.running:
+        assert time.monotonic() - cancelled_at < HELD_CHECK_SECONDS + 1
+        time.sleep(0.01)

@@ -18,7 +18,12 @@ from .store import JobStore, StoreFull
 log = logging.getLogger(__name__)
 
 ProgressReport = Callable[[str, int], None]
-"""``report(step, progress)``: called by a job as each step starts."""
+"""``report(step, progress)``: called by a job as each step starts, and as often as it likes while a
+step runs; raises ``JobNoLongerHeld`` once the job was cancelled, timed out or taken over."""
+
+# A job reporting the same step and progress again is checked against the store this often (a
+# cancel from any replica reaches its worker thread within it); a change is written at once.
+HELD_CHECK_SECONDS = 0.5
 
 JobFunction = Callable[[str, JobInputs, ProgressReport], JobResult]
 """Runs one job's work and returns its result; raises ``TryOnError`` for a readable failure."""
@@ -117,10 +122,15 @@ class WorkerPool:
         with self._running_lock:
             self._running[job_id] = time.monotonic()
         current_step = "start"
+        last_written: tuple[tuple[str, int], float] | None = None  # (step, progress), when
 
         def report(step: str, progress: int) -> None:
-            nonlocal current_step
+            nonlocal current_step, last_written
             current_step = step
+            state, now = (step, progress), time.monotonic()
+            if last_written is not None and last_written[0] == state and now - last_written[1] < HELD_CHECK_SECONDS:
+                return
+            last_written = (state, now)
             if not self._store.advance(job_id, self.worker_id, step=step, progress=progress):
                 raise JobNoLongerHeld(job_id)
 

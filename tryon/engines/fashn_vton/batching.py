@@ -10,12 +10,19 @@ Inside a batch, requests with different step counts or guidance cannot share a s
 are grouped by those settings and each group is sampled together (``group_by_settings``). A group
 the GPU has no memory for is halved and each half retried (``sample_fitting_memory``); a single
 request that still does not fit fails alone, with a readable reason, and the others go on.
+
+A request id is sampled once, however often it is sent (``SampleLedger``), and a cancelled request
+leaves its batch at the next denoising step.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
@@ -33,6 +40,7 @@ OUT_OF_MEMORY = (
     "The GPU ran out of memory for this image (CUDA out of memory); it was sampled on its own and "
     "still did not fit. Try again when the GPU is less busy, or serve the model on a GPU with more memory."
 )
+CANCELLED = "The request was cancelled while it was being sampled."
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -164,3 +172,70 @@ def is_out_of_memory(error: BaseException) -> bool:
             return True
         error = getattr(error, "inner_exception", None) or error.__cause__ or error.__context__
     return False
+
+
+class SampleLedger:
+    """The runner's record of sampling requests by id: each computed once, cancelled ones dropped.
+
+    ``sample`` is batchable and its callers resend a call whose connection was cut, so one request
+    id can arrive again in the same batch, in a later batch while the first computes, or after it
+    has finished. ``claim`` gives the first arrival a new ``Future`` to compute (``first`` True) and
+    every later one that same ``Future``, to wait for or read. Finished results are kept for
+    ``keep_seconds`` and at most ``max_results`` of them (a picture is 1.5 MB); requests being
+    computed are never forgotten.
+
+    ``cancel`` marks ids (being sampled, or not yet arrived: a cancel can overtake its ``sample``);
+    the sampling loop asks ``cancelled`` before each step. The last ``max_cancelled`` ids are kept.
+    """
+
+    def __init__(self, *, max_results: int = 32, keep_seconds: float = 600, max_cancelled: int = 10_000) -> None:
+        self._requests: OrderedDict[str, tuple[Future, float | None]] = OrderedDict()  # id -> (result, finished at)
+        self._cancelled: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_results, self._keep_seconds, self._max_cancelled = max_results, keep_seconds, max_cancelled
+
+    def claim(self, request_id: str) -> tuple[Future, bool]:
+        """(the request's result, whether this caller is the first and must compute it)."""
+        with self._lock:
+            self._forget_old(time.monotonic())
+            if request_id in self._requests:
+                return self._requests[request_id][0], False
+            result: Future = Future()
+            self._requests[request_id] = (result, None)
+            return result, True
+
+    def finish(self, request_id: str, result: np.ndarray | str) -> None:
+        """Store the result of a claimed request (a sentence if it failed or was cancelled)."""
+        with self._lock:
+            future, _ = self._requests.pop(request_id)
+            self._requests[request_id] = (future, time.monotonic())  # newest last
+            future.set_result(CANCELLED if request_id in self._cancelled else result)
+
+    def abandon(self, request_id: str, error: BaseException) -> None:
+        """The computation raised before ``request_id`` was finished: callers waiting get ``error``, and
+        a later resend computes it again. A request already finished is left as it is."""
+        with self._lock:
+            future, _ = self._requests[request_id]
+            if future.done():
+                return
+            del self._requests[request_id]
+        future.set_exception(error)
+
+    def cancel(self, request_ids: Sequence[str]) -> None:
+        with self._lock:
+            for request_id in request_ids:
+                self._cancelled[request_id] = None
+                self._cancelled.move_to_end(request_id)
+            while len(self._cancelled) > self._max_cancelled:
+                self._cancelled.popitem(last=False)
+
+    def cancelled(self, request_id: str) -> bool:
+        with self._lock:
+            return request_id in self._cancelled
+
+    def _forget_old(self, now: float) -> None:
+        finished = [(request_id, at) for request_id, (_, at) in self._requests.items() if at is not None]
+        surplus = len(finished) - self._max_results
+        for position, (request_id, at) in enumerate(finished):
+            if position < surplus or now - at > self._keep_seconds:
+                del self._requests[request_id]

@@ -12,12 +12,15 @@ Steps, as the service documents them:
   wearer's silhouette cut to the category's body zone, face and hands removed);
 - pose: the person's keypoints, from the runner (DWPose, or mediapipe);
 - warp: the four canvases (``inputs.prepare_canvases``);
-- inpainting: the runner samples; its denoising steps move the progress from 55 towards 85;
+- inpainting: the runner samples; its denoising steps move the progress from 55 towards 85 (one
+  progress call per interval for all of the process's jobs); a job that ends meanwhile (cancelled,
+  timed out) has its request dropped by the runner at the next step;
 - blend: the picture unpadded to the person photo's aspect, at the model's resolution, as a PNG.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -39,12 +42,16 @@ from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS, SamplingRequest
 from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, pre_resize, unpad
 from .inputs import TryOnRequest, prepare_canvases
 from .pose_map import Keypoints
+from .progress import ProgressPoller
 from .runner import FashnVtonRunner
 from .runner import CLOTHES_PARSER, GEOMETRIC_MASK, SEGMENT_ANYTHING
 from .wearer import body_points
 
 RUNNERS = (FashnVtonRunner,)
 MIN_PERSON_POINTS = 4
+# Sampling calls in flight at once: one per job worker (TRYON_WORKERS is at most 64).
+MAX_SAMPLING_CALLS = 64
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ class FashnVtonEngine:
         progress_poll_seconds: float = 0.2,
     ) -> None:
         self._sample = runner_api(FashnVtonRunner, "sample")
-        self._progress = runner_api(FashnVtonRunner, "progress")
+        self._cancel = runner_api(FashnVtonRunner, "cancel")
         self._estimate_pose = runner_api(FashnVtonRunner, "estimate_pose")
         self._parse = runner_api(FashnVtonRunner, "parse")
         self._detect_person = runner_api(FashnVtonRunner, "detect_person")
@@ -105,7 +112,8 @@ class FashnVtonEngine:
         self._limits = limits
         self._png_compress_level = png_compress_level
         self._poll_seconds = progress_poll_seconds
-        self._sampling_calls = ThreadPoolExecutor(thread_name_prefix="fashn-sample")
+        self._progress = ProgressPoller(runner_api(FashnVtonRunner, "progress"), progress_poll_seconds)
+        self._sampling_calls = ThreadPoolExecutor(MAX_SAMPLING_CALLS, thread_name_prefix="fashn-sample")
         self._garment_masker = GEOMETRIC_MASK  # set by warm_up, from the runner's description
 
     def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
@@ -139,7 +147,8 @@ class FashnVtonEngine:
 
         on_progress(Step.INPAINTING)
         sampling = SamplingRequest(
-            request_id=str(uuid.uuid4()),
+            # The job's id: a job run again (its worker lost) joins or reads its first sampling.
+            request_id=request.job_id or str(uuid.uuid4()),
             category=fashn_category,
             seed=options.seed,
             num_steps=options.num_steps,
@@ -218,16 +227,32 @@ class FashnVtonEngine:
         return Keypoints.from_array(np.asarray(self._estimate_pose(image)))
 
     def sample(self, sampling: SamplingRequest, packed: np.ndarray, on_progress: ProgressCallback) -> np.ndarray:
-        """The runner's picture of the whole canvas, reporting its denoising steps while it samples."""
+        """The runner's picture of the whole canvas, reporting its denoising steps while it samples.
+
+        The call waits in a thread of its own. This (the job's) thread reports the progress the
+        poller last heard; when the job ends first (``on_progress`` raises: cancelled, timed out), it
+        tells the runner to drop the request and returns at once.
+        """
         call: Future = self._sampling_calls.submit(self._sample, packed)
-        while not wait([call], timeout=self._poll_seconds).done:
-            progress = self._progress(sampling.request_id)
-            if progress["total"]:
-                on_progress(Step.INPAINTING, progress["done"] / progress["total"])
+        with self._progress.watch(sampling.request_id) as progress:
+            try:
+                while not wait([call], timeout=self._poll_seconds).done:
+                    done, total = progress()
+                    on_progress(Step.INPAINTING, done / total if total else 0.0)
+            except BaseException:
+                self.cancel_sampling(sampling.request_id)
+                raise
         result = unpack_result(np.asarray(call.result())[0])
         if isinstance(result, str):
             raise TryOnError(result)
         return result
+
+    def cancel_sampling(self, request_id: str) -> None:
+        """Ask the runner to drop ``request_id`` from its batch; a failure is only logged (the job has ended)."""
+        try:
+            self._cancel([request_id])
+        except Exception as error:
+            log.warning("could not cancel the sampling of %s: %s: %s", request_id, type(error).__name__, error)
 
     def warm_up(self) -> None:
         """Ask the runner how it masks worn garments, then run the pose model and one denoising step."""

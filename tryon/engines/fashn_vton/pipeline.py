@@ -27,6 +27,7 @@ from .sampling import (
     DEFAULT_SKIP_CFG_LAST_N_STEPS,
     DEFAULT_TIME_SHIFT_MU,
     Conditioning,
+    RowFilter,
     StepCallback,
     sample_euler,
 )
@@ -112,10 +113,13 @@ class FashnVtonPipeline:
         skip_cfg_last_n_steps: int = DEFAULT_SKIP_CFG_LAST_N_STEPS,
         time_shift_mu: float = DEFAULT_TIME_SHIFT_MU,
         callback: StepCallback | None = None,
+        keep_rows: RowFilter | None = None,
     ) -> list[np.ndarray]:
         """Sample a batch already on the canvas: one ``HxWx3`` uint8 RGB picture of the whole canvas per row.
 
         ``categories``: "tops", "bottoms" or "one-pieces"; ``seeds``: ints or CPU generators, one per row.
+        ``keep_rows`` drops rows (cancelled requests) at the next step; their pictures are unfinished
+        (``sampling.sample_euler``).
         """
         check_sampling_settings(num_steps, guidance_scale, skip_cfg_last_n_steps)
         pictures = sample_euler(
@@ -127,6 +131,7 @@ class FashnVtonPipeline:
             skip_cfg_last_n_steps=skip_cfg_last_n_steps,
             time_shift_mu=time_shift_mu,
             callback=callback,
+            keep_rows=keep_rows,
         )
         return to_uint8_images(pictures)
 

@@ -19,6 +19,8 @@ from ...models.clothes_parser_store import PARSING_MODEL
 from ...models.garment_masker_store import GARMENT_MASKER_MODEL
 from ...models.store import declared_model, find_model, is_test_model, require_model, resolve_engine_runner
 from .batching import (
+    CANCELLED,
+    SampleLedger,
     group_by_settings,
     pack_results,
     sample_fitting_memory,
@@ -42,6 +44,9 @@ GEOMETRIC_MASK = (
     "a geometric mask: the wearer's silhouette (mediapipe selfie segmentation) cut to the category's "
     "body zone from the keypoints, face and hands removed"
 )
+# The callers' client replaces its HTTP session after this many calls or seconds and closes the old
+# one with the calls still waiting on it (BentoML 1.4's SessionManager; docs/fashn-vton.md): far off.
+RUNNER_CONNECTION = {"max_requests": 1_000_000, "max_age": 86_400.0}
 ATTENTION_BACKENDS = {"flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION", "math": "MATH"}
 
 
@@ -172,7 +177,7 @@ class ProgressBoard:
             return self._steps.get(request_id, (0, 0))
 
 
-@bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 900})
+@bentoml.service(resources={"gpu": 1}, workers=1, traffic={"timeout": 900}, runner_connection=RUNNER_CONNECTION)
 class FashnVtonRunner:
     """FASHN VTON v1.5 from the model store, with its pose detector, the worn-garment masker (Segment
     Anything, when stored), the selfie segmenter, and (when stored and allowed) the clothes parser.
@@ -212,6 +217,8 @@ class FashnVtonRunner:
         self.person_segmenter = None
         self.sampling_context: Callable[[], AbstractContextManager] = nullcontext
         self.progress_board = ProgressBoard()
+        self.ledger = SampleLedger()
+        logging.getLogger("tryon").setLevel(settings.log_level)  # its sampling runs and cancels, at INFO
         # Pose and parsing run on one thread of their own: mediapipe's graphs on the thread that
         # made them, beside (not queued behind) a sampling batch.
         self.image_models = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fashn-pose")
@@ -280,27 +287,58 @@ class FashnVtonRunner:
     def sample(self, packed: np.ndarray) -> np.ndarray:
         """``(N, ...)`` uint8 rows of ``batching.pack_request`` -> ``(N, ...)`` rows of ``pack_results``.
 
-        Requests are grouped by (steps, guidance); each group is sampled together, split in halves
-        when the GPU runs out of memory.
+        Each request id is sampled once (``SampleLedger``): a row whose id arrived before (a resent
+        call) waits for that first computation, or reads its kept result. New requests are grouped
+        by (steps, guidance); each group is sampled together, split in halves when the GPU runs out
+        of memory; a request cancelled (``cancel``) leaves its group at the next step and gets the
+        ``CANCELLED`` sentence.
         """
+        self.model_in_memory()
+        requests = unpack_requests(packed)
+        claims = [self.ledger.claim(request.request_id) for request, _ in requests]
+        new = [requests[index] for index, (_, first) in enumerate(claims) if first]
+        try:
+            self._sample_new(new)
+        except BaseException as error:
+            for request, _ in new:
+                self.ledger.abandon(request.request_id, error)
+            raise
+        return pack_results([result.result() for result, _ in claims])
+
+    def _sample_new(self, members: list) -> None:
+        """Sample requests seen for the first time, each result handed to the ledger."""
         import torch
 
-        pipeline = self.model_in_memory()
-        requests = unpack_requests(packed)
-        results: list[np.ndarray | str] = [""] * len(requests)
+        for request, _ in members:
+            if self.ledger.cancelled(request.request_id):
+                self.ledger.finish(request.request_id, CANCELLED)  # before it was sampled
+            else:  # one line per sampling run (benchmarks/load_fashn_vton.py counts them)
+                log.info("sampling %s: %d steps", request.request_id, request.num_steps)
+        members = [member for member in members if not self.ledger.cancelled(member[0].request_id)]
         free_memory = torch.cuda.empty_cache if torch.cuda.is_available() else (lambda: None)
-        for group in group_by_settings([request for request, _ in requests]):
-            members = [requests[index] for index in group]
-            for index, result in zip(group, sample_fitting_memory(members, self._sample_group, free_memory=free_memory)):
-                results[index] = result
-        return pack_results(results)
+        for group in group_by_settings([request for request, _ in members]):
+            grouped = [members[index] for index in group]
+            for (request, _), result in zip(grouped, sample_fitting_memory(grouped, self._sample_group, free_memory=free_memory)):
+                self.ledger.finish(request.request_id, result)
 
     def _sample_group(self, members: list) -> list[np.ndarray]:
-        """Sample requests of equal settings together, reporting each step on the progress board."""
+        """Sample requests of equal settings together, reporting each step on the progress board and
+        dropping cancelled requests at the next step."""
         requests = [request for request, _ in members]
         ids = [request.request_id for request in requests]
         num_steps, guidance_scale = requests[0].settings
         log.debug("sampling %d request(s), %d steps, guidance %s", len(requests), num_steps, guidance_scale)
+
+        dropped: set[str] = set()
+
+        def keep_rows() -> list[bool]:
+            keep = [not self.ledger.cancelled(request_id) for request_id in ids]
+            for request_id in {request_id for request_id, kept in zip(ids, keep) if not kept} - dropped:
+                dropped.add(request_id)
+                done, _ = self.progress_board.get(request_id)
+                log.info("%s dropped from its batch after %d of %d steps", request_id, done, num_steps)
+            return keep
+
         with self.sampling_context():
             return self.pipeline.sample_canvases(
                 [canvas for _, canvas in members],
@@ -309,13 +347,22 @@ class FashnVtonRunner:
                 num_steps=num_steps,
                 guidance_scale=guidance_scale,
                 callback=lambda done, total: self.progress_board.set(ids, done, total),
+                keep_rows=keep_rows,
             )
 
     @bentoml.api
-    async def progress(self, request_id: str) -> dict[str, int]:
-        """Denoising steps done so far for ``request_id`` (both 0 until its group starts)."""
-        done, total = self.progress_board.get(request_id)
-        return {"done": done, "total": total}
+    async def progress(self, request_ids: list[str]) -> dict[str, list[int]]:
+        """``{request id: [steps done, steps in all]}`` for each of ``request_ids`` ([0, 0] until its
+        group starts): one call answers for every job a process is sampling."""
+        return {request_id: list(self.progress_board.get(request_id)) for request_id in request_ids}
+
+    @bentoml.api
+    async def cancel(self, request_ids: list[str]) -> list[str]:
+        """Drop these requests from their batch at its next denoising step (or, not yet arrived, at
+        once when they do); their ``sample`` rows answer ``CANCELLED``. Returns the ids."""
+        self.ledger.cancel(request_ids)
+        log.info("cancelled %s", ", ".join(request_ids))
+        return request_ids
 
     @bentoml.api
     async def estimate_pose(self, image: np.ndarray) -> np.ndarray:

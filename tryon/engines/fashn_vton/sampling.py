@@ -9,7 +9,7 @@ the running image in float32 and guides with a batched conditional + null pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +20,7 @@ from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS
 from .transformer import FashnVtonTransformer
 
 StepCallback = Callable[[int, int], None]  # (steps done, steps in all), after each step
+RowFilter = Callable[[], Sequence[bool]]  # which of the batch's rows go on, asked before each step
 
 DEFAULT_TIME_SHIFT_MU = 1.5
 DEFAULT_SKIP_CFG_LAST_N_STEPS = 1  # the last step unguided keeps colours from over-saturating
@@ -49,6 +50,10 @@ class Conditioning:
     person_poses: torch.Tensor
     garment_poses: torch.Tensor
     garment_categories: torch.Tensor
+
+    def rows(self, index: torch.Tensor) -> Conditioning:
+        """The rows ``index`` (a 1-D int64 tensor) of each tensor, in that order."""
+        return Conditioning(*(tensor.index_select(0, index.to(tensor.device)) for tensor in vars(self).values()))
 
     def doubled(self) -> Conditioning:
         """Each tensor twice over the batch: the conditional rows, then the rows to null."""
@@ -103,17 +108,34 @@ def sample_euler(
     skip_cfg_last_n_steps: int = DEFAULT_SKIP_CFG_LAST_N_STEPS,
     time_shift_mu: float = DEFAULT_TIME_SHIFT_MU,
     callback: StepCallback | None = None,
+    keep_rows: RowFilter | None = None,
 ) -> torch.Tensor:
     """Integrate from ``noise`` (B, 3, H, W) at t = 0 to the image at t = 1: (B, 3, H, W) float32 in [-1, 1].
 
     The last ``skip_cfg_last_n_steps`` steps are unguided (and run only the conditional pass).
+    ``keep_rows()`` (B flags), asked before each step, drops rows from the batch for good (a
+    cancelled request): the model no longer runs on them, the other rows go on as they would
+    without them, and a dropped row comes back as it was when dropped (the caller discards it).
+    The loop ends early once every row is dropped.
     """
     times = rectified_flow_times(num_steps, time_shift_mu).tolist()
     x = noise.to(device=transformer.device, dtype=torch.float32)
+    rows = list(range(x.shape[0]))  # the rows still sampled
+    index, part = None, conditioning  # ``rows`` as a tensor, and their conditioning (None: all rows)
     for step, (t, t_next) in enumerate(zip(times[:-1], times[1:])):
+        if keep_rows is not None:
+            keep = keep_rows()
+            if kept := [row for row in rows if keep[row]]:
+                if kept != rows:
+                    rows, index = kept, torch.tensor(kept, device=x.device)
+                    part = conditioning.rows(index)
+            else:
+                break
         guided = step < num_steps - skip_cfg_last_n_steps
-        velocity = guided_velocity(transformer, x, t, conditioning, guidance_scale if guided else None)
-        x = x + (t_next - t) * velocity
+        running = x if index is None else x.index_select(0, index)
+        velocity = guided_velocity(transformer, running, t, part, guidance_scale if guided else None)
+        running = running + (t_next - t) * velocity
+        x = running if index is None else x.index_copy(0, index, running)
         if callback is not None:
             callback(step + 1, num_steps)
     return x.clamp(-1.0, 1.0)
