@@ -14,7 +14,9 @@ from tryon.engines.fashn_vton.model_store import (
     CHECKPOINT_FILE,
     DWPOSE_FILES,
     FASHN_VTON_MODEL,
+    SHIPPED_SHA256,
     ChecksumMismatchError,
+    FashnVtonModel,
     file_sha256,
     import_from_hub,
 )
@@ -90,3 +92,24 @@ def test_a_revision_not_resolved_to_a_commit_is_refused(hub) -> None:
     with pytest.raises(ValueError, match="revision 'main' is not resolved to a commit"):
         import_from_hub(unresolved, DWPOSE, config=TINY_CONFIG, download=hub.download, file_hashes=hub.file_hashes)
     assert not hub.downloads
+
+
+def test_the_default_sources_are_pinned_commits_whose_files_the_project_ships_hashes_for() -> None:
+    from tryon.models.garment_masker_store import GARMENT_MASKER
+
+    pinned = (FashnVtonModel.default_source, FashnVtonModel.dwpose_source, GARMENT_MASKER.default_source)
+    assert all(len(source.revision) == 40 and int(source.revision, 16) >= 0 for source in pinned)
+    assert set(SHIPPED_SHA256[(MODEL.repo, FashnVtonModel.default_source.revision)]) == {CHECKPOINT_FILE}
+    assert set(SHIPPED_SHA256[(DWPOSE.repo, FashnVtonModel.dwpose_source.revision)]) == set(DWPOSE_FILES)
+
+
+def test_at_a_pinned_commit_the_shipped_hash_decides_even_when_the_hub_agrees_with_the_file(hub, tmp_path) -> None:
+    pinned = ModelSource(MODEL.repo, "main", "apache-2.0", commit=FashnVtonModel.default_source.revision)
+    hub.add(pinned, CHECKPOINT_FILE, MMDIT_TINY / "weights.safetensors")  # not the published checkpoint
+    with temporary_model_store(tmp_path / "bentoml"):
+        with pytest.raises(ChecksumMismatchError) as refused:
+            import_from_hub(pinned, DWPOSE, config=TINY_CONFIG, download=hub.download, file_hashes=hub.file_hashes)
+        assert not bentoml.models.list()
+
+    shipped = SHIPPED_SHA256[(MODEL.repo, pinned.commit)][CHECKPOINT_FILE]
+    assert f": {CHECKPOINT_FILE} has sha256 " in str(refused.value) and f"this service ships {shipped}" in str(refused.value)

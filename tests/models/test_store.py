@@ -12,7 +12,7 @@ import pytest
 from model_store_scripts import import_models
 from tryon.engines.fashn_vton.model_store import FASHN_VTON_MODEL
 from tryon.models.clothes_parser_store import CLOTHES_PARSER, PARSING_MODEL, save_clothes_parser, tiny_clothes_parser
-from tryon.models.garment_masker_store import GARMENT_MASKER_MODEL
+from tryon.models.garment_masker_store import GARMENT_MASKER_MODEL, SAM_VIT_BASE_COMMIT
 from tryon.models.store import (
     ModelSource,
     MissingModelError,
@@ -90,7 +90,7 @@ def test_auto_uses_a_real_model_when_cuda_is_available(test_models: dict) -> Non
 def test_import_dry_run_prints_the_plan_and_downloads_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     import_models.main(["--dry-run"])
     out = capsys.readouterr().out
-    assert f"{GARMENT_MASKER_MODEL}: facebook/sam-vit-base@main" in out and "license apache-2.0" in out
+    assert f"{GARMENT_MASKER_MODEL}: facebook/sam-vit-base@{SAM_VIT_BASE_COMMIT}" in out and "license apache-2.0" in out
     # Every model but the non-commercial parser, which is skipped with the reason.
     assert f"skipped {PARSING_MODEL}: mattmdjaga/segformer_b2_clothes is not for commercial use" in out
     assert f"{PARSING_MODEL}: mattmdjaga" not in out.split("would import:")[1]
@@ -107,7 +107,7 @@ def test_import_takes_model_or_engine_names_from_the_registry(capsys: pytest.Cap
     import_models.main(["--dry-run", "--allow-non-commercial", "classical"])  # an engine: all its models
     assert f"{PARSING_MODEL}: mattmdjaga/segformer_b2_clothes@main" in capsys.readouterr().out
     import_models.main(["--dry-run", GARMENT_MASKER_MODEL])
-    assert f"{GARMENT_MASKER_MODEL}: facebook/sam-vit-base@main" in capsys.readouterr().out
+    assert f"{GARMENT_MASKER_MODEL}: facebook/sam-vit-base@{SAM_VIT_BASE_COMMIT}" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no model or engine named 'nope'"):
         import_models.main(["--dry-run", "nope"])
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 GARMENT_MASKER_MODEL = "tryon-garment-masker"
 LICENSE = "apache-2.0"
+# facebook/sam-vit-base's hub commit the import defaults to (its main branch since 2023).
+SAM_VIT_BASE_COMMIT = "70c1a07f894ebb5b307fd9eaaee97b9dfc16068f"
 
 
 def save_garment_masker(model: Any, processor: Any, *, source: ModelSource, test_model: bool = False) -> Any:
@@ -67,7 +69,7 @@ class GarmentMaskerModel(StoredModel):
     name = GARMENT_MASKER_MODEL
     summary = "transformers SamModel (Segment Anything ViT-B), prompted with the wearer's keypoints"
     option_prefix = "masker"
-    default_source = ModelSource("facebook/sam-vit-base", "main", LICENSE)
+    default_source = ModelSource("facebook/sam-vit-base", SAM_VIT_BASE_COMMIT, LICENSE)
 
     def add_import_options(self, parser: "ArgumentParser") -> Any:
         group = super().add_import_options(parser)

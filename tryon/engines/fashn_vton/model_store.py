@@ -11,9 +11,10 @@ cover it:
 The DWPose files live in the same stored model, not in one of their own, because the keypoints the
 try-on model expects are part of the model: they are imported, versioned and shipped together.
 
-From the hub, each source's revision is resolved to its commit, every file is downloaded at that
-commit and its sha256 compared with the hub's Git LFS hash for the file at that commit before
-anything is saved: a file that differs is refused by name (``ChecksumMismatchError``). Before
+From the hub, each source's revision is resolved to its commit (by default the pinned commits
+below), every file is downloaded at that commit and its sha256 compared, before anything is saved,
+with the hash this module ships for that commit (``SHIPPED_SHA256``) or else the hub's Git LFS hash
+for the file at that commit: a file that differs is refused by name (``ChecksumMismatchError``). Before
 anything is converted, every tensor name and shape of the checkpoint (read from the safetensors
 header alone) is checked against ``full_size_manifest.json``, shipped in this package: a missing,
 extra or mis-shaped tensor is refused by name.
@@ -63,6 +64,20 @@ TEST_MODEL_CONFIG = {
 
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
+
+# The published weights the service was checked against: the hub commits the import defaults to,
+# and the sha256 of each file at those commits (the same as the hub's LFS hashes for them).
+FASHN_VTON_COMMIT = "7720683168567eb5a2a4c67f15116c6e29c83ded"
+DWPOSE_COMMIT = "548b5df25b84d9f4aac0611dfa1c2a7a12f15571"
+SHIPPED_SHA256: dict[tuple[str, str], dict[str, str]] = {
+    ("fashn-ai/fashn-vton-1.5", FASHN_VTON_COMMIT): {
+        "model.safetensors": "d6cd38286885bc29fa487ea9383f80ffeb95862e7747c630d42c5d3c05bdd35a",
+    },
+    ("fashn-ai/DWPose", DWPOSE_COMMIT): {
+        "yolox_l.onnx": "7860ae79de6c89a3c1eb72ae9a2756c0ccfbe04b7791bb5880afabd97855a411",
+        "dw-ll_ucoco_384.onnx": "724f4ff2439ed61afb86fb8a1951ec39c6220682803b4a8bd4f598cd913b1843",
+    },
+}
 
 Download = Callable[[str, str, str], Path]  # (repo, filename, commit) -> local path
 FileHashes = Callable[[str, str, Sequence[str]], dict[str, str]]  # (repo, commit, filenames) -> {filename: sha256}
@@ -144,21 +159,23 @@ def hub_lfs_sha256(repo: str, commit: str, filenames: Sequence[str]) -> dict[str
 def download_verified(
     source: ModelSource, filenames: Sequence[str], *, download: Download = hub_download, file_hashes: FileHashes = hub_lfs_sha256
 ) -> list[Path]:
-    """Each of ``filenames`` of ``source`` at ``source.commit``, its sha256 checked against the hub's
-    (``file_hashes``) for that commit; ``ChecksumMismatchError`` names the first file that differs.
+    """Each of ``filenames`` of ``source`` at ``source.commit``, its sha256 checked against the hash
+    shipped for that commit (``SHIPPED_SHA256``) or else the hub's (``file_hashes``);
+    ``ChecksumMismatchError`` names the first file that differs.
 
     Nothing is saved here: callers save only what this returns.
     """
     if not source.commit or not COMMIT.fullmatch(source.commit):
         raise ValueError(f"{source.repo}: revision {source.revision!r} is not resolved to a commit ({source.commit!r})")
-    expected = file_hashes(source.repo, source.commit, filenames)
+    shipped = SHIPPED_SHA256.get((source.repo, source.commit))
+    expected, recorder = (shipped, "this service ships") if shipped else (file_hashes(source.repo, source.commit, filenames), "the hub records")
     paths = []
     for name in filenames:
         path = download(source.repo, name, source.commit)
         found = file_sha256(path)
         if found != expected[name].lower():
             raise ChecksumMismatchError(
-                f"{source.repo}@{source.commit}: {name} has sha256 {found}, but the hub records "
+                f"{source.repo}@{source.commit}: {name} has sha256 {found}, but {recorder} "
                 f"{expected[name]} for it at that commit: a corrupted or substituted download, not "
                 "imported (delete it from the Hugging Face cache and import again)"
             )
@@ -258,8 +275,8 @@ class FashnVtonModel(StoredModel):
     name = FASHN_VTON_MODEL
     summary = "FASHN VTON v1.5 try-on MMDiT (diffusers format) + DWPose ONNX keypoint models"
     option_prefix = "fashn-vton"
-    default_source = ModelSource("fashn-ai/fashn-vton-1.5", "main", LICENSE)
-    dwpose_source = ModelSource("fashn-ai/DWPose", "main", LICENSE)
+    default_source = ModelSource("fashn-ai/fashn-vton-1.5", FASHN_VTON_COMMIT, LICENSE)
+    dwpose_source = ModelSource("fashn-ai/DWPose", DWPOSE_COMMIT, LICENSE)
 
     def add_import_options(self, parser: "ArgumentParser") -> Any:
         group = super().add_import_options(parser)
