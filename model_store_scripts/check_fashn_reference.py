@@ -181,7 +181,8 @@ def check_mmdit(case_dir: Path, output: Path) -> None:
 
 def check_pipeline(case_dir: Path, output: Path) -> None:
     """Write the whole pipeline's picture for a pipeline case (maskless, keypoints given) to ``output``."""
-    from tryon.engines.fashn_vton.pipeline import FashnVtonPipeline, TryOnRequest
+    from tryon.engines.fashn_vton.inputs import TryOnRequest
+    from tryon.engines.fashn_vton.pipeline import FashnVtonPipeline
 
     config, model = _case_model(case_dir)
     call = config["call"]

@@ -1,14 +1,19 @@
 """The import graph runs api -> jobs -> engines -> vision -> models, with no arrow back up, and engines do not
-reach into each other (only the registry imports them)."""
+reach into each other (only the registry imports them). The API process imports no model framework:
+only an engine's runners load torch, diffusers or transformers."""
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "tryon"
 LAYERS = ("api", "jobs", "engines", "vision", "models")  # each may import those after it, never those before
+MODEL_FRAMEWORKS = ("torch", "diffusers", "transformers")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -69,3 +74,15 @@ def test_the_engine_interface_imports_no_web_or_serving_framework() -> None:
         for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
     }
     assert not modules & {"fastapi", "bentoml", "starlette", "_bentoml_impl"}, modules
+
+
+def test_the_api_process_imports_no_model_framework() -> None:
+    """What ``bentoml serve`` imports for the entry service (the service module, with every engine's
+    registry row, runner classes and adapter), in a fresh interpreter."""
+    script = (
+        "import json, sys; import service, tryon.api, tryon.jobs; "
+        f"print(json.dumps(sorted(set({MODEL_FRAMEWORKS!r}) & set(sys.modules))))"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == [], "the API process imports a model framework"

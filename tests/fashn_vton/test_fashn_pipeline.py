@@ -10,14 +10,8 @@ import torch
 
 from tryon.engines.fashn_vton.agnostic import FashnLabel, clothing_agnostic_image, masked_garment_image
 from tryon.engines.fashn_vton.canvas import pre_resize
-from tryon.engines.fashn_vton.pipeline import (
-    FashnVtonPipeline,
-    InvalidTryOnRequest,
-    TryOnRequest,
-    garment_input,
-    person_input,
-    starting_noise,
-)
+from tryon.engines.fashn_vton.inputs import InvalidTryOnRequest, TryOnRequest, garment_input, person_input
+from tryon.engines.fashn_vton.pipeline import FashnVtonPipeline, starting_noise
 from tryon.engines.fashn_vton.pose_map import Keypoints, load_keypoints
 
 from .golden_images import assert_png_matches

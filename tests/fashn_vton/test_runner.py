@@ -20,7 +20,7 @@ from tryon.engines.fashn_vton.batching import (
     unpack_result,
 )
 from tryon.engines.fashn_vton.canvas import CANVAS_HEIGHT, CANVAS_WIDTH
-from tryon.engines.fashn_vton.pipeline import TryOnRequest, prepare_canvases
+from tryon.engines.fashn_vton.inputs import TryOnRequest, prepare_canvases
 from tryon.engines.fashn_vton.pose_map import Keypoints
 from tryon.engines.fashn_vton.pose_source import MEDIAPIPE
 from tryon.engines.fashn_vton.runner import FashnVtonRunner, probe_cuda

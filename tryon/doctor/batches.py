@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from ..engines.fashn_vton.batching import sample_fitting_memory
-from ..engines.fashn_vton.pipeline import CanvasInputs, FashnVtonPipeline, TryOnRequest, prepare_canvases
+from ..engines.fashn_vton.inputs import CanvasInputs, TryOnRequest, prepare_canvases
+from ..engines.fashn_vton.pipeline import FashnVtonPipeline
 from ..engines.fashn_vton.pose_map import Keypoints
 from .report import Check, Status, plural
 

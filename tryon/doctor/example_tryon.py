@@ -11,7 +11,8 @@ import numpy as np
 
 from ..engines.fashn_vton.canvas import pre_resize, unpad
 from ..engines.fashn_vton.engine import MIN_PERSON_POINTS
-from ..engines.fashn_vton.pipeline import FashnVtonPipeline, TryOnRequest, prepare_canvases
+from ..engines.fashn_vton.inputs import TryOnRequest, prepare_canvases
+from ..engines.fashn_vton.pipeline import FashnVtonPipeline
 from ..engines.fashn_vton.pose_source import DWPOSE, PoseSource
 from ..engines.fashn_vton.pose_map import Keypoints
 from ..images import ImageLimits, decode_image, encode_png

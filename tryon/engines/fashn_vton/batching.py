@@ -29,8 +29,11 @@ from typing import TypeVar
 import numpy as np
 
 from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, Padding
-from .pipeline import CanvasInputs
+from .inputs import CanvasInputs
 
+# A job's sampling options when its client sends none (``sampling`` runs the loop they set).
+DEFAULT_NUM_STEPS = 30
+DEFAULT_GUIDANCE_SCALE = 1.5
 HEADER_BYTES = 512
 CANVAS_CHANNELS = 8  # person RGB, garment RGB, person pose, garment pose
 OUT_OF_MEMORY = (

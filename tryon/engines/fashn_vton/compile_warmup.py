@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .pipeline import CATEGORY_LABELS, CanvasInputs, FashnVtonPipeline
+from .batching import DEFAULT_GUIDANCE_SCALE
 from .canvas import Padding
-from .sampling import DEFAULT_GUIDANCE_SCALE, guided_velocity
+from .inputs import CanvasInputs
+from .pipeline import CATEGORY_LABELS, FashnVtonPipeline
+from .sampling import guided_velocity
 
 Compiler = Callable[[torch.nn.Module], torch.nn.Module]
 

@@ -11,7 +11,7 @@ Steps, as the service documents them:
   or the non-commercial clothes parser where the operator allows it, else a geometric mask: the
   wearer's silhouette cut to the category's body zone, face and hands removed);
 - pose: the person's keypoints, from the runner (DWPose, or mediapipe);
-- warp: the four canvases (``pipeline.prepare_canvases``);
+- warp: the four canvases (``inputs.prepare_canvases``);
 - inpainting: the runner samples; its denoising steps move the progress from 55 towards 85 (one
   progress call per interval for all of the process's jobs); a job that ends meanwhile (cancelled,
   timed out) has its request dropped by the runner at the next step;
@@ -38,14 +38,13 @@ from ...vision.zones import ZoneNotVisible, face_and_hands, garment_zone, geomet
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
 from ..base import RunnerDescription, Step, job_seed
 from .agnostic import GARMENT_CATEGORY_OF_CATEGORY, FashnLabel, fashn_labels_from_parse, garment_labels
-from .batching import SamplingRequest, pack_request, unpack_result
+from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS, SamplingRequest, pack_request, unpack_result
 from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, pre_resize, unpad
-from .pipeline import TryOnRequest, prepare_canvases
+from .inputs import TryOnRequest, prepare_canvases
 from .pose_map import Keypoints
 from .progress import ProgressPoller
 from .runner import FashnVtonRunner
 from .runner import CLOTHES_PARSER, GEOMETRIC_MASK, SEGMENT_ANYTHING
-from .sampling import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS
 from .wearer import body_points
 
 RUNNERS = (FashnVtonRunner,)

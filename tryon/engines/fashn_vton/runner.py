@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bentoml
 import numpy as np
@@ -26,9 +26,11 @@ from .batching import (
     sample_fitting_memory,
     unpack_requests,
 )
-from .compile_warmup import CompileReport, compile_before_ready
 from .pose_source import DWPOSE, PoseSource, open_pose_source
 from .model_store import DWPOSE_FOLDER, FASHN_VTON_MODEL, TRANSFORMER_FOLDER
+
+if TYPE_CHECKING:
+    from .compile_warmup import CompileReport
 
 log = logging.getLogger("tryon.runners")
 
@@ -226,6 +228,8 @@ class FashnVtonRunner:
     def _load(self, folder: Path, settings: Any) -> None:
         """The model on the device ``choose_device`` picks (or nothing, and the reason why), its pose
         source, its parser; with ``TRYON_FASHN_COMPILE``, every graph compiled before returning."""
+        # The model's modules (torch, diffusers) load here, in the runner's process only.
+        from .compile_warmup import compile_before_ready
         from .pipeline import FashnVtonPipeline
         from .transformer import inference_dtype
 

@@ -16,13 +16,12 @@ import numpy as np
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
+from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS
 from .transformer import FashnVtonTransformer
 
 StepCallback = Callable[[int, int], None]  # (steps done, steps in all), after each step
 RowFilter = Callable[[], Sequence[bool]]  # which of the batch's rows go on, asked before each step
 
-DEFAULT_NUM_STEPS = 30
-DEFAULT_GUIDANCE_SCALE = 1.5
 DEFAULT_TIME_SHIFT_MU = 1.5
 DEFAULT_SKIP_CFG_LAST_N_STEPS = 1  # the last step unguided keeps colours from over-saturating
 
