@@ -170,8 +170,8 @@ class WorkerPool:
         try:
             completed = self._store.complete(job_id, self.worker_id, result)
         except StoreFull:
-            log.warning("job %s: no space left to store its result; failing it", job_id)
-            if self._store.fail(job_id, self.worker_id, NO_ROOM_FOR_RESULT):
+            if self._store.fail(job_id, self.worker_id, NO_ROOM_FOR_RESULT):  # StoreFull here: it runs again
+                log.warning("job %s: no space left to store its result; failed it", job_id)
                 metrics.job_finished("failed", metrics.reason_class(NO_ROOM_FOR_RESULT))
             return
         if completed:
