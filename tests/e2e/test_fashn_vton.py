@@ -8,7 +8,6 @@ store, the runner's batched sampling and progress, the options, the answer, /hea
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -59,10 +58,13 @@ def test_a_job_goes_through_every_step_with_rising_sampling_progress(fashn_servi
 def test_the_same_seed_gives_the_same_picture(fashn_service, person_bytes, garment_bytes) -> None:
     url = fashn_service.url
     fields = {"seed": 1234, "steps": 3, "guidance_scale": 2.0, "garment_photo_type": "flat-lay"}
-    with ThreadPoolExecutor(3) as pool:  # concurrent: they may share a batch
-        jobs = list(pool.map(lambda seed: submit_with(url, person_bytes, garment_bytes, **{**fields, "seed": seed}).json()["job_id"], [1234, 1234, 99]))
-        polls = list(pool.map(lambda job_id: poll_until_finished(url, job_id), jobs))
-    first, again, other = (poll.final for poll in polls)
+    # One after the other: a seed reproduces its picture in a batch of the same composition
+    # (docs/fashn-vton.md); rows sampled in batches of other sizes may differ by a grey level.
+    finals = []
+    for seed in (1234, 1234, 99):
+        job_id = submit_with(url, person_bytes, garment_bytes, **{**fields, "seed": seed}).json()["job_id"]
+        finals.append(poll_until_finished(url, job_id).final)
+    first, again, other = finals
     assert first["status"] == again["status"] == other["status"] == "completed", [first, other]
     assert first["seed"] == again["seed"] == 1234 and other["seed"] == 99
     assert first["result_b64"] == again["result_b64"]
