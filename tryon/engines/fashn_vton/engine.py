@@ -24,7 +24,7 @@ import logging
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from ...errors import GarmentNotFound, NoPersonFound, TryOnError
 from ...images import ImageLimits, decode_image, encode_png
 from ...vision.body import BodyPoints
 from ...vision.cutout import flat_lay_mask
-from ...vision.garments import classify_flat_lay, classify_worn, undecidable
+from ...vision.garments import GarmentClass, classify_flat_lay, classify_worn, undecidable
 from ...vision.prompts import garment_prompts
 from ...vision.zones import ZoneNotVisible, face_and_hands, garment_zone, geometric_garment_mask
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
@@ -179,12 +179,12 @@ class FashnVtonEngine:
         image = pre_resize(photo)
         photo_type, notes = self.garment_photo_type(image, options.garment_photo_type)
         if photo_type == "flat-lay":
-            category, note = flat_lay_category(image, requested)
+            category, note = decide_category(requested, lambda: flat_lay_shape(image))
             return PreparedGarment(image, photo_type, category, None, None, (*notes, note))
         keypoints = self.keypoints(image)
         body = body_points(keypoints, *image.shape[:2])
         silhouette = np.asarray(self._segment_person(image)) > 0.5
-        category, note = worn_category(image, body, silhouette, requested)
+        category, note = decide_category(requested, lambda: classify_worn(image, body, silhouette))
         parse, mask_note = self.worn_garment_parse(image, body, silhouette, category)
         return PreparedGarment(image, photo_type, category, keypoints, parse, (*notes, note, mask_note))
 
@@ -279,26 +279,22 @@ class FashnVtonEngine:
         return RunnerDescription.model_validate(self._describe())
 
 
-def flat_lay_category(image: np.ndarray, requested: Category) -> tuple[Category, str]:
-    """The category of a flat-lay garment photo (``HxWx3`` uint8 RGB) and a note: ``requested``
-    unless ``AUTO``, else what the garment's cut-out shape says (``GarmentUndecidable`` if nothing)."""
+def decide_category(requested: Category, classify: Callable[[], GarmentClass]) -> tuple[Category, str]:
+    """The category to run with and a note: ``requested`` unless ``AUTO``, else what ``classify``
+    says of the garment (it raises ``GarmentUndecidable`` when nothing)."""
     if requested is not Category.AUTO:
         return requested, f"category {requested.value} (as requested)"
+    shape = classify()
+    return Category(shape.category), f"category auto -> {shape.category} ({shape.reason})"
+
+
+def flat_lay_shape(image: np.ndarray) -> GarmentClass:
+    """What a flat-lay garment photo's (``HxWx3`` uint8 RGB) cut-out shape says."""
     try:
         found = flat_lay_mask(image)
     except GarmentNotFound:
         raise undecidable("no garment could be told from its background") from None
-    shape = classify_flat_lay(found.mask)
-    return Category(shape.category), f"category auto -> {shape.category} ({shape.reason})"
-
-
-def worn_category(image: np.ndarray, body: BodyPoints, silhouette: np.ndarray, requested: Category) -> tuple[Category, str]:
-    """The category of a worn garment photo and a note: ``requested`` unless ``AUTO``, else what the
-    wearer's keypoints and silhouette say (``GarmentUndecidable`` if nothing)."""
-    if requested is not Category.AUTO:
-        return requested, f"category {requested.value} (as requested)"
-    shape = classify_worn(image, body, silhouette)
-    return Category(shape.category), f"category auto -> {shape.category} ({shape.reason})"
+    return classify_flat_lay(found.mask)
 
 
 def step_performers(runner: RunnerDescription) -> dict[str, str]:
