@@ -2,7 +2,7 @@
 
     python benchmarks/garments.py [--runs 5]
 
-On the shared photos at the FASHN engine's working size (``canvas.pre_resize``): the flat-lay cut-out
+On the shared photos at the FASHN engine's working size (``inputs.PRE_RESIZE_SIDE``): the flat-lay cut-out
 and its classification (each shared garment), the worn classification, the geometric mask and the SAM
 prompts (each shared person), mediapipe's person check and selfie segmentation, and one Segment
 Anything call of a random ``SamModel`` of ViT-B's size (``SamConfig()``'s defaults: the architecture of
@@ -45,9 +45,10 @@ def main() -> None:
     import torch
     from transformers import SamConfig, SamImageProcessorPil, SamModel, SamProcessor
 
-    from tryon.engines.fashn_vton.canvas import pre_resize
-    from tryon.engines.fashn_vton.mediapipe_keypoints import MediapipeKeypoints
-    from tryon.engines.fashn_vton.wearer import body_points
+    from tryon.engines.fashn_vton.inputs import PRE_RESIZE_SIDE
+    from tryon.vision.canvas import pre_resize
+    from tryon.vision.keypoints import body_points
+    from tryon.vision.mediapipe_keypoints import MediapipeKeypoints
     from tryon.models.garment_masker import GarmentMasker
     from tryon.models.garment_masker_store import tiny_garment_masker
     from tryon.models.selfie_segmenter import SelfieSegmenter
@@ -57,7 +58,7 @@ def main() -> None:
     from tryon.vision.zones import geometric_garment_mask
 
     def photo(path: Path) -> np.ndarray:
-        return pre_resize(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
+        return pre_resize(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), PRE_RESIZE_SIDE)
 
     rows: list[tuple[str, float]] = []
     for path in sorted((DATA_DIR / "garments").iterdir()):

@@ -45,10 +45,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tryon.engines.fashn_vton.agnostic import clothing_agnostic_image, masked_garment_image  # noqa: E402
-from tryon.engines.fashn_vton.canvas import pre_resize, resize_pad  # noqa: E402
-from tryon.engines.fashn_vton.dwpose import POSE_MEAN, POSE_STD, detect_people, estimate_keypoints  # noqa: E402
-from tryon.engines.fashn_vton.pose_map import draw_pose_map, load_keypoints  # noqa: E402
+from tryon.engines.fashn_vton.inputs import CANVAS_HEIGHT, CANVAS_WIDTH, PRE_RESIZE_SIDE  # noqa: E402
+from tryon.engines.fashn_vton.pose_map import draw_pose_map  # noqa: E402
+from tryon.vision.agnostic import clothing_agnostic_image, masked_garment_image  # noqa: E402
+from tryon.vision.canvas import pre_resize, resize_pad  # noqa: E402
+from tryon.vision.dwpose import POSE_MEAN, POSE_STD, detect_people, estimate_keypoints  # noqa: E402
+from tryon.vision.keypoints import load_keypoints  # noqa: E402
 
 
 def check_pose(pose_json: Path, output: Path) -> None:
@@ -60,8 +62,8 @@ def check_pose(pose_json: Path, output: Path) -> None:
 def check_resize(image_path: Path, output: Path) -> None:
     """Write the image pre-resized and resize-padded onto the canvas; print its size and padding."""
     image = np.asarray(Image.open(image_path).convert("RGB"))
-    pre_resized = pre_resize(image)
-    canvas, padding = resize_pad(pre_resized)
+    pre_resized = pre_resize(image, PRE_RESIZE_SIDE)
+    canvas, padding = resize_pad(pre_resized, CANVAS_HEIGHT, CANVAS_WIDTH)
     Image.fromarray(canvas).save(output)
     padding_ltrb = [padding.left, padding.top, padding.right, padding.bottom]
     print(json.dumps({"pre_resized_hw": list(pre_resized.shape[:2]), "padding_ltrb": padding_ltrb}))

@@ -22,11 +22,11 @@ from tests.models.conftest import temporary_model_store
 from tryon import cli
 from tryon.doctor import batches, environment, example_tryon, numerics
 from tryon.doctor.report import SECTIONS, Status
-from tryon.engines.fashn_vton.canvas import CANVAS_HEIGHT, CANVAS_WIDTH
+from tryon.engines.fashn_vton.inputs import CANVAS_HEIGHT, CANVAS_WIDTH
 from tryon.engines.fashn_vton.model_store import FASHN_VTON_MODEL
-from tryon.engines.fashn_vton.pose_map import Keypoints
 from tryon.engines.fashn_vton.pose_source import MEDIAPIPE, PoseSource, open_pose_source
 from tryon.models.store import find_model
+from tryon.vision.keypoints import Keypoints
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +248,8 @@ def test_a_cap_that_never_runs_out_of_memory_is_a_warning_not_a_pass(monkeypatch
 def test_dwpose_stored_reports_its_sessions_providers_and_warns_on_the_cpu_of_a_gpu_host(tmp_path) -> None:
     import onnx
 
-    from tests.fashn_vton.test_dwpose import tiny_detector, tiny_pose_model
-    from tryon.engines.fashn_vton.dwpose import DETECTOR_FILE, POSE_MODEL_FILE
+    from tests.vision.test_dwpose import tiny_detector, tiny_pose_model
+    from tryon.vision.dwpose import DETECTOR_FILE, POSE_MODEL_FILE
 
     onnx.save(tiny_detector(), tmp_path / DETECTOR_FILE)
     onnx.save(tiny_pose_model(), tmp_path / POSE_MODEL_FILE)

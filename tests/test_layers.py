@@ -86,3 +86,16 @@ def test_the_api_process_imports_no_model_framework() -> None:
     run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.splitlines()[-1]) == [], "the API process imports a model framework"
+
+
+def test_the_shared_vision_parts_import_no_model_framework() -> None:
+    """Every ``tryon.vision`` module, in a fresh interpreter: any engine's adapter (in the API process)
+    may import them, so torch, diffusers and transformers load only where a function asks for them."""
+    modules = sorted(f"tryon.vision.{path.stem}" for path in (PACKAGE / "vision").glob("*.py") if path.stem != "__init__")
+    script = (
+        f"import json, sys, importlib; [importlib.import_module(m) for m in {modules!r}]; "
+        f"print(json.dumps(sorted(set({MODEL_FRAMEWORKS!r}) & set(sys.modules))))"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == [], "a tryon.vision module imports a model framework"

@@ -12,7 +12,8 @@ import re
 import pytest
 import requests
 
-from tryon.engines.fashn_vton.canvas import pre_resize, resize_pad
+from tryon.engines.fashn_vton.inputs import CANVAS_HEIGHT, CANVAS_WIDTH, PRE_RESIZE_SIDE
+from tryon.vision.canvas import pre_resize, resize_pad
 from tryon.images import ImageLimits, decode_image
 
 from .helpers import decode_result, poll_until_finished, submit
@@ -32,7 +33,9 @@ def submit_with(url: str, person: bytes, garment: bytes, **fields) -> requests.R
 
 def model_size(person_bytes: bytes) -> tuple[int, int]:
     """(width, height) of the person photo fitted into the model's canvas: what the engine returns."""
-    canvas, padding = resize_pad(pre_resize(decode_image("person_image", person_bytes, ImageLimits())))
+    canvas, padding = resize_pad(
+        pre_resize(decode_image("person_image", person_bytes, ImageLimits()), PRE_RESIZE_SIDE), CANVAS_HEIGHT, CANVAS_WIDTH
+    )
     return canvas.shape[1] - padding.left - padding.right, canvas.shape[0] - padding.top - padding.bottom
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from tryon.engines.fashn_vton.agnostic import FashnLabel, clothing_agnostic_image, masked_garment_image
-from tryon.engines.fashn_vton.canvas import pre_resize
-from tryon.engines.fashn_vton.inputs import InvalidTryOnRequest, TryOnRequest, garment_input, person_input
+from tryon.engines.fashn_vton.inputs import PRE_RESIZE_SIDE, InvalidTryOnRequest, TryOnRequest, garment_input, person_input
 from tryon.engines.fashn_vton.pipeline import FashnVtonPipeline, starting_noise
-from tryon.engines.fashn_vton.pose_map import Keypoints, load_keypoints
+from tryon.vision.agnostic import FashnLabel, clothing_agnostic_image, masked_garment_image
+from tryon.vision.canvas import pre_resize
+from tryon.vision.keypoints import Keypoints, load_keypoints
 
 from .golden_images import assert_png_matches
 from .golden_models import PIPELINE_PIXEL_SHARE, PIPELINE_TINY, case_config, case_model, read_rgb
@@ -75,7 +75,7 @@ def test_a_request_gives_the_same_picture_in_a_batch_as_alone(pipeline, golden_r
 
 
 def test_masked_mode_conditions_on_the_clothing_agnostic_person(pipeline, golden_request):
-    person = pre_resize(golden_request.person_image)
+    person = pre_resize(golden_request.person_image, PRE_RESIZE_SIDE)
     parse = np.zeros(person.shape[:2], np.uint8)
     parse[300:600, 200:500] = FashnLabel.TOP
     request = dataclasses.replace(golden_request, masked=True, person_parse=parse)
@@ -87,7 +87,7 @@ def test_masked_mode_conditions_on_the_clothing_agnostic_person(pipeline, golden
 
 
 def test_a_garment_worn_by_a_model_is_cut_out_and_posed(pipeline, golden_request):
-    garment = pre_resize(golden_request.garment_image)
+    garment = pre_resize(golden_request.garment_image, PRE_RESIZE_SIDE)
     parse = np.zeros(garment.shape[:2], np.uint8)
     parse[200:700, 200:800] = FashnLabel.TOP
     worn = dataclasses.replace(

@@ -13,10 +13,10 @@ import pytest
 from tests.models.conftest import temporary_model_store
 from tests.vision.conftest import load_rgb
 from tryon.engines.base import Category
-from tryon.engines.fashn_vton.agnostic import FashnLabel
-from tryon.engines.fashn_vton.engine import FashnOptions, FashnVtonEngine
+from tryon.engines.fashn_vton.engine import GARMENT_CATEGORY_OF_CATEGORY, FashnOptions, FashnVtonEngine
 from tryon.engines.fashn_vton.runner import GEOMETRIC_MASK, SEGMENT_ANYTHING, FashnVtonRunner
 from tryon.images import ImageLimits
+from tryon.vision.agnostic import FashnLabel
 from tryon.vision.garments import GarmentUndecidable
 
 
@@ -120,3 +120,10 @@ def test_a_worn_top_under_auto_is_upper_body(engine):
     prepared = engine.prepare_garment(np.ascontiguousarray(photo[:820]), Category.AUTO, AUTO)
     assert prepared.photo_type == "model" and prepared.category is Category.UPPER_BODY
     assert "worn: the photo shows the wearer from the shoulders to the hips" in prepared.notes[1]
+
+
+def test_service_categories_map_to_the_models():
+    assert {category.value: garment.value for category, garment in GARMENT_CATEGORY_OF_CATEGORY.items()} == {
+        "upper_body": "tops", "lower_body": "bottoms", "dresses": "one-pieces",
+    }  # fmt: skip
+    assert Category.AUTO not in GARMENT_CATEGORY_OF_CATEGORY

@@ -17,9 +17,8 @@ import torch
 from tests.models.conftest import temporary_model_store
 from tryon.engines.base import RunnerDescription
 from tryon.engines.fashn_vton import runner as runner_module
-from tryon.engines.fashn_vton.batching import OUT_OF_MEMORY, is_out_of_memory, sample_fitting_memory, unpack_result
+from tryon.engines.fashn_vton.batching import unpack_result
 from tryon.engines.fashn_vton.checkpoint import load_saved_transformer
-from tryon.engines.fashn_vton.dwpose import CPU_PROVIDER, CUDA_PROVIDER, cpu_fallback_reason, open_sessions
 from tryon.engines.fashn_vton.engine import step_performers
 from tryon.engines.fashn_vton.model_store import (
     DWPOSE_FILES,
@@ -37,6 +36,8 @@ from tryon.engines.fashn_vton.runner import (
 )
 from tryon.models import devices
 from tryon.models.store import ModelSource, require_model
+from tryon.vision.batching import OUT_OF_MEMORY, is_out_of_memory, sample_fitting_memory
+from tryon.vision.dwpose import CPU_PROVIDER, CUDA_PROVIDER, cpu_fallback_reason, open_sessions
 
 from .test_runner import packed
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tryon.engines.fashn_vton.pose_map import Keypoints, draw_pose_map, empty_pose_map, load_keypoints
+from tryon.engines.fashn_vton.pose_map import draw_pose_map, empty_pose_map
+from tryon.vision.keypoints import Keypoints, load_keypoints
 
 from .golden_images import POSE, assert_png_matches, read_json, read_png
 

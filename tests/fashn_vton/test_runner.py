@@ -12,19 +12,13 @@ import pytest
 import torch
 
 from tests.models.conftest import temporary_model_store
-from tryon.engines.fashn_vton.batching import (
-    OUT_OF_MEMORY,
-    SamplingRequest,
-    pack_request,
-    sample_fitting_memory,
-    unpack_result,
-)
-from tryon.engines.fashn_vton.canvas import CANVAS_HEIGHT, CANVAS_WIDTH
-from tryon.engines.fashn_vton.inputs import TryOnRequest, prepare_canvases
-from tryon.engines.fashn_vton.pose_map import Keypoints
+from tryon.engines.fashn_vton.batching import SamplingRequest, pack_request, unpack_result
+from tryon.engines.fashn_vton.inputs import CANVAS_HEIGHT, CANVAS_WIDTH, TryOnRequest, prepare_canvases
 from tryon.engines.fashn_vton.pose_source import MEDIAPIPE
 from tryon.engines.fashn_vton.runner import FashnVtonRunner, probe_cuda
 from tryon.models.store import MissingModelError
+from tryon.vision.batching import OUT_OF_MEMORY, sample_fitting_memory
+from tryon.vision.keypoints import Keypoints
 
 
 @pytest.fixture(scope="module")

@@ -46,8 +46,8 @@ class Worn:
 
 @pytest.fixture(scope="session")
 def worn() -> dict[str, Worn]:
-    from tryon.engines.fashn_vton.mediapipe_keypoints import MediapipeKeypoints
-    from tryon.engines.fashn_vton.wearer import body_points
+    from tryon.vision.keypoints import body_points
+    from tryon.vision.mediapipe_keypoints import MediapipeKeypoints
     from tryon.models.selfie_segmenter import SelfieSegmenter
 
     segmenter = SelfieSegmenter()

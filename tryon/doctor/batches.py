@@ -9,10 +9,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from ..engines.fashn_vton.batching import sample_fitting_memory
 from ..engines.fashn_vton.inputs import CanvasInputs, TryOnRequest, prepare_canvases
 from ..engines.fashn_vton.pipeline import FashnVtonPipeline
-from ..engines.fashn_vton.pose_map import Keypoints
+from ..vision.batching import sample_fitting_memory
+from ..vision.keypoints import Keypoints
 from .report import Check, Status, plural
 
 # The same seed alone and inside a batch, float32 on the CPU: the runner's tests allow this much.

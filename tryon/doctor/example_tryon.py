@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines.fashn_vton.canvas import pre_resize, unpad
 from ..engines.fashn_vton.engine import MIN_PERSON_POINTS
-from ..engines.fashn_vton.inputs import TryOnRequest, prepare_canvases
+from ..engines.fashn_vton.inputs import PRE_RESIZE_SIDE, TryOnRequest, prepare_canvases
 from ..engines.fashn_vton.pipeline import FashnVtonPipeline
 from ..engines.fashn_vton.pose_source import DWPOSE, PoseSource
-from ..engines.fashn_vton.pose_map import Keypoints
+from ..vision.canvas import pre_resize, unpad
+from ..vision.keypoints import Keypoints
 from ..images import ImageLimits, decode_image, encode_png
 from .report import Check, Status, plural
 
@@ -73,8 +73,8 @@ def check_example_tryon(
         if not path.is_file():
             return Check("example try-on", Status.SKIPPED, f"{path}: no such photo (--person / --garment)")
     started = time.perf_counter()
-    person = pre_resize(read_photo(person_path))
-    garment = pre_resize(read_photo(garment_path))
+    person = pre_resize(read_photo(person_path), PRE_RESIZE_SIDE)
+    garment = pre_resize(read_photo(garment_path), PRE_RESIZE_SIDE)
     keypoints = pose.estimate(person)
     request = TryOnRequest(person, garment, "tops", keypoints, garment_photo_type="flat-lay", seed=seed)
     (canvas,) = prepare_canvases([request], pipeline.canvas_height, pipeline.canvas_width)

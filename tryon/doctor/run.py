@@ -12,11 +12,12 @@ from pathlib import Path
 
 import torch
 
-from ..engines.fashn_vton.canvas import pre_resize
+from ..engines.fashn_vton.inputs import PRE_RESIZE_SIDE
 from ..engines.fashn_vton.model_store import DWPOSE_FOLDER, FASHN_VTON_MODEL, TRANSFORMER_FOLDER
 from ..engines.fashn_vton.pipeline import FashnVtonPipeline
 from ..engines.fashn_vton.pose_source import PoseSource, open_pose_source
 from ..engines.fashn_vton.transformer import inference_dtype
+from ..vision.canvas import pre_resize
 from ..engines.registry import stored_models
 from ..models.store import find_model, is_test_model
 from . import numerics
@@ -254,7 +255,7 @@ class Doctor:
 
     def pose(self, loaded: Loaded) -> Check:
         loaded.pose = open_pose_source(loaded.folder / DWPOSE_FOLDER, cuda_host=torch.cuda.is_available())
-        person = pre_resize(read_photo(self.options.person))
+        person = pre_resize(read_photo(self.options.person), PRE_RESIZE_SIDE)
         return check_pose(loaded.pose, person, real_model=not loaded.test_model)
 
 

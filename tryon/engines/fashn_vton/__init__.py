@@ -3,8 +3,9 @@
 The model: ``transformer`` (the MMDiT), ``checkpoint`` (the published checkpoint's key map and strict
 loading), ``sampling`` (schedule and guided Euler loop), ``pipeline`` (images and keypoints in,
 pictures out, in batches), ``flops`` (the cost of a forward pass); see docs/fashn-vton.md.
-Its inputs: ``canvas``, ``pose_map``, ``agnostic``, ``dwpose``, ``mediapipe_keypoints``; see
-docs/fashn-vton-inputs.md.
+Its inputs: ``inputs`` (its canvas sizes and four canvases), ``pose_map`` (its grey pose map), from
+``tryon.vision``'s ``canvas``, ``keypoints``, ``agnostic``, ``dwpose`` and ``mediapipe_keypoints``;
+see docs/fashn-vton-inputs.md.
 Serving it: ``model_store`` (the stored model: import, test model), ``runner`` (``FashnVtonRunner``,
 the GPU service), ``batching`` (what a batch carries, grouping, out-of-memory splitting),
 ``engine`` (the adapter, ``FashnVtonEngine``); this module holds the registry row ``FASHN_VTON``.

@@ -8,7 +8,7 @@ adaptive batcher concatenates rows from concurrent jobs on the batch dimension.
 
 Inside a batch, requests with different step counts or guidance cannot share a sampling loop: they
 are grouped by those settings and each group is sampled together (``group_by_settings``). A group
-the GPU has no memory for is halved and each half retried (``sample_fitting_memory``); a single
+the GPU has no memory for is halved and each half retried (``tryon.vision.batching``); a single
 request that still does not fit fails alone, with a readable reason, and the others go on.
 
 A request id is sampled once, however often it is sent (``SampleLedger``), and a cancelled request
@@ -17,33 +17,24 @@ leaves its batch at the next denoising step.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from typing import TypeVar
 
 import numpy as np
 
-from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, Padding
-from .inputs import CanvasInputs
+from ...vision.batching import HEADER_BYTES, header_row, read_header
+from ...vision.canvas import Padding
+from .inputs import CANVAS_HEIGHT, CANVAS_WIDTH, CanvasInputs
 
 # A job's sampling options when its client sends none (``sampling`` runs the loop they set).
 DEFAULT_NUM_STEPS = 30
 DEFAULT_GUIDANCE_SCALE = 1.5
-HEADER_BYTES = 512
 CANVAS_CHANNELS = 8  # person RGB, garment RGB, person pose, garment pose
-OUT_OF_MEMORY = (
-    "The GPU ran out of memory for this image (CUDA out of memory); it was sampled on its own and "
-    "still did not fit. Try again when the GPU is less busy, or serve the model on a GPU with more memory."
-)
 CANCELLED = "The request was cancelled while it was being sampled."
-
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -63,19 +54,6 @@ class SamplingRequest:
         return self.num_steps, self.guidance_scale
 
 
-def _header(values: dict) -> np.ndarray:
-    encoded = json.dumps(values).encode()
-    if len(encoded) > HEADER_BYTES:
-        raise ValueError(f"header of {len(encoded)} bytes does not fit in {HEADER_BYTES}: {values}")
-    header = np.zeros(HEADER_BYTES, np.uint8)
-    header[: len(encoded)] = np.frombuffer(encoded, np.uint8)
-    return header
-
-
-def _read_header(row: np.ndarray) -> dict:
-    return json.loads(row[:HEADER_BYTES].tobytes().rstrip(b"\0"))
-
-
 def pack_request(request: SamplingRequest, canvas: CanvasInputs) -> np.ndarray:
     """``(1, HEADER_BYTES + H*W*8)`` uint8: one request for the runner's ``sample`` API."""
     stacked = np.concatenate(
@@ -83,7 +61,7 @@ def pack_request(request: SamplingRequest, canvas: CanvasInputs) -> np.ndarray:
     )
     if stacked.shape != (CANVAS_HEIGHT, CANVAS_WIDTH, CANVAS_CHANNELS):
         raise ValueError(f"canvases must be {CANVAS_HEIGHT}x{CANVAS_WIDTH}, got {stacked.shape[:2]}")
-    return np.concatenate([_header(asdict(request)), stacked.reshape(-1)])[None]
+    return np.concatenate([header_row(asdict(request)), stacked.reshape(-1)])[None]
 
 
 def unpack_requests(packed: np.ndarray) -> list[tuple[SamplingRequest, CanvasInputs]]:
@@ -101,7 +79,7 @@ def unpack_requests(packed: np.ndarray) -> list[tuple[SamplingRequest, CanvasInp
             garment_pose=images[..., 7],
             padding=Padding(0, 0, 0, 0),
         )
-        unpacked.append((SamplingRequest(**_read_header(row)), canvas))
+        unpacked.append((SamplingRequest(**read_header(row)), canvas))
     return unpacked
 
 
@@ -111,13 +89,13 @@ def pack_results(results: Sequence[np.ndarray | str]) -> np.ndarray:
     for result in results:
         failed = isinstance(result, str)
         picture = np.zeros((CANVAS_HEIGHT, CANVAS_WIDTH, 3), np.uint8) if failed else result
-        rows.append(np.concatenate([_header({"error": result if failed else None}), picture.reshape(-1)]))
+        rows.append(np.concatenate([header_row({"error": result if failed else None}), picture.reshape(-1)]))
     return np.stack(rows)
 
 
 def unpack_result(row: np.ndarray) -> np.ndarray | str:
     """One row of ``pack_results``: the ``HxWx3`` picture, or the error sentence."""
-    error = _read_header(row)["error"]
+    error = read_header(row)["error"]
     return error if error is not None else row[HEADER_BYTES:].reshape(CANVAS_HEIGHT, CANVAS_WIDTH, 3)
 
 
@@ -127,51 +105,6 @@ def group_by_settings(requests: Sequence[SamplingRequest]) -> list[list[int]]:
     for index, request in enumerate(requests):
         groups.setdefault(request.settings, []).append(index)
     return list(groups.values())
-
-
-def sample_fitting_memory(
-    items: Sequence[Item],
-    sample: Callable[[Sequence[Item]], list[Result]],
-    *,
-    free_memory: Callable[[], None],
-) -> list[Result | str]:
-    """``sample(items)``, halving the batch each time it runs out of GPU memory.
-
-    ``free_memory`` runs after each out-of-memory error (``torch.cuda.empty_cache``), eager or
-    compiled (``is_out_of_memory``). An item that does not fit on its own gets ``OUT_OF_MEMORY`` (a
-    sentence) in place of its result.
-    """
-    try:
-        return list(sample(items))
-    except Exception as error:
-        if not is_out_of_memory(error):
-            raise
-        free_memory()
-        if len(items) == 1:
-            return [OUT_OF_MEMORY]
-    half = (len(items) + 1) // 2
-    return [
-        *sample_fitting_memory(items[:half], sample, free_memory=free_memory),
-        *sample_fitting_memory(items[half:], sample, free_memory=free_memory),
-    ]
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is the GPU running out of memory: torch's ``OutOfMemoryError``, or an error
-    carrying one (torch.compile wraps what its compiler raises in ``BackendCompilerFailed`` /
-    ``InductorError``, keeping it as ``inner_exception``; other wrappers keep it as the cause or
-    context), or a CUDA "out of memory" runtime error (a compiled kernel's launch)."""
-    import torch
-
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, torch.OutOfMemoryError):
-            return True
-        if isinstance(error, RuntimeError) and "CUDA error: out of memory" in str(error):
-            return True
-        error = getattr(error, "inner_exception", None) or error.__cause__ or error.__context__
-    return False
 
 
 class SampleLedger:

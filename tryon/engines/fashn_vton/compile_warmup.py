@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .batching import DEFAULT_GUIDANCE_SCALE
-from .canvas import Padding
+from ...vision.canvas import Padding
 from .inputs import CanvasInputs
 from .pipeline import CATEGORY_LABELS, FashnVtonPipeline
 from .sampling import guided_velocity

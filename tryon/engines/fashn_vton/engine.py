@@ -3,7 +3,7 @@
 Steps, as the service documents them:
 
 - segmentation: garment preparation. Both photos decoded and pre-resized (the model's working
-  size, ``canvas.pre_resize``); the garment photo's type decided (``auto``: "model", worn, when the
+  size, ``inputs.PRE_RESIZE_SIDE``); the garment photo's type decided (``auto``: "model", worn, when the
   runner's person detector keeps a person in it, else "flat-lay"); the category decided when the
   client sent ``auto`` (``tryon.vision.garments``: a flat-lay's cut-out shape, a worn photo's
   keypoints and silhouette; undecidable fails the job naming the ``category`` field); a worn garment
@@ -30,27 +30,32 @@ import numpy as np
 
 from ...errors import GarmentNotFound, NoPersonFound, TryOnError
 from ...images import ImageLimits, decode_image, encode_png
+from ...vision.agnostic import FashnLabel, GarmentCategory, fashn_labels_from_parse, garment_labels
 from ...vision.body import BodyPoints
+from ...vision.canvas import pre_resize, unpad
 from ...vision.cutout import flat_lay_mask
 from ...vision.garments import GarmentClass, classify_flat_lay, classify_worn, undecidable
+from ...vision.keypoints import Keypoints, body_points
 from ...vision.prompts import garment_prompts
 from ...vision.zones import ZoneNotVisible, face_and_hands, garment_zone, geometric_garment_mask
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
 from ..base import RunnerDescription, Step, job_seed
-from .agnostic import GARMENT_CATEGORY_OF_CATEGORY, FashnLabel, fashn_labels_from_parse, garment_labels
 from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS, SamplingRequest, pack_request, unpack_result
-from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, pre_resize, unpad
-from .inputs import TryOnRequest, prepare_canvases
-from .pose_map import Keypoints
+from .inputs import CANVAS_HEIGHT, CANVAS_WIDTH, PRE_RESIZE_SIDE, TryOnRequest, prepare_canvases
 from .progress import ProgressPoller
 from .runner import FashnVtonRunner
 from .runner import CLOTHES_PARSER, GEOMETRIC_MASK, SEGMENT_ANYTHING
-from .wearer import body_points
 
 RUNNERS = (FashnVtonRunner,)
 MIN_PERSON_POINTS = 4
 # Sampling calls in flight at once: one per job worker (TRYON_WORKERS is at most 64).
 MAX_SAMPLING_CALLS = 64
+# The service's categories in the model's terms (``AUTO`` is resolved before the model runs).
+GARMENT_CATEGORY_OF_CATEGORY = {
+    Category.UPPER_BODY: GarmentCategory.TOPS,
+    Category.LOWER_BODY: GarmentCategory.BOTTOMS,
+    Category.DRESSES: GarmentCategory.ONE_PIECES,
+}
 log = logging.getLogger(__name__)
 
 
@@ -120,7 +125,7 @@ class FashnVtonEngine:
         options = FashnOptions.of(request.options, request.job_id)
 
         on_progress(Step.SEGMENTATION)
-        person = pre_resize(decode_image("person_image", request.person_image, self._limits))
+        person = pre_resize(decode_image("person_image", request.person_image, self._limits), PRE_RESIZE_SIDE)
         garment = self.prepare_garment(
             decode_image("clothing_image", request.clothing_image, self._limits), request.category, options
         )
@@ -176,7 +181,7 @@ class FashnVtonEngine:
         """The garment photo (``HxWx3`` uint8 RGB) pre-resized, its type and category decided and
         (worn) its garment masked. Raises ``GarmentUndecidable`` when ``requested`` is ``AUTO`` and
         the photo does not say which category, ``GarmentNotFound`` when no garment is found on it."""
-        image = pre_resize(photo)
+        image = pre_resize(photo, PRE_RESIZE_SIDE)
         photo_type, notes = self.garment_photo_type(image, options.garment_photo_type)
         if photo_type == "flat-lay":
             category, note = decide_category(requested, lambda: flat_lay_shape(image))

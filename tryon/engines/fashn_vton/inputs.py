@@ -15,12 +15,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import agnostic
-from .canvas import Padding, pre_resize, resize_pad
-from .pose_map import Keypoints, draw_pose_map, empty_pose_map
+from ...vision import agnostic
+from ...vision.canvas import Padding, pre_resize, resize_pad
+from ...vision.keypoints import Keypoints
+from .pose_map import draw_pose_map, empty_pose_map
 
 if TYPE_CHECKING:
     import torch
+
+# The model's sizes: photos are pre-resized to fit a square of PRE_RESIZE_SIDE (keypoints, parsing
+# and pose maps work there), then fitted onto its CANVAS_WIDTH x CANVAS_HEIGHT canvas.
+PRE_RESIZE_SIDE = 864
+CANVAS_HEIGHT = 864
+CANVAS_WIDTH = 576
 
 
 class InvalidTryOnRequest(ValueError):
@@ -42,7 +49,7 @@ class TryOnRequest:
         seed: the starting noise's seed, or a CPU ``torch.Generator`` to draw it from.
         masked: the masked mode (the person's clothing greyed out; needs ``person_parse``) instead of
             the default maskless mode (the person photo goes in as it is).
-        person_parse, garment_parse: ``HxW`` label ids of the pre-resized photos (``canvas.pre_resize``).
+        person_parse, garment_parse: ``HxW`` label ids of the pre-resized photos (``PRE_RESIZE_SIDE``).
     """
 
     person_image: np.ndarray
@@ -80,7 +87,8 @@ def prepare_canvases(requests: Sequence[TryOnRequest], canvas_height: int, canva
     """
     canvases = []
     for request in requests:
-        person, garment = pre_resize(request.person_image), pre_resize(request.garment_image)
+        person = pre_resize(request.person_image, PRE_RESIZE_SIDE)
+        garment = pre_resize(request.garment_image, PRE_RESIZE_SIDE)
         person_pose = draw_pose_map(request.person_keypoints, *person.shape[:2])
         garment_pose = garment_pose_map(request, garment.shape[:2])
         canvases.append(
@@ -140,6 +148,6 @@ def check_parse_size(parse: np.ndarray, pre_resized: np.ndarray, name: str) -> N
     """Refuse a parse map that is not the pre-resized photo's size (the labels would not line up)."""
     if parse.shape != pre_resized.shape[:2]:
         raise InvalidTryOnRequest(
-            f"{name} has shape {parse.shape}; it must label the pre-resized photo (canvas.pre_resize), "
+            f"{name} has shape {parse.shape}; it must label the pre-resized photo (PRE_RESIZE_SIDE), "
             f"{pre_resized.shape[:2]}"
         )

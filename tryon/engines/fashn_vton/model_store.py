@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...models.store import TEST_SOURCE, ModelSource, StoredModel, model_labels, resolve_source
 from ...models.store import file_sha256, save_to_store, source_metadata
-from .dwpose import DETECTOR_FILE, POSE_MODEL_FILE
+from ...vision.dwpose import DETECTOR_FILE, POSE_MODEL_FILE
 
 log = logging.getLogger("tryon.models")
 

@@ -1,6 +1,6 @@
 """FASHN VTON v1.5 end to end: a person photo, a garment photo and their keypoints in, the dressed person out.
 
-Images are ``HxWx3`` uint8 RGB. Keypoints are given (``pose_map.Keypoints``, normalised to the
+Images are ``HxWx3`` uint8 RGB. Keypoints are given (``tryon.vision.keypoints.Keypoints``, normalised to the
 photo), so the pipeline needs no detector; parse maps (``HxW`` label ids, as ``agnostic`` reads
 them) are needed only where the reference masks: a garment worn by a model (the garment is cut
 out to its category's labels) and the masked mode (the person's clothing is greyed out).
@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS
-from .canvas import unpad
+from ...vision.canvas import unpad
 from .checkpoint import load_saved_transformer
 from .inputs import CanvasInputs, InvalidTryOnRequest, TryOnRequest, prepare_canvases
-from .pose_map import Keypoints
+from ...vision.keypoints import Keypoints
 from .sampling import (
     DEFAULT_SKIP_CFG_LAST_N_STEPS,
     DEFAULT_TIME_SHIFT_MU,
@@ -178,7 +178,7 @@ def check_request(request: TryOnRequest, index: int) -> None:
         refuse(f"garment_photo_type must be one of {types}, got {request.garment_photo_type!r}")
     if not isinstance(request.person_keypoints, Keypoints):
         found = type(request.person_keypoints).__name__
-        refuse(f"person_keypoints must be Keypoints (pose_map.load_keypoints), got {found}")
+        refuse(f"person_keypoints must be Keypoints (tryon.vision.keypoints.load_keypoints), got {found}")
     if request.garment_photo_type == "model" and (request.garment_keypoints is None or request.garment_parse is None):
         refuse("a garment photo of type 'model' needs garment_keypoints and garment_parse")
     if request.masked and request.person_parse is None:

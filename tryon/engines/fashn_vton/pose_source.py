@@ -45,7 +45,7 @@ def open_pose_source(dwpose_folder: Path, *, cuda_host: bool) -> PoseSource:
     if all((dwpose_folder / name).is_file() for name in DWPOSE_FILES):
         import onnxruntime
 
-        from .dwpose import cpu_fallback_reason, detect_people, estimate_keypoints, open_sessions
+        from ...vision.dwpose import cpu_fallback_reason, detect_people, estimate_keypoints, open_sessions
 
         detector, pose_model = open_sessions(dwpose_folder)
         sessions = (detector, pose_model)
@@ -61,7 +61,7 @@ def open_pose_source(dwpose_folder: Path, *, cuda_host: bool) -> PoseSource:
             providers=tuple(tuple(session.get_providers()) for session in sessions),
             cpu_fallback=fallback,
         )
-    from .mediapipe_keypoints import MediapipeKeypoints
+    from ...vision.mediapipe_keypoints import MediapipeKeypoints
 
     estimate = MediapipeKeypoints()
     return PoseSource(MEDIAPIPE, estimate, estimate.finds_person)

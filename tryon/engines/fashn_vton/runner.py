@@ -18,12 +18,12 @@ from ...models import devices
 from ...models.clothes_parser_store import PARSING_MODEL
 from ...models.garment_masker_store import GARMENT_MASKER_MODEL
 from ...models.store import declared_model, find_model, is_test_model, require_model, resolve_engine_runner
+from ...vision.batching import sample_fitting_memory
 from .batching import (
     CANCELLED,
     SampleLedger,
     group_by_settings,
     pack_results,
-    sample_fitting_memory,
     unpack_requests,
 )
 from .pose_source import DWPOSE, PoseSource, open_pose_source
@@ -439,7 +439,7 @@ class FashnVtonRunner:
 
 def check_canvas(pipeline: Any) -> None:
     """Refuse a stored model whose canvas is not the one the service packs requests on."""
-    from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH
+    from .inputs import CANVAS_HEIGHT, CANVAS_WIDTH
 
     if (pipeline.canvas_height, pipeline.canvas_width) != (CANVAS_HEIGHT, CANVAS_WIDTH):
         raise ValueError(

@@ -7,15 +7,20 @@ import numpy as np
 
 from ....errors import NoPersonFound, TryOnError
 from ....vision.garments import GarmentUndecidable
+from ....vision.mediapipe_keypoints import POSE_LANDMARKS
 from .types import BodyPose, Category, GarmentLandmarks
 
 # mediapipe Pose indices each category must see: shoulders and hips for tops; hips and knees for
 # trousers (legs that leave the frame below the knees are dressed to its edge); shoulders, hips and
 # knees for dresses.
+REQUIRED_PARTS: dict[Category, tuple[str, ...]] = {
+    Category.UPPER_BODY: ("shoulder", "hip"),
+    Category.LOWER_BODY: ("hip", "knee"),
+    Category.DRESSES: ("shoulder", "hip", "knee"),
+}
 REQUIRED_POINTS: dict[Category, dict[str, tuple[int, ...]]] = {
-    Category.UPPER_BODY: {"shoulders": (11, 12), "hips": (23, 24)},
-    Category.LOWER_BODY: {"hips": (23, 24), "knees": (25, 26)},
-    Category.DRESSES: {"shoulders": (11, 12), "hips": (23, 24), "knees": (25, 26)},
+    category: {f"{part}s": (POSE_LANDMARKS[f"left_{part}"], POSE_LANDMARKS[f"right_{part}"]) for part in parts}
+    for category, parts in REQUIRED_PARTS.items()
 }
 
 

@@ -13,14 +13,16 @@ import cv2
 import numpy as np
 
 from ....vision.masks import box_slices
+from ....vision.mediapipe_keypoints import POSE_LANDMARKS
 from .landmarks import garment_landmarks
 from .types import BodyPose, GarmentCutout, GarmentLandmarks, Mask, WarpedGarment
 
 __all__ = ["garment_landmarks", "warp_garment", "BodyFrame", "body_frame"]
 
 # mediapipe Pose indices, the person's own right side first (seen on the image's left when facing us).
-_RIGHT = {"shoulder": 12, "elbow": 14, "wrist": 16, "hip": 24, "knee": 26, "ankle": 28}
-_LEFT = {"shoulder": 11, "elbow": 13, "wrist": 15, "hip": 23, "knee": 25, "ankle": 27}
+_JOINTS = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+_RIGHT = {joint: POSE_LANDMARKS[f"right_{joint}"] for joint in _JOINTS}
+_LEFT = {joint: POSE_LANDMARKS[f"left_{joint}"] for joint in _JOINTS}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from tryon.engines.fashn_vton.agnostic import (
-    GARMENT_CATEGORY_OF_CATEGORY,
+from tryon.vision.agnostic import (
     FashnLabel,
     GarmentCategory,
     agnostic_mask,
@@ -11,10 +10,9 @@ from tryon.engines.fashn_vton.agnostic import (
     garment_labels,
     masked_garment_image,
 )
-from tryon.engines.base import Category
 from tryon.models.clothes_parser import ParseLabel
 
-from .golden_images import AGNOSTIC, assert_png_matches, read_json, read_png
+from ..fashn_vton.golden_images import AGNOSTIC, assert_png_matches, read_json, read_png
 
 CASES = read_json(AGNOSTIC / "cases.json")
 
@@ -77,13 +75,6 @@ def test_every_service_label_has_a_fashn_label():
         FashnLabel.BACKGROUND, FashnLabel.TOP, FashnLabel.PANTS, FashnLabel.DRESS, FashnLabel.ARMS,
         FashnLabel.HANDS, FashnLabel.FACE, FashnLabel.HAIR, FashnLabel.LEGS, FashnLabel.TORSO, FashnLabel.BAG,
     ]  # fmt: skip
-
-
-def test_service_categories_map_to_the_models():
-    assert {category.value: garment.value for category, garment in GARMENT_CATEGORY_OF_CATEGORY.items()} == {
-        "upper_body": "tops", "lower_body": "bottoms", "dresses": "one-pieces",
-    }  # fmt: skip
-    assert Category.AUTO not in GARMENT_CATEGORY_OF_CATEGORY
 
 
 def test_unknown_category_is_refused():

@@ -1,12 +1,12 @@
-"""The model's canvas: photos fitted into 576x864 (width x height) without distortion, and back.
+"""A model's canvas: photos fitted into a fixed ``height x width`` without distortion, and back.
 
-Two resizes, as the model was trained:
+Two resizes (FASHN VTON's, whose sizes its engine passes in):
 
-1. ``pre_resize``: the photo is fitted into an 864x864 square (never enlarged) with Pillow's LANCZOS
-   filter. Pose detection, parsing and the pose maps work at this size.
-2. ``resize_pad``: the pre-resized image is scaled to fit the 576x864 canvas with OpenCV
-   (``INTER_AREA`` when it shrinks, ``INTER_LANCZOS4`` when it grows; ``INTER_NEAREST_EXACT`` for pose
-   maps, whose grey levels are labels) and centred on black. The returned ``Padding`` undoes it.
+1. ``pre_resize``: the photo is fitted into a ``side x side`` square (never enlarged) with Pillow's
+   LANCZOS filter. Pose detection, parsing and the pose maps work at this size.
+2. ``resize_pad``: the pre-resized image is scaled to fit the canvas with OpenCV (``INTER_AREA``
+   when it shrinks, ``INTER_LANCZOS4`` when it grows; ``INTER_NEAREST_EXACT`` for pose maps, whose
+   grey levels are labels) and centred on black. The returned ``Padding`` undoes it.
 
 Images are ``HxWx3`` uint8 (any channel order) or ``HxW`` uint8; shapes are ``(height, width)``.
 """
@@ -18,10 +18,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from PIL import Image
-
-PRE_RESIZE_SIDE = 864
-CANVAS_HEIGHT = 864
-CANVAS_WIDTH = 576
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ def _fit_scale(height: int, width: int, box_height: int, box_width: int) -> floa
     return min(box_width / width, box_height / height)
 
 
-def pre_resize(image: np.ndarray, side: int = PRE_RESIZE_SIDE) -> np.ndarray:
+def pre_resize(image: np.ndarray, side: int) -> np.ndarray:
     """Fit ``image`` (``HxWx3`` or ``HxW`` uint8) into a ``side x side`` square, never enlarging it.
 
     Pillow LANCZOS; each new side is the old one times the scale, truncated. An image that already
@@ -55,8 +51,8 @@ def pre_resize(image: np.ndarray, side: int = PRE_RESIZE_SIDE) -> np.ndarray:
 
 def resize_pad(
     image: np.ndarray,
-    height: int = CANVAS_HEIGHT,
-    width: int = CANVAS_WIDTH,
+    height: int,
+    width: int,
     *,
     nearest_exact: bool = False,
 ) -> tuple[np.ndarray, Padding]:

@@ -5,7 +5,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxruntime import get_available_providers
 
 from model_store_scripts.check_fashn_reference import ReplaySession, replay_sessions
-from tryon.engines.fashn_vton.dwpose import (
+from tryon.vision.dwpose import (
     DETECTOR_FILE,
     POSE_MEAN,
     POSE_MODEL_FILE,
@@ -16,9 +16,10 @@ from tryon.engines.fashn_vton.dwpose import (
     main_person_index,
     open_sessions,
 )
-from tryon.engines.fashn_vton.pose_map import draw_pose_map, load_keypoints
+from tryon.engines.fashn_vton.pose_map import draw_pose_map
+from tryon.vision.keypoints import load_keypoints
 
-from .golden_images import DWPOSE, assert_png_matches, read_json, read_png
+from ..fashn_vton.golden_images import DWPOSE, assert_png_matches, read_json, read_png
 
 
 def golden_image() -> np.ndarray:

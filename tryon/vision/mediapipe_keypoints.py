@@ -1,6 +1,6 @@
-"""FASHN VTON keypoints from the mediapipe models bundled in its wheel, when DWPose's are not in the store.
+"""DWPose-style keypoints from the mediapipe models bundled in its wheel, when DWPose's are not in the store.
 
-An approximation: the model was trained on DWPose's keypoints (``dwpose.py``), and mediapipe places
+An approximation: FASHN VTON was trained on DWPose's keypoints (``dwpose.py``), and mediapipe places
 some points differently (its hips sit lower and wider than COCO's, its face points are picked from a
 468-point mesh rather than predicted as the 68 iBUG points). Use DWPose whenever its two ONNX files
 are available.
@@ -24,15 +24,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pose_map import NOT_SEEN, NUM_BODY_POINTS, Keypoints
+from .keypoints import BODY_POINT_NAMES, NOT_SEEN, NUM_BODY_POINTS, Keypoints
 
 VISIBILITY = 0.5
 
+# mediapipe Pose's 33 landmarks: the index of each one read here (both engines), the person's own
+# left and right.
+POSE_LANDMARKS = {
+    "nose": 0, "left_eye": 2, "right_eye": 5, "left_ear": 7, "right_ear": 8,
+    "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
+    "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
+    "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
+}  # fmt: skip
 # mediapipe Pose's landmark at each OpenPose body point (None: the neck, made from the shoulders).
-POSE_OF_OPENPOSE = (0, None, 12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7)
-_MP_LEFT_SHOULDER, _MP_RIGHT_SHOULDER = 11, 12
-_MP_ELBOWS_WRISTS = ((13, 15), (14, 16))  # (elbow, wrist): the person's left arm, then right
-_MP_NOSE = 0
+POSE_OF_OPENPOSE = tuple(None if name == "neck" else POSE_LANDMARKS[name] for name in BODY_POINT_NAMES)
+_MP_LEFT_SHOULDER, _MP_RIGHT_SHOULDER = POSE_LANDMARKS["left_shoulder"], POSE_LANDMARKS["right_shoulder"]
+# (elbow, wrist): the person's left arm, then right
+_MP_ELBOWS_WRISTS = tuple((POSE_LANDMARKS[f"{side}_elbow"], POSE_LANDMARKS[f"{side}_wrist"]) for side in ("left", "right"))
+_MP_NOSE = POSE_LANDMARKS["nose"]
 
 # Face Mesh indices of the 68 iBUG face points, in iBUG order (the person's right side first, which
 # is the photo's left): jaw 0-16, right brow 17-21, left brow 22-26, nose bridge 27-30, nostrils

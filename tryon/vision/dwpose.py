@@ -1,4 +1,4 @@
-"""DWPose whole-body keypoints (Apache-2.0): the pose source FASHN VTON was trained with.
+"""DWPose whole-body keypoints (Apache-2.0): the pose source FASHN VTON (and many try-on models) was trained with.
 
 Two ONNX models from the model store: a YOLOX-L person detector (``yolox_l.onnx``: ``images``
 1x3x640x640 -> ``output`` 1x8400x85) and RTMPose whole-body (``dw-ll_ucoco_384.onnx``: ``input``
@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .pose_map import NOT_SEEN, NUM_BODY_POINTS, NUM_FACE_POINTS, NUM_HAND_POINTS, Keypoints
+from .keypoints import NOT_SEEN, NUM_BODY_POINTS, NUM_FACE_POINTS, NUM_HAND_POINTS, Keypoints
 
 DETECTOR_FILE = "yolox_l.onnx"
 POSE_MODEL_FILE = "dw-ll_ucoco_384.onnx"

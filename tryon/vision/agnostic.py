@@ -1,4 +1,4 @@
-"""The masked ("segmentation") mode's inputs: the clothing-agnostic person and the masked garment.
+"""FASHN VTON's masked ("segmentation") mode's inputs: the clothing-agnostic person and the masked garment.
 
 FASHN VTON's default mode is maskless (person photo unmasked, garment photo unchanged). In masked
 mode the worn garment is greyed out of the person photo and a garment photo worn by a model is cut
@@ -27,8 +27,7 @@ from enum import Enum, IntEnum
 import cv2
 import numpy as np
 
-from ..base import Category
-from ...models.clothes_parser import ParseLabel
+from ..models.clothes_parser import ParseLabel
 
 MASK_GREY = 127
 BASELINE_HEIGHT = 864.0
@@ -72,13 +71,6 @@ class GarmentCategory(str, Enum):
     def covers_lower_body(self) -> bool:
         return self is not GarmentCategory.TOPS
 
-
-# The service's categories (``AUTO`` is resolved before the model runs).
-GARMENT_CATEGORY_OF_CATEGORY = {
-    Category.UPPER_BODY: GarmentCategory.TOPS,
-    Category.LOWER_BODY: GarmentCategory.BOTTOMS,
-    Category.DRESSES: GarmentCategory.ONE_PIECES,
-}
 
 UPPER_GARMENT_LABELS = (FashnLabel.TOP, FashnLabel.DRESS, FashnLabel.SCARF)
 LOWER_GARMENT_LABELS = (FashnLabel.SKIRT, FashnLabel.PANTS, FashnLabel.BELT)

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tryon.engines.fashn_vton.canvas import pre_resize
-from tryon.engines.fashn_vton.mediapipe_keypoints import MediapipeKeypoints, body_points
-from tryon.engines.fashn_vton.pose_map import BODY_POINT_NAMES, draw_pose_map
+from tryon.engines.fashn_vton.inputs import PRE_RESIZE_SIDE
+from tryon.engines.fashn_vton.pose_map import draw_pose_map
+from tryon.vision.canvas import pre_resize
+from tryon.vision.keypoints import BODY_POINT_NAMES
+from tryon.vision.mediapipe_keypoints import MediapipeKeypoints, body_points
 
 PERSONS = ["indoor_man_sweater.jpg", "studio_man_hoodie.png", "studio_woman_jacket.png"]
 POINT = {name: index for index, name in enumerate(BODY_POINT_NAMES)}
@@ -23,7 +25,7 @@ def mediapipe_keypoints():
 
 @pytest.fixture(scope="module", params=PERSONS)
 def person(request, data_dir):
-    return pre_resize(np.asarray(Image.open(data_dir / "persons" / request.param).convert("RGB")))
+    return pre_resize(np.asarray(Image.open(data_dir / "persons" / request.param).convert("RGB")), PRE_RESIZE_SIDE)
 
 
 def test_body_points_are_where_a_standing_person_has_them(mediapipe_keypoints, person):
