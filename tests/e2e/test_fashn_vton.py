@@ -31,8 +31,14 @@ def submit_with(url: str, person: bytes, garment: bytes, **fields) -> requests.R
     )
 
 
+def photo_size(person_bytes: bytes) -> tuple[int, int]:
+    """(width, height) of the person photo as the service decodes it: what the engine returns by default."""
+    height, width = decode_image("person_image", person_bytes, ImageLimits()).shape[:2]
+    return width, height
+
+
 def model_size(person_bytes: bytes) -> tuple[int, int]:
-    """(width, height) of the person photo fitted into the model's canvas: what the engine returns."""
+    """(width, height) of the person photo fitted into the model's canvas: the engine's ``result_size=model``."""
     canvas, padding = resize_pad(
         pre_resize(decode_image("person_image", person_bytes, ImageLimits()), PRE_RESIZE_SIDE), CANVAS_HEIGHT, CANVAS_WIDTH
     )
@@ -51,11 +57,23 @@ def test_a_job_goes_through_every_step_with_rising_sampling_progress(fashn_servi
         assert counted and float(counted.group(1)) >= 1, (step, counted)
     sampling = [progress for _, step, progress in poll.states if step == "inpainting"]
     assert len(set(sampling)) >= 3 and sampling == sorted(sampling) and 55 < max(sampling) < 85, sampling
-    width, height = model_size(person_bytes)
-    assert (poll.final["width"], poll.final["height"]) == (width, height)
+    width, height = photo_size(person_bytes)  # result_size original, the default
+    assert (poll.final["width"], poll.final["height"]) == (width, height) != model_size(person_bytes)
     assert decode_result(poll.final).shape == (height, width, 3)
     assert isinstance(poll.final["seed"], int) and poll.final["category"] == "upper_body"
     assert any("garment photo type" in note for note in poll.final["notes"]), poll.final["notes"]
+    assert any(note.startswith(f"result at the person photo's size, {width}x{height}") for note in poll.final["notes"])
+
+
+@pytest.mark.parametrize("result_size, size_of", [("original", photo_size), ("model", model_size)])
+def test_the_result_size_is_the_photos_or_the_models(fashn_service, person_bytes, garment_bytes, result_size, size_of) -> None:
+    fields = {"result_size": result_size, "steps": 2, "garment_photo_type": "flat-lay"}
+    final = poll_until_finished(fashn_service.url, submit_with(fashn_service.url, person_bytes, garment_bytes, **fields).json()["job_id"]).final
+
+    assert final["status"] == "completed", final
+    width, height = size_of(person_bytes)
+    assert (final["width"], final["height"]) == (width, height)
+    assert decode_result(final).shape == (height, width, 3)
 
 
 def test_the_same_seed_gives_the_same_picture(fashn_service, person_bytes, garment_bytes) -> None:
@@ -77,7 +95,7 @@ def test_the_same_seed_gives_the_same_picture(fashn_service, person_bytes, garme
 @pytest.mark.parametrize(
     "field, value",
     [("steps", 0), ("steps", 51), ("seed", -1), ("seed", 2**63), ("guidance_scale", 0.5), ("guidance_scale", "lots"),
-     ("garment_photo_type", "worn")],
+     ("garment_photo_type", "worn"), ("result_size", "huge")],
 )  # fmt: skip
 def test_bad_sampling_options_are_refused_with_a_sentence(fashn_service, person_bytes, garment_bytes, field, value) -> None:
     response = submit_with(fashn_service.url, person_bytes, garment_bytes, **{field: value})
@@ -99,7 +117,7 @@ def test_the_api_documents_the_options_and_the_result_size(fashn_service) -> Non
     schema = requests.get(f"{fashn_service.url}/openapi.json", timeout=10).json()
     form = next(iter(schema["paths"]["/api/tryon"]["post"]["requestBody"]["content"].values()))["schema"]
     fields = schema["components"]["schemas"][form["$ref"].split("/")[-1]]["properties"]
-    assert {"seed", "steps", "guidance_scale", "garment_photo_type"} <= set(fields)
+    assert {"seed", "steps", "guidance_scale", "garment_photo_type", "result_size"} <= set(fields)
     assert "1 to 50" in fields["steps"]["description"]
     assert "549x864" in str(schema["components"]["schemas"]["JobStatusResponse"])
 

@@ -7,7 +7,7 @@ import pytest
 
 from tryon.vision.body import BodyPoints
 from tryon.vision.prompts import garment_prompts
-from tryon.vision.zones import CATEGORIES, ZoneNotVisible, face_and_hands, garment_zone, geometric_garment_mask
+from tryon.vision.zones import CATEGORIES, ZoneNotVisible, face_and_hands, garment_zone, geometric_garment_mask, seen_face_and_hands
 
 from .conftest import PERSONS
 
@@ -82,3 +82,18 @@ def test_prompts_lie_on_the_garment_and_off_face_hands_and_the_other_garment(wor
     height, width = photo.image.shape[:2]
     assert np.all((prompts.points >= 0) & (prompts.points < [width, height]))
     assert set(prompts.labels.tolist()) == {0, 1}
+
+
+def test_the_seen_face_and_hands_are_their_points_hulls_without_the_cuff():
+    hand = np.array([[60.0, 70.0], [70.0, 70.0], [70.0, 85.0], [60.0, 85.0]])
+    body = BodyPoints(
+        size=(100, 100),
+        points={"left_elbow": np.array([65.0, 40.0]), "left_wrist": np.array([65.0, 62.0])},
+        face=np.array([[40.0, 10.0], [55.0, 10.0], [48.0, 25.0]]),
+        hands=(hand,),
+    )
+    seen = seen_face_and_hands(body)
+    assert seen[75, 65] and seen[15, 48]  # inside the hand's and the face's points
+    assert not seen[63, 65] and face_and_hands(body)[63, 65]  # the wrist (a cuff) is only in the grown mask
+    assert seen.sum() < face_and_hands(body).sum()
+    assert not seen_face_and_hands(BodyPoints(size=(100, 100), points={})).any()

@@ -22,6 +22,7 @@ from .schemas import (
     HealthResponse,
     JobStatusResponse,
     PublicHealthResponse,
+    ResultSize,
     SubmitResponse,
 )
 from .admission import bearer_matches
@@ -76,10 +77,13 @@ def submit_tryon(
     steps: Steps = None,
     guidance_scale: GuidanceScale = None,
     garment_photo_type: GarmentPhotoType = None,
+    result_size: ResultSize = None,
 ) -> SubmitResponse:
     options = {"category": category}
     sampling = {"seed": seed, "steps": steps, "guidance_scale": guidance_scale, "garment_photo_type": garment_photo_type}
     options.update((name, value) for name, value in sampling.items() if value is not None)
+    if result_size is not None:  # FASHN VTON's (the lead moves it into the engine's options at merge)
+        options["result_size"] = result_size
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url

@@ -43,6 +43,16 @@ GarmentPhotoType = Annotated[
     ),
 ]
 
+# FASHN VTON's result size (to move into the engine's own options at merge).
+ResultSize = Annotated[
+    Literal["original", "model"] | None,
+    Form(
+        description="original (default): the person photo's own size (up to TRYON_WORKING_SIDE_PX), the "
+        "model's picture composited onto the photo only where it changed it, so face, hands and background "
+        "keep the photo's pixels; model: the model's picture as it is, at most 864 high."
+    ),
+]
+
 
 class SubmitResponse(BaseModel):
     job_id: str = Field(description="Unguessable job id (UUID4) to poll at GET /api/tryon/{job_id}.")
@@ -84,9 +94,9 @@ class JobStatusResponse(BaseModel):
     width: int | None = Field(default=None, description="The result's width in pixels (completed).")
     height: int | None = Field(
         default=None,
-        description="The result's height in pixels (completed). FASHN VTON returns the person photo's "
-        "aspect at the model's resolution, at most 864 high (e.g. 549x864 for a 700x1100 photo); the "
-        "classical engine the person photo's size.",
+        description="The result's height in pixels (completed): the person photo's size (as decoded, at "
+        "most TRYON_WORKING_SIDE_PX on its longest side). With result_size model, FASHN VTON returns the "
+        "person photo's aspect at the model's resolution, at most 864 high (e.g. 549x864 for a 700x1100 photo).",
     )
 
 

@@ -12,7 +12,9 @@
 - ``canvas``: photos fitted onto a model's canvas and back; ``agnostic``: the clothing-agnostic person
   and masked garment (FASHN Human Parser labels);
 - ``batching``: rows with a JSON header for a batchable runner API, batches halved when the GPU runs
-  out of memory.
+  out of memory;
+- ``composite``: a model's picture put back onto the person photo at the photo's own size, only where
+  it changed it.
 
 Nothing here imports torch, diffusers or transformers at import time: the API process imports it.
 """

@@ -76,6 +76,16 @@ def face_and_hands(body: BodyPoints) -> Mask:
     return kept.astype(bool)
 
 
+def seen_face_and_hands(body: BodyPoints) -> Mask:
+    """``HxW`` bool: the convex hulls of the face points and of each hand's points, not grown: what is
+    surely face or hand (a cuff beyond the wrist is not); empty where no such points were found."""
+    seen = np.zeros(body.size, np.uint8)
+    for points in (body.face, *body.hands):
+        if len(points) >= 3:
+            cv2.fillConvexPoly(seen, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+    return seen.astype(bool)
+
+
 def geometric_garment_mask(silhouette: Mask, body: BodyPoints, category: str) -> Mask:
     """``HxW`` bool: the wearer's ``silhouette`` (``HxW`` bool, True on the person) inside the
     category's ``garment_zone``, without the face and hands. Raises ``ZoneNotVisible``."""

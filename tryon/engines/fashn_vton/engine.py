@@ -15,7 +15,10 @@ Steps, as the service documents them:
 - inpainting: the runner samples; its denoising steps move the progress from 55 towards 85 (one
   progress call per interval for all of the process's jobs); a job that ends meanwhile (cancelled,
   timed out) has its request dropped by the runner at the next step;
-- blend: the picture unpadded to the person photo's aspect, at the model's resolution, as a PNG.
+- blend: the picture unpadded to the person photo's aspect; with ``result_size`` ``original`` (the
+  default) composited onto the person photo at its own size where the model changed it (the
+  garment's zone and what the model redrew around it; ``tryon.vision.composite``), with ``model``
+  as it is, at the model's resolution; as a PNG.
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ from ...images import ImageLimits, decode_image, encode_png
 from ...vision.agnostic import FashnLabel, GarmentCategory, fashn_labels_from_parse, garment_labels
 from ...vision.body import BodyPoints
 from ...vision.canvas import pre_resize, unpad
+from ...vision.composite import composite_at_photo_size
 from ...vision.cutout import flat_lay_mask
 from ...vision.garments import GarmentClass, classify_flat_lay, classify_worn, undecidable
 from ...vision.keypoints import Keypoints, body_points
 from ...vision.prompts import garment_prompts
-from ...vision.zones import ZoneNotVisible, face_and_hands, garment_zone, geometric_garment_mask
+from ...vision.zones import ZoneNotVisible, face_and_hands, garment_zone, geometric_garment_mask, seen_face_and_hands
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
 from ..base import RunnerDescription, Step, job_seed
 from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS, SamplingRequest, pack_request, unpack_result
@@ -62,12 +66,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FashnOptions:
     """The job's sampling options (validated by the API): ``seed`` in [0, 2^63), ``num_steps`` and
-    ``guidance_scale`` of the denoising loop, ``garment_photo_type`` auto, flat-lay or model."""
+    ``guidance_scale`` of the denoising loop, ``garment_photo_type`` auto, flat-lay or model;
+    ``result_size`` original (the person photo's own size) or model (the model's resolution)."""
 
     seed: int
     num_steps: int = DEFAULT_NUM_STEPS
     guidance_scale: float = DEFAULT_GUIDANCE_SCALE
     garment_photo_type: str = "auto"
+    result_size: str = "original"
 
     @classmethod
     def of(cls, options: Mapping[str, Any], job_id: str) -> FashnOptions:
@@ -77,6 +83,7 @@ class FashnOptions:
             num_steps=int(options.get("steps") or DEFAULT_NUM_STEPS),
             guidance_scale=float(options.get("guidance_scale") or DEFAULT_GUIDANCE_SCALE),
             garment_photo_type=str(options.get("garment_photo_type") or "auto"),
+            result_size=str(options.get("result_size") or "original"),
         )
 
 
@@ -125,7 +132,8 @@ class FashnVtonEngine:
         options = FashnOptions.of(request.options, request.job_id)
 
         on_progress(Step.SEGMENTATION)
-        person = pre_resize(decode_image("person_image", request.person_image, self._limits), PRE_RESIZE_SIDE)
+        photo = decode_image("person_image", request.person_image, self._limits)
+        person = pre_resize(photo, PRE_RESIZE_SIDE)
         garment = self.prepare_garment(
             decode_image("clothing_image", request.clothing_image, self._limits), request.category, options
         )
@@ -163,13 +171,17 @@ class FashnVtonEngine:
 
         on_progress(Step.BLEND)
         image = unpad(picture, canvas.padding)
+        notes = list(garment.notes)
+        if options.result_size == "original":
+            image, note = at_photo_size(photo, unpad(canvas.person, canvas.padding), image, person_keypoints, category)
+            notes.append(note)
         png = encode_png(np.ascontiguousarray(image), self._png_compress_level)
         on_progress(Step.DONE)
         return EngineResult(
             png=png,
             details={
                 "category": category.value,
-                "notes": list(garment.notes),
+                "notes": notes,
                 "seed": options.seed,
                 "steps": options.num_steps,
                 "guidance_scale": options.guidance_scale,
@@ -302,6 +314,26 @@ def flat_lay_shape(image: np.ndarray) -> GarmentClass:
     return classify_flat_lay(found.mask)
 
 
+def at_photo_size(
+    photo: np.ndarray, seen: np.ndarray, picture: np.ndarray, keypoints: Keypoints, category: Category
+) -> tuple[np.ndarray, str]:
+    """The model's ``picture`` composited onto the person ``photo`` (``HxWx3`` uint8 RGB, its own size)
+    where it changed what the model saw (``seen``, the picture's size): near the garment's zone of
+    ``category``, never on the face or hands (their points' hulls: the sleeve's end may change); and a
+    note saying so."""
+    body = body_points(keypoints, *seen.shape[:2])
+    try:
+        zone = garment_zone(body, category.value)
+    except ZoneNotVisible:
+        zone = None  # changes anywhere count, face and hands still kept
+    result = composite_at_photo_size(photo, seen, picture, zone=zone, keep=seen_face_and_hands(body))
+    height, width = photo.shape[:2]
+    return result.image, (
+        f"result at the person photo's size, {width}x{height}: the model's picture "
+        f"({picture.shape[1]}x{picture.shape[0]}) where it changed the photo, {result.changed_share:.0%} of it"
+    )
+
+
 def step_performers(runner: RunnerDescription) -> dict[str, str]:
     """What performs each step, from the runner's description."""
     model = runner.model_tag or "fashn-vton (not loaded)"
@@ -313,5 +345,6 @@ def step_performers(runner: RunnerDescription) -> dict[str, str]:
         Step.WARP.value: "resize-pad onto the 576x864 canvas, grey pose maps",
         Step.INPAINTING.value: f"FASHN VTON v1.5 rectified-flow sampling, model {model} ({runner.license or 'licence unknown'})"
         + (f"; {runner.steps['compile']}" if "compile" in runner.steps else ""),
-        Step.BLEND.value: "unpad to the person photo's aspect at the model's resolution",
+        Step.BLEND.value: "unpad to the person photo's aspect; composited onto the photo at its own size where "
+        "the model changed it (result_size original), or as it is at the model's resolution (model)",
     }
