@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import requests
 from PIL import Image
 
 from tests.photo_server import PhotoServer
+from tryon.client import TryOnClient
 
 from .helpers import decode_result, poll_until_finished
 from .served import GUARDED_AUTH, IMAGE_URL_TIMEOUT_SECONDS
@@ -163,3 +166,22 @@ def test_private_addresses_are_refused_unless_the_operator_allows_them(guarded_s
     assert detail.startswith("person_image_url ") and "only connects to public addresses" in detail, detail
     assert "TRYON_IMAGE_URL_ALLOW_PRIVATE" in detail
     assert len(photos.requests) == before  # refused before any connection
+
+
+def test_the_client_and_the_cli_send_an_http_argument_as_a_url(
+    url_service, photos: PhotoServer, data_dir: Path, tmp_path: Path
+) -> None:
+    with TryOnClient(url_service.url) as client:
+        final = client.wait(client.submit(photos.url(PERSON), photos.url(GARMENT)), poll_seconds=0.1)
+    assert final["status"] == "completed"
+
+    before = len(photos.requests)
+    out = tmp_path / "out.png"
+    run = subprocess.run(
+        [str(Path(sys.executable).with_name("tryon")), "run", photos.url(PERSON), str(data_dir / GARMENT.removeprefix("files/")),
+         "-o", str(out), "--server", url_service.url, "-q"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert photos.requests[before:] == [f"/{PERSON}"]
