@@ -82,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="dress the person in the garment and write the result PNG",
         description="Submit a person photo and a garment photo, follow the job, write the result.",
     )
-    run.add_argument("person", type=photo_argument, metavar="PERSON", help="photo of the person (JPG/PNG/WEBP), or its http(s) URL")
-    run.add_argument("garment", type=photo_argument, metavar="GARMENT", help="photo of the garment (JPG/PNG/WEBP), or its http(s) URL")
+    run.add_argument(
+        "person", type=photo_argument, metavar="PERSON", help="photo of the person (JPG/PNG/WEBP), or its http(s) URL"
+    )
+    run.add_argument(
+        "garment", type=photo_argument, metavar="GARMENT", help="photo of the garment (JPG/PNG/WEBP), or its http(s) URL"
+    )
     run.add_argument("-o", "--output", type=Path, required=True, help="where to write the result PNG")
     run.add_argument(
         "--server",

@@ -197,7 +197,11 @@ async def _get(
     target: Target, field: str, max_bytes: int, seconds: float, ssl_context: ssl.SSLContext | None
 ) -> bytes | _Redirect:
     """The body of a 200 answer, or where a redirect points; anything else is ``URLRefused``."""
-    headers = {"User-Agent": "tryon-fetch/1", "Accept": "image/jpeg, image/png, image/webp", "Accept-Encoding": "identity"}
+    headers = {
+        "User-Agent": "tryon-fetch/1",
+        "Accept": "image/jpeg, image/png, image/webp",
+        "Accept-Encoding": "identity",  # nothing to decompress: the limit is on what the photo weighs
+    }
     too_large = f"{field} sends more than {max_bytes / 2**20:.1f} MB, the limit per photo."
     async with pinned_session(target, timeout_seconds=seconds, ssl_context=ssl_context) as session:
         async with session.get(target.url, headers=headers, allow_redirects=False) as response:

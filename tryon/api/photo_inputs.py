@@ -178,7 +178,9 @@ def _json_fields(body: bytes, files: set[str]) -> FormData:
     for name, value in fields.items():
         if name in files:
             raise HTTPException(
-                400, f"{name} cannot be sent in a JSON body: give {name}_url there, or send the file in multipart/form-data."
+                400,
+                f"{name} cannot be sent in a JSON body: give {name}_url there, or send the file in "
+                "multipart/form-data.",
             )
         if isinstance(value, (dict, list)):
             kind = "an object" if isinstance(value, dict) else "a list"
