@@ -29,6 +29,7 @@ from .api.views import poll_body
 from .api.schemas import HealthResponse
 from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
 from .engines.registry import AUTO, EngineUnavailable, choose_engine
+from .guarded_http import FetchLimits
 from .images import png_size
 from .jobs import JobInputs, JobResult, JobStore, WorkerPool
 from .jobs.workers import ProgressReport
@@ -197,6 +198,8 @@ class ApiCore:
             limits=settings.image_limits,
             results=self.results,
             allow_private_webhooks=settings.webhook_allow_private,
+            allow_private_image_urls=settings.image_url_allow_private,
+            image_url_limits=FetchLimits(timeout_seconds=settings.image_url_timeout_seconds),
             admission=AdmissionPolicy(
                 api_key=settings.api_key.get_secret_value() if settings.api_key else None,
                 max_queue=settings.max_queue,

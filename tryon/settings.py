@@ -127,6 +127,14 @@ class Settings(ModelSettings):
     webhook_allow_private: bool = Field(
         default=False, description="Allow webhook URLs on loopback, link-local and private addresses."
     )
+    image_url_allow_private: bool = Field(
+        default=False,
+        description="Allow person_image_url and clothing_image_url on loopback, link-local and private "
+        "addresses (apart from TRYON_WEBHOOK_ALLOW_PRIVATE: a fetched photo comes back in the result).",
+    )
+    image_url_timeout_seconds: float = Field(
+        default=10, gt=0, le=120, description="Time limit of fetching one photo by URL (lookup, redirects, body)."
+    )
 
     redis_url: str | None = Field(
         default=None, description="Share jobs between replicas through this Redis (else SQLite)."

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from .. import metrics
+from ..guarded_http import FetchLimits
 from ..images import ImageLimits, validate_image
 from ..jobs import JobInputs, JobRecord, JobStore
 from ..results import ResultPublisher
@@ -24,6 +25,8 @@ class ServiceState:
     admission: AdmissionPolicy
     health: Callable[[], Awaitable[HealthResponse]]
     allow_private_webhooks: bool = False
+    allow_private_image_urls: bool = False
+    image_url_limits: FetchLimits = FetchLimits()
 
     def submit(
         self,
