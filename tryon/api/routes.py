@@ -10,14 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from .. import metrics
 from ..images import check_upload_size
 from ..webhooks import check_webhook_url
+from .engine_options import EngineOptionsForm
 from .schemas import (
     CancelResponse,
     CategoryName,
     ErrorResponse,
-    GarmentPhotoType,
-    GuidanceScale,
-    Seed,
-    Steps,
     FailedJobResponse,
     HealthResponse,
     JobStatusResponse,
@@ -54,6 +51,7 @@ health_router = APIRouter(tags=["operations"])
 )
 def submit_tryon(
     state: StateDep,
+    engine_options: EngineOptionsForm,  # every registered engine's options, as form fields after these
     person_image: Annotated[
         UploadFile, File(description="Full-body photo of the person (JPG/PNG/WEBP, max 20MB)")
     ],
@@ -72,14 +70,8 @@ def submit_tryon(
         str | None,
         Form(max_length=2048, description="POSTed the job's final poll JSON when it ends (signed)."),
     ] = None,
-    seed: Seed = None,
-    steps: Steps = None,
-    guidance_scale: GuidanceScale = None,
-    garment_photo_type: GarmentPhotoType = None,
 ) -> SubmitResponse:
-    options = {"category": category}
-    sampling = {"seed": seed, "steps": steps, "guidance_scale": guidance_scale, "garment_photo_type": garment_photo_type}
-    options.update((name, value) for name, value in sampling.items() if value is not None)
+    options = {"category": category, **engine_options}
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url

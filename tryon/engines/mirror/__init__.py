@@ -1,24 +1,32 @@
-"""A test-only engine, to show that an engine is one folder and one registry row.
+"""A test-only engine, to show that an engine is one folder: it answers the person photo, mirrored
+left to right when its option ``flip`` is true (no model).
 
-It mirrors the person photo left to right (no model); ``tests/engines/mirror_service.py`` registers
-it and then imports the real service, in every process of ``bentoml serve``.
+Its registry row ``MIRROR`` is not in the registry's list: a test registers it (``register``, in
+``tests/engines/mirror_service.py``) before importing the service, in every process of ``bentoml
+serve``; its runner says it serves a test model, so ``TRYON_ENGINE=auto`` would never pick it anyway.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tryon.engines.base import EngineSpec, RunnerAPI
-
+from ..base import EngineSpec, RunnerAPI
 from .engine import MirrorEngine
+from .options import MirrorOptions
 from .runner import MirrorRunner
 
 if TYPE_CHECKING:
-    from tryon.settings import Settings
+    from ...settings import Settings
 
 
 def build(settings: "Settings", runner_api: RunnerAPI) -> MirrorEngine:
     return MirrorEngine(runner_api, limits=settings.image_limits)
 
 
-MIRROR = EngineSpec(name="mirror", summary="test engine: the person photo, mirrored", runners=(MirrorRunner,), build=build)
+MIRROR = EngineSpec(
+    name="mirror",
+    summary="test engine: the person photo, mirrored when asked",
+    runners=(MirrorRunner,),
+    build=build,
+    options=MirrorOptions,
+)
