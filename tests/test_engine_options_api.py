@@ -4,6 +4,7 @@ OpenAPI schema, and what a submitted job keeps."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from tryon.api import AdmissionPolicy, ServiceState, attach_state, create_app
 from tryon.api.engine_options import declared_fields
 from tryon.engines.base import EngineOptions
+from tryon.engines.registry import engines
 from tryon.images import ImageLimits
 from tryon.results import ResultPublisher
 
@@ -101,3 +103,16 @@ def test_two_engines_may_share_an_option_only_declared_alike() -> None:
     assert list(declared_fields([Steps, SameSteps])) == ["steps"]
     with pytest.raises(ValueError, match="engines declare 'steps' differently"):
         declared_fields([Steps, OtherSteps])
+
+
+def test_the_api_names_no_engines_option() -> None:
+    """The form and the answer come from the registry: no option is written into tryon/api/."""
+    names = set(declared_fields(spec.options for spec in engines())) | set(declared_fields(spec.details for spec in engines()))
+    api = Path(__file__).resolve().parents[1] / "tryon" / "api"
+    naming = [
+        f"{path.name}: {name}"
+        for path in api.glob("*.py")
+        for name in names
+        if re.search(rf"""["']{name}["']|\b{name}\s*[:=]""", path.read_text())  # a key, a field, an argument
+    ]
+    assert not naming, naming
