@@ -85,7 +85,10 @@ def test_the_job_keeps_the_options_sent_typed_and_no_others(client: TestClient, 
     response = post(client, steps="12", guidance_scale="2.5", mode="quality", category="dresses")
     assert response.status_code == 202, response.text
     (inputs,) = jobs.inputs
-    assert inputs.options == {"category": "dresses", "steps": 12, "guidance_scale": 2.5, "mode": "quality"}
+    assert inputs.options == {
+        "category": "dresses",
+        "engine_options": {"steps": 12, "guidance_scale": 2.5, "mode": "quality"},  # those sent, typed
+    }
 
 
 def test_two_engines_may_share_an_option_only_declared_alike() -> None:

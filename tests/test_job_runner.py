@@ -103,13 +103,13 @@ def test_a_job_reaches_the_engine_with_its_typed_options_and_the_answer_notes_wh
     runner = job_runner(tmp_path, engine)
     runner.engine = engine
     steps: list[Step] = []
-    sent = {"category": "dresses", "webhook_url": "https://example.com/hook", "warmth": 4, "steps": 12}
+    sent = {"category": "dresses", "webhook_url": "https://example.com/hook", "engine_options": {"warmth": 4, "steps": 12}}
 
     result = runner._run_job("job-1", JobInputs(b"person", b"garment", sent), lambda step, fraction=0.0: steps.append(step))
 
     (request,) = engine.requests
     assert request.category is Category.DRESSES and request.job_id == "job-1"
-    assert request.options == WarmingOptions(warmth=4)  # typed; webhook_url and steps are not its options
+    assert request.options == WarmingOptions(warmth=4)  # typed; steps is not its option
     assert steps == [Step.SEGMENTATION, Step.DONE]
     assert result.details == {
         "category": "dresses",

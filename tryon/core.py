@@ -121,11 +121,9 @@ class JobRunner:
 
     def _run_job(self, job_id: str, inputs: JobInputs, progress: ProgressCallback) -> JobResult:
         """The chosen engine's run of the job; the options it does not take are noted in the answer."""
-        sent = dict(inputs.options)
-        category = Category(sent.pop("category", Category.AUTO.value))
-        sent.pop("webhook_url", None)
-        options, ignored = engine_spec(self.engine.name).request_options(sent)
-        request = EngineRequest(inputs.person_image, inputs.clothing_image, category, options, job_id)
+        category = Category(inputs.options.get("category", Category.AUTO.value))
+        options, ignored = engine_spec(self.engine.name).request_options(inputs.options.get("engine_options", {}))
+        request = EngineRequest(inputs.person_image, inputs.clothing_image, category=category, options=options, job_id=job_id)
         output = self.engine.run(request, progress)
         details = {
             "category": output.category.value,

@@ -63,5 +63,5 @@ def with_engine_details(answer: type[BaseModel]) -> type[BaseModel]:
 
 
 EngineOptionsForm = Annotated[dict[str, Any], Depends(options_form(declared_fields(spec.options for spec in engines())))]
-"""Every registered engine's options, as sent (name -> typed value); the chosen engine's are kept
-with the job, and the others answered with a note when it runs."""
+"""Every registered engine's options, as sent (name -> typed value), kept with the job as its
+``engine_options``; when it runs, the chosen engine takes its own and the others are noted."""

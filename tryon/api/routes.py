@@ -71,7 +71,7 @@ def submit_tryon(
         Form(max_length=2048, description="POSTed the job's final poll JSON when it ends (signed)."),
     ] = None,
 ) -> SubmitResponse:
-    options = {"category": category, **engine_options}
+    options = {"category": category, "engine_options": engine_options}
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url
