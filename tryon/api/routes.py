@@ -9,14 +9,11 @@ from fastapi.responses import JSONResponse, Response
 
 from .. import metrics
 from ..webhooks import check_webhook_url
+from .engine_options import EngineOptionsForm
 from .schemas import (
     CancelResponse,
     CategoryName,
     ErrorResponse,
-    GarmentPhotoType,
-    GuidanceScale,
-    Seed,
-    Steps,
     FailedJobResponse,
     HealthResponse,
     JobStatusResponse,
@@ -54,11 +51,12 @@ health_router = APIRouter(tags=["operations"])
 )
 def submit_tryon(
     state: StateDep,
+    engine_options: EngineOptionsForm,  # every registered engine's options, as form fields after these
     person_image: Annotated[
-        UploadFile | None, File(description="Full-body photo of the person (JPG/PNG/WEBP, max 20MB); or person_image_url")
+        UploadFile, File(description="Full-body photo of the person (JPG/PNG/WEBP, max 20MB); or person_image_url")
     ] = None,
     clothing_image: Annotated[
-        UploadFile | None, File(description="Photo of the clothing item (JPG/PNG/WEBP, max 20MB); or clothing_image_url")
+        UploadFile, File(description="Photo of the clothing item (JPG/PNG/WEBP, max 20MB); or clothing_image_url")
     ] = None,
     category: Annotated[
         CategoryName,
@@ -72,16 +70,10 @@ def submit_tryon(
         str | None,
         Form(max_length=2048, description="POSTed the job's final poll JSON when it ends (signed)."),
     ] = None,
-    seed: Seed = None,
-    steps: Steps = None,
-    guidance_scale: GuidanceScale = None,
-    garment_photo_type: GarmentPhotoType = None,
     person_image_url: PersonImageURL = None,
     clothing_image_url: ClothingImageURL = None,
 ) -> SubmitResponse:
-    options = {"category": category}
-    sampling = {"seed": seed, "steps": steps, "guidance_scale": guidance_scale, "garment_photo_type": garment_photo_type}
-    options.update((name, value) for name, value in sampling.items() if value is not None)
+    options = {"category": category, "engine_options": engine_options}
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url

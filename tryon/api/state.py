@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from .. import metrics
 from ..guarded_http import FetchLimits
@@ -33,7 +33,7 @@ class ServiceState:
         person_image: bytes,
         clothing_image: bytes,
         *,
-        options: dict[str, str] | None = None,
+        options: dict[str, Any] | None = None,
         job_id: str | None = None,
     ) -> str:
         """Validate both photos and queue a job; raises ``InvalidImage`` before anything is queued,

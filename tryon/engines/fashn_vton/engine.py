@@ -24,7 +24,7 @@ import logging
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 import numpy as np
 
@@ -38,9 +38,10 @@ from ...vision.zones import ZoneNotVisible, face_and_hands, garment_zone, geomet
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
 from ..base import RunnerDescription, Step, job_seed
 from .agnostic import GARMENT_CATEGORY_OF_CATEGORY, FashnLabel, fashn_labels_from_parse, garment_labels
-from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS, SamplingRequest, pack_request, unpack_result
+from .batching import DEFAULT_GUIDANCE_SCALE, SamplingRequest, pack_request, unpack_result
 from .canvas import CANVAS_HEIGHT, CANVAS_WIDTH, pre_resize, unpad
 from .inputs import TryOnRequest, prepare_canvases
+from .options import MODE_STEPS, FashnVtonDetails, FashnVtonOptions
 from .pose_map import Keypoints
 from .progress import ProgressPoller
 from .runner import FashnVtonRunner
@@ -52,27 +53,6 @@ MIN_PERSON_POINTS = 4
 # Sampling calls in flight at once: one per job worker (TRYON_WORKERS is at most 64).
 MAX_SAMPLING_CALLS = 64
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FashnOptions:
-    """The job's sampling options (validated by the API): ``seed`` in [0, 2^63), ``num_steps`` and
-    ``guidance_scale`` of the denoising loop, ``garment_photo_type`` auto, flat-lay or model."""
-
-    seed: int
-    num_steps: int = DEFAULT_NUM_STEPS
-    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
-    garment_photo_type: str = "auto"
-
-    @classmethod
-    def of(cls, options: Mapping[str, Any], job_id: str) -> FashnOptions:
-        """From ``EngineRequest.options``; without a seed, one derived from the job id."""
-        return cls(
-            seed=int(options["seed"]) if options.get("seed") is not None else job_seed(job_id),
-            num_steps=int(options.get("steps") or DEFAULT_NUM_STEPS),
-            guidance_scale=float(options.get("guidance_scale") or DEFAULT_GUIDANCE_SCALE),
-            garment_photo_type=str(options.get("garment_photo_type") or "auto"),
-        )
 
 
 @dataclass(frozen=True)
@@ -117,7 +97,8 @@ class FashnVtonEngine:
         self._garment_masker = GEOMETRIC_MASK  # set by warm_up, from the runner's description
 
     def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
-        options = FashnOptions.of(request.options, request.job_id)
+        options: FashnVtonOptions = request.options
+        seed = options.seed if options.seed is not None else job_seed(request.job_id)
 
         on_progress(Step.SEGMENTATION)
         person = pre_resize(decode_image("person_image", request.person_image, self._limits))
@@ -140,7 +121,7 @@ class FashnVtonEngine:
             person_keypoints=person_keypoints,
             garment_photo_type=garment.photo_type,
             garment_keypoints=garment.keypoints,
-            seed=options.seed,
+            seed=seed,
             garment_parse=garment.parse,
         )
         (canvas,) = prepare_canvases([tryon], CANVAS_HEIGHT, CANVAS_WIDTH)
@@ -150,7 +131,7 @@ class FashnVtonEngine:
             # The job's id: a job run again (its worker lost) joins or reads its first sampling.
             request_id=request.job_id or str(uuid.uuid4()),
             category=fashn_category,
-            seed=options.seed,
+            seed=seed,
             num_steps=options.num_steps,
             guidance_scale=options.guidance_scale,
         )
@@ -162,17 +143,20 @@ class FashnVtonEngine:
         on_progress(Step.DONE)
         return EngineResult(
             png=png,
-            details={
-                "category": category.value,
-                "notes": list(garment.notes),
-                "seed": options.seed,
-                "steps": options.num_steps,
-                "guidance_scale": options.guidance_scale,
-                "garment_photo_type": garment.photo_type,
-            },
+            width=image.shape[1],
+            height=image.shape[0],
+            category=category,
+            notes=(*garment.notes, *steps_note(options)),
+            details=FashnVtonDetails(
+                seed=seed,
+                steps=options.num_steps,
+                guidance_scale=options.guidance_scale,
+                garment_photo_type=garment.photo_type,
+                mode=options.mode,
+            ),
         )
 
-    def prepare_garment(self, photo: np.ndarray, requested: Category, options: FashnOptions) -> PreparedGarment:
+    def prepare_garment(self, photo: np.ndarray, requested: Category, options: FashnVtonOptions) -> PreparedGarment:
         """The garment photo (``HxWx3`` uint8 RGB) pre-resized, its type and category decided and
         (worn) its garment masked. Raises ``GarmentUndecidable`` when ``requested`` is ``AUTO`` and
         the photo does not say which category, ``GarmentNotFound`` when no garment is found on it."""
@@ -277,6 +261,13 @@ class FashnVtonEngine:
 
     def _runner_description(self) -> RunnerDescription:
         return RunnerDescription.model_validate(self._describe())
+
+
+def steps_note(options: FashnVtonOptions) -> tuple[str, ...]:
+    """A note when the client's ``steps`` overrode the ``mode`` it also chose, else none."""
+    if options.steps is None or "mode" not in options.model_fields_set:
+        return ()
+    return (f"{options.steps} denoising steps as sent in steps (mode {options.mode} alone would run {MODE_STEPS[options.mode]})",)
 
 
 def decide_category(requested: Category, classify: Callable[[], GarmentClass]) -> tuple[Category, str]:
