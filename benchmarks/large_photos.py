@@ -99,7 +99,7 @@ def measure(person_path: Path, working_side: int) -> dict:
         "cpu_s": cpu,
         "peak_mb": (_status_bytes("VmHWM") - resident_before) / 2**20,
         "kept_mb": (_status_bytes("VmRSS") - resident_before) / 2**20,
-        "size": Image.open(io.BytesIO(output.png)).size,
+        "size": (output.width, output.height),
         "png_mb": len(output.png) / 2**20,
         "base64_mb": len(base64.b64encode(output.png)) / 2**20,
     }

@@ -203,8 +203,13 @@ def main() -> None:
                 started = time.perf_counter()
                 prepared = prepare_garment(garment)  # part of segmentation, as in the service (uncached)
                 preparing = time.perf_counter() - started
-                result = run_tryon(person, prepared, analyzer, category=Category.AUTO)
-                seconds = {**result.step_seconds, "segmentation": result.step_seconds["segmentation"] + preparing}
+                marks: list[tuple[str, float]] = []  # each step's name and when it started
+                result = run_tryon(
+                    person, prepared, analyzer, category=Category.AUTO,
+                    on_step=lambda step: marks.append((step.value, time.perf_counter())),
+                )  # fmt: skip
+                seconds = {name: end - start for (name, start), (_, end) in zip(marks, marks[1:])}
+                seconds["segmentation"] += preparing
                 for name in steps:
                     timings[name].append(seconds[name])
                 totals.append(sum(seconds.values()))

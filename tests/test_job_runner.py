@@ -8,8 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pydantic import Field
+
 from tryon.core import JobRunner
-from tryon.engines.base import EngineDescription, EngineRequest, EngineResult, Step
+from tryon.engines import registry
+from tryon.engines.base import Category, EngineDescription, EngineDetails, EngineOptions, EngineRequest, EngineResult
+from tryon.engines.base import EngineSpec, Step
 from tryon.images import encode_png
 from tryon.jobs import JobInputs, JobStatus
 from tryon.settings import Settings
@@ -23,6 +27,7 @@ class WarmingEngine:
 
     def __init__(self) -> None:
         self.warm_ups = 0
+        self.requests: list[EngineRequest] = []
 
     def warm_up(self) -> None:
         self.warm_ups += 1
@@ -33,11 +38,25 @@ class WarmingEngine:
         return EngineDescription(engine=self.name, available=True, reason="test", steps={"segmentation": "test"})
 
     def run(self, request: EngineRequest, on_progress) -> EngineResult:
+        self.requests.append(request)
         on_progress(Step.SEGMENTATION)
-        for fraction in (0.0, 0.001, 0.5, 0.5):  # a sampling loop (the worker pool writes changes only)
-            on_progress(Step.INPAINTING, fraction)
         on_progress(Step.DONE)
-        return EngineResult(png=encode_png(np.zeros((2, 3, 3), np.uint8)), details={"category": request.category.value})
+        return EngineResult(
+            png=encode_png(np.zeros((2, 3, 3), np.uint8)),
+            width=3,
+            height=2,
+            category=Category.DRESSES,
+            notes=("warmed",),
+            details=WarmingDetails(warmth=request.options.warmth * 2),
+        )
+
+
+class WarmingOptions(EngineOptions):
+    warmth: int = Field(default=1, ge=0)
+
+
+class WarmingDetails(EngineDetails):
+    warmth: int
 
 
 def job_runner(data_dir: Path, warming: WarmingEngine, **settings_values: str) -> JobRunner:
@@ -71,18 +90,42 @@ def test_on_ready_runs_once_the_models_answer_and_before_the_workers(tmp_path: P
         runner.stop()
 
 
-def test_a_job_reaches_the_engine_as_a_request_and_its_progress_as_percentages(tmp_path: Path) -> None:
-    runner = job_runner(tmp_path, WarmingEngine())
-    runner.engine = runner.engines["warming"]
-    reports: list[tuple[str, int]] = []
+@pytest.fixture
+def registered_warming(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = EngineSpec("warming", "", (), build=None, options=WarmingOptions, details=WarmingDetails)
+    monkeypatch.setattr(registry, "_engines", [spec, *registry.engines()])
 
-    result = runner._run_job(
-        "job-1",
-        JobInputs(b"person", b"garment", {"category": "dresses", "webhook_url": "https://example.com/hook"}),
-        lambda step, progress: reports.append((step, progress)),
-    )
 
-    assert reports == [
-        ("segmentation", 10), ("inpainting", 55), ("inpainting", 55), ("inpainting", 70), ("inpainting", 70), ("done", 100)
-    ]  # fmt: skip
-    assert result.details == {"category": "dresses", "width": 3, "height": 2}  # the size read from the PNG
+def test_a_job_reaches_the_engine_with_its_typed_options_and_the_answer_notes_what_it_does_not_take(
+    tmp_path: Path, registered_warming: None
+) -> None:
+    engine = WarmingEngine()
+    runner = job_runner(tmp_path, engine)
+    runner.engine = engine
+    steps: list[Step] = []
+    sent = {"category": "dresses", "webhook_url": "https://example.com/hook", "engine_options": {"warmth": 4, "steps": 12}}
+
+    result = runner._run_job("job-1", JobInputs(b"person", b"garment", sent), lambda step, fraction=0.0: steps.append(step))
+
+    (request,) = engine.requests
+    assert request.category is Category.DRESSES and request.job_id == "job-1"
+    assert request.options == WarmingOptions(warmth=4)  # typed; steps is not its option
+    assert steps == [Step.SEGMENTATION, Step.DONE]
+    assert result.details == {
+        "category": "dresses",
+        "notes": ["warmed", "steps is not an option of the warming engine; it was ignored"],
+        "width": 3,
+        "height": 2,  # as the engine said: the PNG is not read again
+        "warmth": 8,
+    }
+
+
+def test_an_option_left_out_takes_the_engines_default(tmp_path: Path, registered_warming: None) -> None:
+    engine = WarmingEngine()
+    runner = job_runner(tmp_path, engine)
+    runner.engine = engine
+
+    result = runner._run_job("job-2", JobInputs(b"person", b"garment", {}), lambda step, fraction=0.0: None)
+
+    assert engine.requests[0].options == WarmingOptions(warmth=1) and engine.requests[0].category is Category.AUTO
+    assert result.details["notes"] == ["warmed"]

@@ -13,7 +13,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from tryon import metrics
+from tryon.engines.base import Step
 from tryon.errors import GarmentNotFound, InvalidImage, NoPersonFound, TryOnError
+from tryon.jobs.progress import JobProgress
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,13 +89,14 @@ def test_step_durations_go_into_a_histogram_per_step() -> None:
         metrics.observe_step("pose", -1)
 
 
-def test_step_timer_turns_on_step_callbacks_into_durations() -> None:
-    ticks = iter([10.0, 10.5, 12.0])
-    timer = metrics.StepTimer(clock=lambda: next(ticks))
+def test_a_jobs_progress_turns_its_steps_into_durations() -> None:
+    ticks = iter([10.0, 10.2, 10.5, 12.0])
+    progress = JobProgress(lambda step, percent: True, clock=lambda: next(ticks))
     before = {step: value("tryon_step_duration_seconds_sum", step=step) for step in ("pose", "warp")}
-    timer.start("pose")
-    timer.start("warp")  # pose took 0.5 s
-    timer.start("done")  # warp took 1.5 s
+    progress(Step.POSE)
+    progress(Step.POSE, 0.5)  # within the step: no duration yet
+    progress(Step.WARP)  # pose took 0.5 s
+    progress(Step.DONE)  # warp took 1.5 s
     assert value("tryon_step_duration_seconds_sum", step="pose") == pytest.approx(before["pose"] + 0.5)
     assert value("tryon_step_duration_seconds_sum", step="warp") == pytest.approx(before["warp"] + 1.5)
 

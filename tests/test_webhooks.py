@@ -20,10 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.e2e.served import WEBHOOK_SECRET
+from tryon.guarded_http import URLRefused
 from tryon.webhooks import (
     SIGNATURE_HEADER,
     WebhookSender,
-    WebhookURLRefused,
     check_webhook_url,
     sign,
     signature_header,
@@ -181,7 +181,7 @@ def test_a_4xx_answer_is_not_retried_and_attempts_are_bounded(caplog) -> None:
 
 
 def test_loopback_receiver_is_refused_unless_private_addresses_are_allowed(receiver, caplog) -> None:
-    with pytest.raises(WebhookURLRefused, match="loopback"):
+    with pytest.raises(URLRefused, match="loopback"):
         check_webhook_url(receiver.url, allow_private=False)
     check_webhook_url(receiver.url, allow_private=True)
 
@@ -209,13 +209,13 @@ def test_loopback_receiver_is_refused_unless_private_addresses_are_allowed(recei
     ],
 )
 def test_unsafe_urls_are_refused_with_a_readable_reason(url: str, reason: str) -> None:
-    with pytest.raises(WebhookURLRefused, match=reason) as refused:
+    with pytest.raises(URLRefused, match=reason) as refused:
         check_webhook_url(url, allow_private=False)
     assert isinstance(refused.value, ValueError)
 
 
 def test_allow_private_still_requires_http() -> None:
-    with pytest.raises(WebhookURLRefused, match="http or https"):
+    with pytest.raises(URLRefused, match="http or https"):
         check_webhook_url("file:///etc/passwd", allow_private=True)
 
 
@@ -276,7 +276,7 @@ def no_dns(host: str, port: int) -> list:
     ],
 )
 def test_ssrf_forms_are_refused_before_any_lookup(url: str, reason: str) -> None:
-    with pytest.raises(WebhookURLRefused, match=reason):
+    with pytest.raises(URLRefused, match=reason):
         check_webhook_url(url, allow_private=False, resolve=no_dns)
 
 
@@ -305,7 +305,7 @@ def test_every_resolved_address_must_be_public() -> None:
 
     target = check_webhook_url("https://hooks.example.test/hook", allow_private=False, resolve=resolve)
     assert target.addresses == tuple(resolve("hooks.example.test", 443))
-    with pytest.raises(WebhookURLRefused, match="host mixed.example.test resolves to 10.1.2.3, a private"):
+    with pytest.raises(URLRefused, match="host mixed.example.test resolves to 10.1.2.3, a private"):
         check_webhook_url("https://mixed.example.test/hook", allow_private=False, resolve=resolve)
 
 

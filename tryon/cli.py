@@ -23,7 +23,7 @@ from typing import TextIO
 import requests
 
 from . import __version__
-from .client import TryOnClient, TryOnFailed, TryOnTimeout, png_size
+from .client import TryOnClient, TryOnFailed, TryOnTimeout, is_url, png_size
 from .doctor.report import SECTIONS, TABLE_HEADER, summary, table_line
 from .engines.base import Category
 
@@ -67,6 +67,11 @@ class ProgressBar:
             self._width = 0
 
 
+def photo_argument(value: str) -> str | Path:
+    """A photo on the command line: an http(s) URL stays a string (the server fetches it), else a path."""
+    return value if is_url(value) else Path(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tryon", description="Client of the virtual try-on service.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -77,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="dress the person in the garment and write the result PNG",
         description="Submit a person photo and a garment photo, follow the job, write the result.",
     )
-    run.add_argument("person", type=Path, metavar="PERSON", help="photo of the person (JPG/PNG/WEBP)")
-    run.add_argument("garment", type=Path, metavar="GARMENT", help="photo of the garment (JPG/PNG/WEBP)")
+    run.add_argument(
+        "person", type=photo_argument, metavar="PERSON", help="photo of the person (JPG/PNG/WEBP), or its http(s) URL"
+    )
+    run.add_argument(
+        "garment", type=photo_argument, metavar="GARMENT", help="photo of the garment (JPG/PNG/WEBP), or its http(s) URL"
+    )
     run.add_argument("-o", "--output", type=Path, required=True, help="where to write the result PNG")
     run.add_argument(
         "--server",
@@ -158,7 +167,7 @@ def doctor_command(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) 
 
 def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:
     for path in (args.person, args.garment):
-        if not path.is_file():
+        if not is_url(path) and not path.is_file():
             print(f"tryon: {path}: no such file", file=stderr)
             return EXIT_USAGE
     if not args.output.parent.is_dir():

@@ -16,6 +16,7 @@ import base64
 import binascii
 import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,11 @@ FINISHED = ("completed", "failed")
 
 ProgressCallback = Callable[[dict], None]
 """Called with the job's status body (``status``, ``progress``, ``step``) each time it changes."""
+
+
+def is_url(photo: str | os.PathLike) -> bool:
+    """Whether a photo argument is an http(s) URL for the server to fetch, rather than a file."""
+    return isinstance(photo, str) and photo.lower().startswith(("http://", "https://"))
 
 
 class TryOnFailed(Exception):
@@ -69,23 +75,26 @@ class TryOnClient:
         category: str | None = None,
         webhook_url: str | None = None,
     ) -> str:
-        """Upload both photos; returns the job id. Raises ``TryOnFailed`` when they are refused."""
-        person_path, garment_path = Path(person_path), Path(garment_path)
-        data = {}
+        """Upload both photos; returns the job id. Raises ``TryOnFailed`` when they are refused.
+
+        A photo given as an ``http://`` or ``https://`` string is sent as its URL, which the server
+        fetches (``person_image_url``, ``clothing_image_url``).
+        """
+        photos = {"person_image": person_path, "clothing_image": garment_path}
+        data = {f"{field}_url": source for field, source in photos.items() if is_url(source)}
         if category:
             data["category"] = category
         if webhook_url:
             data["webhook_url"] = webhook_url
         for attempt in range(1, self.busy_retries + 2):
-            with person_path.open("rb") as person, garment_path.open("rb") as garment:
+            with ExitStack() as files_open:
+                files = {
+                    field: (Path(source).name, files_open.enter_context(Path(source).open("rb")))
+                    for field, source in photos.items()
+                    if not is_url(source)
+                }
                 response = self._session.post(
-                    f"{self.base_url}/api/tryon",
-                    files={
-                        "person_image": (person_path.name, person),
-                        "clothing_image": (garment_path.name, garment),
-                    },
-                    data=data,
-                    timeout=self.timeout,
+                    f"{self.base_url}/api/tryon", files=files or None, data=data, timeout=self.timeout
                 )
             if response.status_code == 429 and attempt <= self.busy_retries:
                 time.sleep(_retry_after(response))  # the queue is full: wait as the server asks

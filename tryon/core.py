@@ -27,11 +27,10 @@ from .api import AdmissionPolicy, ServiceState
 from .api.health import build_health
 from .api.views import poll_body
 from .api.schemas import HealthResponse
-from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
-from .engines.registry import AUTO, EngineUnavailable, choose_engine
-from .images import png_size
+from .engines.base import Category, EngineDescription, EngineRequest, ProgressCallback, TryOnEngine
+from .engines.registry import AUTO, EngineUnavailable, choose_engine, engine_spec
+from .guarded_http import FetchLimits
 from .jobs import JobInputs, JobResult, JobStore, WorkerPool
-from .jobs.workers import ProgressReport
 from .results import ResultPublisher, StorageStatus
 from .settings import Settings
 from .webhooks import WebhookSender
@@ -121,24 +120,19 @@ class JobRunner:
             log.debug("engine runners not answering: %s", error)
         return self.description
 
-    def _run_job(self, job_id: str, inputs: JobInputs, report: ProgressReport) -> JobResult:
-        timer = metrics.StepTimer()
-
-        def on_progress(step: Step, fraction: float = 0.0) -> None:
-            timer.start(step.value)
-            report(step.value, progress_percent(step, fraction))  # writes changes; repeats check for a cancel
-
-        options = dict(inputs.options)
-        request = EngineRequest(
-            person_image=inputs.person_image,
-            clothing_image=inputs.clothing_image,
-            category=Category(options.pop("category", Category.AUTO.value)),
-            options={key: value for key, value in options.items() if key != "webhook_url"},
-            job_id=job_id,
-        )
-        output = self.engine.run(request, on_progress)
-        width, height = png_size(output.png)
-        details = {**output.details, "width": width, "height": height}
+    def _run_job(self, job_id: str, inputs: JobInputs, progress: ProgressCallback) -> JobResult:
+        """The chosen engine's run of the job; the options it does not take are noted in the answer."""
+        category = Category(inputs.options.get("category", Category.AUTO.value))
+        options, ignored = engine_spec(self.engine.name).request_options(inputs.options.get("engine_options", {}))
+        request = EngineRequest(inputs.person_image, inputs.clothing_image, category=category, options=options, job_id=job_id)
+        output = self.engine.run(request, progress)
+        details = {
+            "category": output.category.value,
+            "notes": [*output.notes, *ignored],
+            "width": output.width,
+            "height": output.height,
+            **output.details.model_dump(),
+        }
         return replace(self.results.publish(job_id, output.png), details=details)
 
     def _send_webhook(self, job_id: str, inputs: JobInputs) -> None:
@@ -197,6 +191,8 @@ class ApiCore:
             limits=settings.image_limits,
             results=self.results,
             allow_private_webhooks=settings.webhook_allow_private,
+            allow_private_image_urls=settings.image_url_allow_private,
+            image_url_limits=FetchLimits(timeout_seconds=settings.image_url_timeout_seconds),
             admission=AdmissionPolicy(
                 api_key=settings.api_key.get_secret_value() if settings.api_key else None,
                 max_queue=settings.max_queue,

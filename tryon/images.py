@@ -403,9 +403,3 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
-
-def png_size(png: bytes) -> tuple[int, int]:
-    """(width, height) of PNG bytes, read from its header (the IHDR chunk right after the signature)."""
-    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
-        raise ValueError("not a PNG")
-    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

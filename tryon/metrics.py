@@ -23,7 +23,6 @@ Metrics (all ``tryon_*``):
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,27 +119,6 @@ def observe_step(step: str, seconds: float) -> None:
     if seconds < 0:
         raise ValueError(f"a step cannot take a negative time ({seconds} s for {step})")
     _get().step_seconds.labels(step=step).observe(seconds)
-
-
-class StepTimer:
-    """Times steps from ``on_step`` callbacks: each call ends the step before it.
-
-    ``timer.start("done")`` (the pipeline's last callback) ends the last step without starting
-    one. A job that fails mid-step leaves that step unrecorded.
-    """
-
-    def __init__(self, clock=time.perf_counter) -> None:
-        self._clock = clock
-        self._current: tuple[str, float] | None = None
-
-    def start(self, step: str) -> None:
-        if self._current is not None and self._current[0] == step:
-            return  # the same step announced again (the engine and the pipeline both announce it)
-        now = self._clock()
-        if self._current is not None:
-            name, started = self._current
-            observe_step(name, now - started)
-        self._current = None if step == "done" else (step, now)
 
 
 def reason_class(error: BaseException | str | None) -> str:

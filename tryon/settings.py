@@ -8,14 +8,16 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .engines.classical.settings import ClassicalSettings
+from .engines.fashn_vton.settings import FashnVtonSettings
 from .images import ImageLimits
 
 
-class ModelSettings(BaseSettings):
+class ModelSettings(FashnVtonSettings, ClassicalSettings, BaseSettings):
     """The engine and model knobs, which the runners read on their own, in their own processes.
 
-    ``TRYON_ENGINE`` chooses the engine; ``fashn_*`` tune the FASHN VTON runner; the rest tune the
-    classical engine's runners.
+    ``TRYON_ENGINE`` chooses the engine; each engine's own knobs are declared in its folder
+    (``tryon/engines/<engine>/settings.py``) and read here, with their ``TRYON_`` names.
     """
 
     model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
@@ -25,40 +27,9 @@ class ModelSettings(BaseSettings):
         description="The try-on engine: a name from tryon/engines/registry.py (e.g. 'classical'), or "
         "'auto': the first engine whose runner has its model and its device, else classical.",
     )
-    runner_niceness: int = Field(
-        default=10,
-        ge=0,
-        le=19,
-        description="How much lower than the API's the CPU priority (Linux nice) of the mediapipe "
-        "runners is, so submits and polls stay fast while every worker is busy (job worker threads "
-        "run at nice 10 too).",
-    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
         description="Level of the service's own log lines (job ids, steps, failures; the runners' sampling runs).",
-    )
-    fashn_compile: bool = Field(
-        default=False,
-        description="Compile the FASHN VTON transformer with torch.compile during the runner's warm-up: "
-        "every graph it will run (guided and unguided steps, each batch size up to its largest) is "
-        "compiled before it reports ready; the seconds are logged and shown in /health.",
-    )
-    fashn_device: Literal["auto", "cuda", "cpu"] = Field(
-        default="auto",
-        description="Where the FASHN VTON runner samples: 'auto' takes CUDA when usable; without it a test "
-        "model runs on the CPU, a real one stops start-up under TRYON_ENGINE=fashn-vton (a job would take "
-        "hours) and is skipped under TRYON_ENGINE=auto. 'cuda' requires CUDA; 'cpu' runs there on purpose.",
-    )
-    fashn_attention: Literal["auto", "flash", "efficient", "cudnn", "math"] = Field(
-        default="auto",
-        description="The FASHN VTON runner's scaled-dot-product attention backend: 'auto' lets torch "
-        "choose; a backend the runner's device cannot run stops it at start-up.",
-    )
-    parsing_engine: Literal["auto", "segformer", "mediapipe"] = Field(
-        default="auto",
-        description="Human parsing: 'segformer' (the store's clothes parser), 'mediapipe' (selfie "
-        "segmentation + pose geometry), or 'auto' (segformer when in the store, its runner has a GPU, "
-        "and TRYON_ALLOW_NON_COMMERCIAL allows it: the SegFormer weights are non-commercial).",
     )
     allow_non_commercial: bool = Field(
         default=False,
@@ -126,6 +97,14 @@ class Settings(ModelSettings):
     )
     webhook_allow_private: bool = Field(
         default=False, description="Allow webhook URLs on loopback, link-local and private addresses."
+    )
+    image_url_allow_private: bool = Field(
+        default=False,
+        description="Allow person_image_url and clothing_image_url on loopback, link-local and private "
+        "addresses (apart from TRYON_WEBHOOK_ALLOW_PRIVATE: a fetched photo comes back in the result).",
+    )
+    image_url_timeout_seconds: float = Field(
+        default=10, gt=0, le=120, description="Time limit of fetching one photo by URL (lookup, redirects, body)."
     )
 
     redis_url: str | None = Field(

@@ -19,12 +19,16 @@ BENTOML = Path(sys.executable).with_name("bentoml")
 # and the server never exits: the error in the log is the only sign that start-up has failed.
 SERVICE_INIT_FAILED = "Initializing service error"
 # The settings the suite's shared server (``service`` in tests/conftest.py) adds to the defaults: they
-# act only on jobs that name a ``webhook_url``, so one server serves the webhook tests and the rest.
-# Eight workers let concurrent jobs meet in the runners' batches (test_batching.py).
+# act only on jobs that name a ``webhook_url`` or a photo URL, so one server serves the webhook and
+# photo URL tests and the rest. Eight workers let concurrent jobs meet in the runners' batches
+# (test_batching.py).
 WEBHOOK_SECRET = "test-secret-7f3a"
+IMAGE_URL_TIMEOUT_SECONDS = 3
 SHARED_SETTINGS = {
     "TRYON_WEBHOOK_SECRET": WEBHOOK_SECRET,
     "TRYON_WEBHOOK_ALLOW_PRIVATE": "true",  # the receivers are on loopback
+    "TRYON_IMAGE_URL_ALLOW_PRIVATE": "true",  # so is the photo server (tests/e2e/test_photo_urls.py)
+    "TRYON_IMAGE_URL_TIMEOUT_SECONDS": str(IMAGE_URL_TIMEOUT_SECONDS),
     "TRYON_WORKERS": "8",
 }
 # The guarded server (``guarded_service`` in tests/e2e/conftest.py): a key that is not ASCII, a queue

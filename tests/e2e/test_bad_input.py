@@ -56,10 +56,11 @@ def test_file_over_20_mb_names_field_and_limit(service) -> None:
     assert response.json()["detail"].startswith("clothing_image is 21.0 MB; the limit is 20.0 MB")
 
 
-def test_json_body_instead_of_a_form_is_a_400(service) -> None:
+def test_a_photo_file_in_a_json_body_is_a_400(service) -> None:
+    """A JSON body carries the photos by URL (tests/e2e/test_photo_urls.py), not as file fields."""
     response = requests.post(f"{service.url}/api/tryon", json={"person_image": "x"}, timeout=10)
     assert response.status_code == 400
-    assert "person_image is required" in response.json()["detail"]
+    assert response.json()["detail"].startswith("person_image cannot be sent in a JSON body: give person_image_url")
 
 
 def test_bad_uploads_queue_nothing_and_server_stays_healthy(service) -> None:

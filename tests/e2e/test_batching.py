@@ -1,4 +1,5 @@
-"""Concurrent jobs reach the model runners together, as batches (adaptive batching)."""
+"""Concurrent jobs reach the model runners through BentoML's adaptive batching, and long calls of
+different jobs run as one batch."""
 
 from __future__ import annotations
 
@@ -22,11 +23,20 @@ def batch_totals(url: str) -> dict[str, dict[str, float]]:
     return totals
 
 
-JOBS = 48
+def batches_since(url: str, before: dict[str, dict[str, float]], runner: str) -> dict[str, float]:
+    """The runner's batches (count) and requests (sum) since ``before`` was read."""
+    after = batch_totals(url)
+    return {kind: after.get(runner, {}).get(kind, 0.0) - before.get(runner, {}).get(kind, 0.0) for kind in ("sum", "count")}
 
 
-def test_concurrent_jobs_share_runner_batches(service, person_bytes, garment_bytes) -> None:
-    """On the shared server (eight workers); only this test's batches are counted."""
+JOBS = 16
+
+
+def test_concurrent_jobs_go_through_the_batching_runners(service, person_bytes, garment_bytes) -> None:
+    """On the shared server (eight workers); only this test's batches are counted. The classical
+    engine's runner calls take milliseconds of a job's seconds, so whether two jobs' calls meet in one
+    batch is chance: the merging is asserted on the FASHN runner, whose calls take seconds
+    (``test_fashn_vton_load.py``)."""
     assert service.env["TRYON_WORKERS"] == "8"
     wait_for_an_empty_queue(service.url)
     before = batch_totals(service.url)
@@ -34,15 +44,7 @@ def test_concurrent_jobs_share_runner_batches(service, person_bytes, garment_byt
         job_ids = list(pool.map(lambda _: submit(service.url, person_bytes, garment_bytes).json()["job_id"], range(JOBS)))
         finals = list(pool.map(lambda job_id: poll_until_finished(service.url, job_id).final, job_ids))
     assert all(final["status"] == "completed" for final in finals), [f for f in finals if f["status"] != "completed"][:2]
-    after = batch_totals(service.url)
-    runners = ("SegmentationRunner", "PoseRunner")
-    totals = {
-        runner: {kind: after[runner][kind] - before.get(runner, {}).get(kind, 0.0) for kind in ("sum", "count")}
-        for runner in runners
-    }
-    for runner in runners:
-        assert totals[runner]["sum"] >= JOBS, (runner, totals[runner])  # every job's request went through
-    # Fewer batches than requests: some requests of different jobs ran in one batch. Counted over
-    # both runners: a job's calls take a few ms of its seconds, so in one run a runner's calls
-    # merge only a few times (1 to 13 of 33 were seen, with 32 jobs), and once not at all.
-    assert sum(totals[r]["count"] for r in runners) < sum(totals[r]["sum"] for r in runners), totals
+    for runner in ("SegmentationRunner", "PoseRunner"):
+        totals = batches_since(service.url, before, runner)
+        assert totals["sum"] >= JOBS, (runner, totals)  # every job's request went through the dispatcher
+        assert 1 <= totals["count"] <= totals["sum"], (runner, totals)

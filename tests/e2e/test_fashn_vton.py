@@ -92,10 +92,22 @@ def test_the_same_seed_gives_the_same_picture(fashn_service, person_bytes, garme
     assert first["result_b64"] != other["result_b64"]
 
 
+def test_a_mode_sets_the_steps_and_an_explicit_steps_wins(fashn_service, person_bytes, garment_bytes) -> None:
+    url = fashn_service.url
+    preset = submit_with(url, person_bytes, garment_bytes, mode="performance").json()["job_id"]
+    explicit = submit_with(url, person_bytes, garment_bytes, mode="quality", steps=2).json()["job_id"]
+    preset, explicit = (poll_until_finished(url, job_id).final for job_id in (preset, explicit))
+    assert preset["status"] == explicit["status"] == "completed", (preset, explicit)
+    assert (preset["steps"], preset["mode"]) == (20, "performance")
+    assert (explicit["steps"], explicit["mode"]) == (2, "quality")
+    assert "2 denoising steps as sent in steps (mode quality alone would run 50)" in explicit["notes"], explicit["notes"]
+    assert preset["guidance_scale"] == 1.5 and preset["garment_photo_type"] in ("flat-lay", "model")
+
+
 @pytest.mark.parametrize(
     "field, value",
     [("steps", 0), ("steps", 51), ("seed", -1), ("seed", 2**63), ("guidance_scale", 0.5), ("guidance_scale", "lots"),
-     ("garment_photo_type", "worn"), ("result_size", "huge")],
+     ("garment_photo_type", "worn"), ("mode", "fastest"), ("result_size", "huge")],
 )  # fmt: skip
 def test_bad_sampling_options_are_refused_with_a_sentence(fashn_service, person_bytes, garment_bytes, field, value) -> None:
     response = submit_with(fashn_service.url, person_bytes, garment_bytes, **{field: value})
@@ -117,7 +129,7 @@ def test_the_api_documents_the_options_and_the_result_size(fashn_service) -> Non
     schema = requests.get(f"{fashn_service.url}/openapi.json", timeout=10).json()
     form = next(iter(schema["paths"]["/api/tryon"]["post"]["requestBody"]["content"].values()))["schema"]
     fields = schema["components"]["schemas"][form["$ref"].split("/")[-1]]["properties"]
-    assert {"seed", "steps", "guidance_scale", "garment_photo_type", "result_size"} <= set(fields)
+    assert {"seed", "steps", "guidance_scale", "garment_photo_type", "mode", "result_size"} <= set(fields)
     assert "1 to 50" in fields["steps"]["description"]
     assert "549x864" in str(schema["components"]["schemas"]["JobStatusResponse"])
 

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from .helpers import poll_until_finished, wait_for_an_empty_queue
+from .test_batching import batch_totals, batches_since
 from .served import FASHN_SETTINGS, ServedService, make_test_models
 from .test_fashn_vton import submit_with
 
@@ -47,12 +48,17 @@ def sampling_runs(server: ServedService) -> Counter:
 
 def test_concurrent_long_jobs_all_complete_each_sampled_once(five_workers, person_bytes, garment_bytes) -> None:
     url = five_workers.url
+    before = batch_totals(url)
     with ThreadPoolExecutor(CONCURRENT_JOBS) as pool:
         jobs = list(pool.map(lambda _: submit_with(url, person_bytes, garment_bytes, steps=50).json()["job_id"], range(CONCURRENT_JOBS)))
         polls = list(pool.map(lambda job_id: poll_until_finished(url, job_id, timeout=600, interval=0.2), jobs))
     assert [poll.final["status"] for poll in polls] == ["completed"] * CONCURRENT_JOBS, [poll.final.get("detail") for poll in polls]
     runs = sampling_runs(five_workers)
     assert [runs[job_id] for job_id in jobs] == [1] * CONCURRENT_JOBS, runs
+    # A sampling run takes seconds: the jobs that reach the runner during one run wait for it and
+    # are sampled together in the next (adaptive batching), so there are fewer batches than jobs.
+    sampling = batches_since(url, before, "FashnVtonRunner")
+    assert sampling["sum"] >= CONCURRENT_JOBS and sampling["count"] < sampling["sum"], sampling
 
 
 def wait_for_sampling(url: str, job_id: str, timeout: float = 120) -> None:

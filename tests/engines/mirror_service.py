@@ -6,7 +6,7 @@ the real service declares its runners.
 
 from tryon.engines.registry import register
 
-from .mirror import MIRROR
+from tryon.engines.mirror import MIRROR
 
 register(MIRROR)
 

@@ -15,7 +15,7 @@ from tryon.engines.fashn_vton.batching import SamplingRequest
 from tryon.engines.fashn_vton.engine import FashnVtonEngine
 from tryon.engines.fashn_vton.progress import ProgressPoller
 from tryon.images import ImageLimits
-from tryon.jobs.workers import JobNoLongerHeld
+from tryon.jobs.progress import JobNoLongerHeld
 
 
 class FakeRunner:

@@ -13,7 +13,8 @@ import pytest
 from tests.models.conftest import temporary_model_store
 from tests.vision.conftest import load_rgb
 from tryon.engines.base import Category
-from tryon.engines.fashn_vton.engine import GARMENT_CATEGORY_OF_CATEGORY, FashnOptions, FashnVtonEngine
+from tryon.engines.fashn_vton.engine import GARMENT_CATEGORY_OF_CATEGORY, FashnVtonEngine
+from tryon.engines.fashn_vton.options import FashnVtonOptions
 from tryon.engines.fashn_vton.runner import GEOMETRIC_MASK, SEGMENT_ANYTHING, FashnVtonRunner
 from tryon.images import ImageLimits
 from tryon.vision.agnostic import FashnLabel
@@ -54,7 +55,7 @@ def engine(runner) -> FashnVtonEngine:
     return engine
 
 
-AUTO = FashnOptions(seed=1)
+AUTO = FashnVtonOptions(seed=1)
 
 
 def test_the_runner_masks_with_segment_anything_and_lists_every_models_licence(runner):

@@ -1,9 +1,11 @@
 """The adapter's full-size answer: the model's picture put back onto the photo near the garment only."""
 
 import numpy as np
+import pytest
 
 from tryon.engines.base import Category
-from tryon.engines.fashn_vton.engine import FashnOptions, at_photo_size
+from tryon.engines.fashn_vton.engine import at_photo_size
+from tryon.engines.fashn_vton.options import FashnVtonOptions
 from tryon.vision.keypoints import BODY_POINT_NAMES, NOT_SEEN, Keypoints
 
 # A person facing the camera, normalised (x, y): the person's left is the photo's right.
@@ -40,5 +42,7 @@ def test_a_picture_redrawn_everywhere_is_taken_only_near_the_garment_and_never_o
 
 
 def test_the_result_size_option_defaults_to_the_photos():
-    assert FashnOptions.of({}, "job").result_size == "original"
-    assert FashnOptions.of({"result_size": "model"}, "job").result_size == "model"
+    assert FashnVtonOptions().result_size == "original"
+    assert FashnVtonOptions(result_size="model").result_size == "model"
+    with pytest.raises(ValueError, match="result_size"):
+        FashnVtonOptions(result_size="huge")

@@ -184,12 +184,3 @@ def test_auto_leaves_a_test_model_unloaded(store, monkeypatch) -> None:
     monkeypatch.setenv("TRYON_ENGINE", "auto")
     runner = FashnVtonRunner()
     assert runner.pipeline is None and "test model" in runner.reason
-
-
-def test_a_job_without_options_gets_the_defaults_and_a_seed_from_its_id() -> None:
-    from tryon.engines.base import job_seed
-    from tryon.engines.fashn_vton.engine import FashnOptions
-
-    assert FashnOptions.of({}, "job-1") == FashnOptions(seed=job_seed("job-1"), num_steps=30, guidance_scale=1.5)
-    given = FashnOptions.of({"seed": 0, "steps": 4, "guidance_scale": 2.5, "garment_photo_type": "model"}, "job-1")
-    assert given == FashnOptions(seed=0, num_steps=4, guidance_scale=2.5, garment_photo_type="model")

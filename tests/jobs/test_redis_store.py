@@ -14,6 +14,7 @@ import redis
 
 from tests.jobs.test_workers import wait_until_finished
 from tests.redis_server import RedisServer
+from tryon.engines.base import Step
 from tryon.jobs import JobResult, JobInputs, JobStatus, RedisJobStore, WorkerPool
 from tryon.jobs import redis_store
 
@@ -100,8 +101,8 @@ def test_worker_pool_finishes_every_job_across_a_restart(restartable_server, mak
     store = make_redis_store(restartable_server, lease_seconds=5)
 
     def run_job(job_id, inputs, report):
-        for step, progress in [("segmentation", 10), ("warp", 40), ("blend", 85)]:
-            report(step, progress)
+        for step in (Step.SEGMENTATION, Step.WARP, Step.BLEND):
+            report(step)
             time.sleep(0.02)
         return JobResult(png=inputs.person_image + b"-done")
 

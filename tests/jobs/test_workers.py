@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tryon.engines.base import Step
 from tryon.errors import NoPersonFound
 from tryon.jobs import JobInputs, JobResult, JobStatus, WorkerPool
 
@@ -49,9 +50,10 @@ def test_jobs_run_report_steps_and_complete(pool_factory) -> None:
     seen: list[tuple[str, int]] = []
 
     def run_job(job_id, inputs, report):
-        for step, progress in [("segmentation", 10), ("pose", 25), ("blend", 85)]:
-            report(step, progress)
-            seen.append((step, progress))
+        for step in (Step.SEGMENTATION, Step.POSE, Step.BLEND):
+            report(step)
+            record = store.get(job_id)
+            seen.append((record.step, record.progress))
         return JobResult(png=inputs.person_image + b"-done")
 
     store, pool = pool_factory(run_job)
@@ -76,7 +78,7 @@ def test_domain_error_fails_the_job_with_its_message(pool_factory) -> None:
 
 def test_unexpected_error_is_readable_and_hides_internals(pool_factory) -> None:
     def run_job(job_id, inputs, report):
-        report("warp", 40)
+        report(Step.WARP)
         raise RuntimeError("/secret/path/model.bin exploded")
 
     store, pool = pool_factory(run_job)
@@ -142,9 +144,9 @@ def test_stuck_job_is_failed_at_its_time_limit(pool_factory) -> None:
     release = threading.Event()
 
     def run_job(job_id, inputs, report):
-        report("warp", 40)
+        report(Step.WARP)
         release.wait(10)  # stuck until the test lets go
-        report("blend", 85)  # refused: the job is no longer this worker's
+        report(Step.BLEND)  # refused: the job is no longer this worker's
         return JobResult(png=b"too late")
 
     store, pool = pool_factory(run_job, concurrency=1, lease_seconds=0.4, job_timeout_seconds=0.5)
@@ -163,8 +165,8 @@ def test_cancelled_job_stops_at_the_next_step(pool_factory) -> None:
     cancelled = threading.Event()
 
     def run_job(job_id, inputs, report):
-        for step, progress in [("segmentation", 10), ("pose", 25), ("warp", 40)]:
-            report(step, progress)
+        for step in (Step.SEGMENTATION, Step.POSE, Step.WARP):
+            report(step)
             steps.append(step)
             if step == "pose":
                 cancelled.wait(5)
@@ -185,14 +187,14 @@ def test_cancelled_job_stops_at_the_next_step(pool_factory) -> None:
 def test_a_job_waiting_at_the_same_progress_finds_a_cancel_and_is_not_written_each_time(pool_factory) -> None:
     """A sampling wait reports the same step and progress every 0.2 s: the store is asked at most every
     ``HELD_CHECK_SECONDS`` (unchanged) and the cancel still reaches the worker thread within that."""
-    from tryon.jobs.workers import HELD_CHECK_SECONDS
+    from tryon.jobs.progress import HELD_CHECK_SECONDS
 
     reports, ended = [], threading.Event()
 
     def run_job(job_id, inputs, report):
         try:
             while True:
-                report("inpainting", 55)
+                report(Step.INPAINTING)
                 reports.append(time.monotonic())
                 time.sleep(0.05)
         finally:

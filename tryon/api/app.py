@@ -16,7 +16,7 @@ from ..compat import keep_multipart_uploads_in_memory
 from ..engines.base import STEP_PROGRESS
 from ..errors import InvalidImage
 from ..jobs import QueueFull, StoreFull
-from ..webhooks import WebhookURLRefused
+from ..guarded_http import URLRefused
 from .demo import demo_router
 from .routes import health_router, tryon_router
 from .admission import AdmissionPolicy, is_open
@@ -49,7 +49,7 @@ def create_app() -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(InvalidImage, _invalid_image)
-    app.add_exception_handler(WebhookURLRefused, _invalid_image)
+    app.add_exception_handler(URLRefused, _invalid_image)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(QueueFull, _queue_full)
     app.add_exception_handler(StoreFull, _store_full)

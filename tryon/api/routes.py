@@ -8,25 +8,21 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import metrics
-from ..images import check_upload_size
 from ..webhooks import check_webhook_url
+from .engine_options import EngineOptionsForm
 from .schemas import (
     CancelResponse,
     CategoryName,
     ErrorResponse,
-    GarmentPhotoType,
-    GuidanceScale,
-    Seed,
-    Steps,
     FailedJobResponse,
     HealthResponse,
     JobStatusResponse,
     PublicHealthResponse,
-    ResultSize,
     SubmitResponse,
 )
 from .admission import bearer_matches
 from .health import public_health
+from .photo_inputs import ClothingImageURL, FormOrJSONRoute, PersonImageURL, PhotoSource, read_photos
 from .state import ServiceState
 from .views import CANCELLED, poll_body
 
@@ -39,7 +35,7 @@ StateDep = Annotated[ServiceState, Depends(get_state)]
 JobIdPath = Annotated[str, Path(max_length=64, description="Job ID returned by POST /api/tryon")]
 UNAUTHORIZED = {401: {"model": ErrorResponse, "description": "API key missing or wrong (when TRYON_API_KEY is set)"}}
 
-tryon_router = APIRouter(prefix="/api", tags=["try-on"])
+tryon_router = APIRouter(prefix="/api", tags=["try-on"], route_class=FormOrJSONRoute)
 health_router = APIRouter(tags=["operations"])
 
 
@@ -55,12 +51,13 @@ health_router = APIRouter(tags=["operations"])
 )
 def submit_tryon(
     state: StateDep,
+    engine_options: EngineOptionsForm,  # every registered engine's options, as form fields after these
     person_image: Annotated[
-        UploadFile, File(description="Full-body photo of the person (JPG/PNG/WEBP, max 20MB)")
-    ],
+        UploadFile, File(description="Full-body photo of the person (JPG/PNG/WEBP, max 20MB); or person_image_url")
+    ] = None,
     clothing_image: Annotated[
-        UploadFile, File(description="Photo of the clothing item (JPG/PNG/WEBP, max 20MB)")
-    ],
+        UploadFile, File(description="Photo of the clothing item (JPG/PNG/WEBP, max 20MB); or clothing_image_url")
+    ] = None,
     category: Annotated[
         CategoryName,
         Form(
@@ -73,25 +70,19 @@ def submit_tryon(
         str | None,
         Form(max_length=2048, description="POSTed the job's final poll JSON when it ends (signed)."),
     ] = None,
-    seed: Seed = None,
-    steps: Steps = None,
-    guidance_scale: GuidanceScale = None,
-    garment_photo_type: GarmentPhotoType = None,
-    result_size: ResultSize = None,
+    person_image_url: PersonImageURL = None,
+    clothing_image_url: ClothingImageURL = None,
 ) -> SubmitResponse:
-    options = {"category": category}
-    sampling = {"seed": seed, "steps": steps, "guidance_scale": guidance_scale, "garment_photo_type": garment_photo_type}
-    options.update((name, value) for name, value in sampling.items() if value is not None)
-    if result_size is not None:  # FASHN VTON's (the lead moves it into the engine's options at merge)
-        options["result_size"] = result_size
+    options = {"category": category, "engine_options": engine_options}
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url
-    job_id = state.submit(
-        read_upload("person_image", person_image, state.limits.max_bytes),
-        read_upload("clothing_image", clothing_image, state.limits.max_bytes),
-        options=options,
+    person, clothing = read_photos(  # a URL is fetched here, once: the job holds the bytes
+        state,
+        PhotoSource("person_image", person_image, person_image_url),
+        PhotoSource("clothing_image", clothing_image, clothing_image_url),
     )
+    job_id = state.submit(person, clothing, options=options)
     return SubmitResponse(job_id=job_id)
 
 
@@ -175,10 +166,3 @@ async def health(request: Request, state: StateDep) -> HealthResponse | PublicHe
     if state.admission.api_key and not bearer_matches(request.scope, state.admission.api_key):
         return public_health(full)
     return full
-
-
-def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:
-    """The upload's bytes; an oversized file is refused before it is read into memory."""
-    if upload.size is not None:
-        check_upload_size(field, upload.size, max_bytes)
-    return upload.file.read(max_bytes + 1)

@@ -2,56 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import Form
 from pydantic import BaseModel, Field
 
 from ..engines.base import Category, Step
 from ..models.devices import GpuInfo
 from ..models.licences import ModelInUse
+from .engine_options import with_engine_details
 
 JobState = Literal["pending", "processing", "completed", "failed"]
 CategoryName = Literal[tuple(category.value for category in Category)]
 StepName = Literal[tuple(step.value for step in Step)]
-
-# The generative engines' sampling options (FASHN VTON); the classical engine has no use for them.
-MAX_SEED = 2**63 - 1
-MAX_STEPS = 50
-Seed = Annotated[
-    int | None,
-    Form(
-        ge=0,
-        le=MAX_SEED,
-        description=f"Seed of the starting noise, 0 to {MAX_SEED}: the same seed and photos give the same "
-        "picture, alone or batched with other jobs. Default: derived from the job id (the answer says which).",
-    ),
-]
-Steps = Annotated[
-    int | None,
-    Form(ge=1, le=MAX_STEPS, description=f"Denoising steps, 1 to {MAX_STEPS} (default 30): fewer is faster and rougher."),
-]
-GuidanceScale = Annotated[
-    float | None,
-    Form(ge=1.0, le=5.0, description="Classifier-free guidance, 1.0 to 5.0 (default 1.5): how strongly the garment photo is followed."),
-]
-GarmentPhotoType = Annotated[
-    Literal["auto", "flat-lay", "model"] | None,
-    Form(
-        description="flat-lay (a product shot), model (the garment worn by someone), or auto (default): "
-        "model when the person detector keeps a person in the garment photo."
-    ),
-]
-
-# FASHN VTON's result size (to move into the engine's own options at merge).
-ResultSize = Annotated[
-    Literal["original", "model"] | None,
-    Form(
-        description="original (default): the person photo's own size (up to TRYON_WORKING_SIDE_PX), the "
-        "model's picture composited onto the photo only where it changed it, so face, hands and background "
-        "keep the photo's pixels; model: the model's picture as it is, at most 864 high."
-    ),
-]
 
 
 class SubmitResponse(BaseModel):
@@ -59,7 +21,7 @@ class SubmitResponse(BaseModel):
     status: Literal["queued"] = "queued"
 
 
-class JobStatusResponse(BaseModel):
+class JobStatusResponseFields(BaseModel):
     """A job as a poll sees it. Keys that do not apply to the job's state are left out."""
 
     job_id: str
@@ -88,9 +50,6 @@ class JobStatusResponse(BaseModel):
     notes: list[str] | None = Field(
         default=None, description="What the pipeline decided on the way (completed only)."
     )
-    seed: int | None = Field(
-        default=None, description="The seed the engine sampled with (completed; generative engines only)."
-    )
     width: int | None = Field(default=None, description="The result's width in pixels (completed).")
     height: int | None = Field(
         default=None,
@@ -98,6 +57,9 @@ class JobStatusResponse(BaseModel):
         "most TRYON_WORKING_SIDE_PX on its longest side). With result_size model, FASHN VTON returns the "
         "person photo's aspect at the model's resolution, at most 864 high (e.g. 549x864 for a 700x1100 photo).",
     )
+
+
+JobStatusResponse = with_engine_details(JobStatusResponseFields)  # and what the engines' results add
 
 
 class CancelResponse(BaseModel):

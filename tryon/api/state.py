@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from .. import metrics
+from ..guarded_http import FetchLimits
 from ..images import ImageLimits, validate_image
 from ..jobs import JobInputs, JobRecord, JobStore
 from ..results import ResultPublisher
@@ -24,13 +25,15 @@ class ServiceState:
     admission: AdmissionPolicy
     health: Callable[[], Awaitable[HealthResponse]]
     allow_private_webhooks: bool = False
+    allow_private_image_urls: bool = False
+    image_url_limits: FetchLimits = FetchLimits()
 
     def submit(
         self,
         person_image: bytes,
         clothing_image: bytes,
         *,
-        options: dict[str, str] | None = None,
+        options: dict[str, Any] | None = None,
         job_id: str | None = None,
     ) -> str:
         """Validate both photos and queue a job; raises ``InvalidImage`` before anything is queued,

@@ -43,15 +43,15 @@ def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse
         result = {"result_url": results.url_for(record.result_key)}
     else:
         result = {"result_b64": base64.b64encode(record.result or b"").decode("ascii")}
-    return JobStatusResponse(
-        job_id=record.job_id,
-        status="completed",
-        progress=100,
-        warning=record.warning,
-        category=category,
-        notes=record.details.get("notes"),
-        seed=record.details.get("seed"),
-        width=record.details.get("width"),
-        height=record.details.get("height"),
-        **result,
+    # The details: category, notes, width, height and what the engine adds (``EngineDetails``).
+    return JobStatusResponse.model_validate(
+        {
+            **record.details,
+            "job_id": record.job_id,
+            "status": "completed",
+            "progress": 100,
+            "warning": record.warning,
+            "category": category,
+            **result,
+        }
     )

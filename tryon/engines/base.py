@@ -1,9 +1,11 @@
 """What every try-on engine is to the service: photos in, a PNG and a few details out.
 
-An engine is one folder under ``tryon/engines/`` holding its BentoML runner services, its model code
-and an adapter implementing ``TryOnEngine``; ``registry.py`` lists it. The job workers call
-``TryOnEngine.run`` in worker threads; the adapter calls its runners and reports progress by the
-documented step names. Neither fastapi nor bentoml is imported here.
+An engine is one folder under ``tryon/engines/`` holding its BentoML runner services, its model code,
+its request options and result details (``EngineOptions``, ``EngineDetails``: pydantic models in a
+light module of its own) and an adapter implementing ``TryOnEngine``; ``registry.py`` lists it. The
+API builds the form of POST /api/tryon and the job's answer from the registered engines' options and
+details. The job workers call ``TryOnEngine.run`` in worker threads; the adapter calls its runners
+and reports progress by the documented step names. Neither fastapi nor bentoml is imported here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..models.devices import GpuInfo
 from ..models.licences import ModelInUse
@@ -80,23 +82,47 @@ class ProgressCallback(Protocol):
         """``step`` is starting or under way; ``fraction`` in [0, 1) of it is done."""
 
 
+class EngineOptions(BaseModel):
+    """An engine's request options (subclass it in the engine's folder, one field per option).
+
+    Each field is an optional form field of POST /api/tryon, with the type, limits and description
+    declared here (the form, its validation and the OpenAPI schema are built from them); a field the
+    client leaves out takes its default here. Two engines may declare the same option only alike.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EngineDetails(BaseModel):
+    """What an engine's result says besides its category and notes (subclass it in the engine's
+    folder): each field is a key of a completed job's answer, with its description."""
+
+    model_config = ConfigDict(frozen=True)
+
+
 @dataclass(frozen=True)
 class EngineRequest:
-    """One job's inputs. The photos are the uploads as received (already validated as images)."""
+    """One job's inputs. The photos are the uploads as received (already validated as images);
+    ``options`` is the chosen engine's own ``EngineOptions``."""
 
     person_image: bytes
     clothing_image: bytes
     category: Category = Category.AUTO
-    options: Mapping[str, Any] = field(default_factory=dict)  # engine-specific, already validated
+    options: EngineOptions = EngineOptions()
     job_id: str = ""  # seeds an engine's randomness: a job gives the same picture on every run
 
 
 @dataclass(frozen=True)
 class EngineResult:
-    """The dressed person as PNG bytes, and extras for the job's answer (``category``, ``notes``, ...)."""
+    """The dressed person as a PNG of ``width`` x ``height`` pixels, the category used (never
+    ``AUTO``), what the engine decided on the way (``notes``, one sentence each) and its ``details``."""
 
     png: bytes
-    details: dict = field(default_factory=dict)
+    width: int
+    height: int
+    category: Category
+    notes: tuple[str, ...] = ()
+    details: EngineDetails = EngineDetails()
 
 
 class RunnerDescription(BaseModel):
@@ -178,6 +204,8 @@ class EngineSpec:
     ``runners``: the engine's BentoML runner service classes (the service ``bentoml.depends`` on each).
     ``build``: its adapter, built in the API process from the settings and the runners' APIs.
     ``models``: what it keeps in the model store, and how the scripts import or fake each.
+    ``options``, ``details``: its request options and result details (light modules: the API process
+    reads them).
     """
 
     name: str
@@ -185,6 +213,17 @@ class EngineSpec:
     runners: tuple[Any, ...]  # what @bentoml.service returns
     build: Callable[[Settings, RunnerAPI], TryOnEngine]
     models: tuple[StoredModel, ...] = ()
+    options: type[EngineOptions] = EngineOptions
+    details: type[EngineDetails] = EngineDetails
+
+    def request_options(self, sent: Mapping[str, Any]) -> tuple[EngineOptions, tuple[str, ...]]:
+        """This engine's options from the engine options a client sent (already validated by the
+        form; what it left out is absent), and a note for each one this engine does not take."""
+        taken = {name: value for name, value in sent.items() if name in self.options.model_fields}
+        ignored = tuple(
+            f"{name} is not an option of the {self.name} engine; it was ignored" for name in sent if name not in taken
+        )
+        return self.options.model_validate(taken), ignored
 
 
 def describe_runner(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class JobStatus(str, Enum):
@@ -24,7 +25,7 @@ class JobInputs:
 
     person_image: bytes
     clothing_image: bytes
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # JSON values: str, int, float, bool
 
 
 @dataclass(frozen=True)
@@ -53,5 +54,5 @@ class JobRecord:
     result: bytes | None = None
     result_key: str | None = None
     warning: str | None = None
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     details: dict = field(default_factory=dict)

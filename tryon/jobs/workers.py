@@ -12,31 +12,21 @@ from typing import Callable
 
 from .. import metrics
 from ..errors import TryOnError
+from .progress import JobNoLongerHeld, JobProgress
 from .records import JobInputs, JobResult
 from .store import JobStore, StoreFull
 
 log = logging.getLogger(__name__)
 
-ProgressReport = Callable[[str, int], None]
-"""``report(step, progress)``: called by a job as each step starts, and as often as it likes while a
-step runs; raises ``JobNoLongerHeld`` once the job was cancelled, timed out or taken over."""
-
-# A job reporting the same step and progress again is checked against the store this often (a
-# cancel from any replica reaches its worker thread within it); a change is written at once.
-HELD_CHECK_SECONDS = 0.5
-
-JobFunction = Callable[[str, JobInputs, ProgressReport], JobResult]
-"""Runs one job's work and returns its result; raises ``TryOnError`` for a readable failure."""
+JobFunction = Callable[[str, JobInputs, JobProgress], JobResult]
+"""Runs one job's work, reporting its steps to the ``JobProgress``, and returns its result; raises
+``TryOnError`` for a readable failure."""
 
 
 NO_ROOM_FOR_RESULT = (
     "The try-on finished, but there was no space left to store the result (the job store is full); "
     "submit the job again later."
 )
-
-
-class JobNoLongerHeld(Exception):
-    """The job was cancelled, timed out, or taken over by another worker; stop working on it."""
 
 
 class WorkerPool:
@@ -121,22 +111,12 @@ class WorkerPool:
     def _run(self, job_id: str, inputs: JobInputs) -> None:
         with self._running_lock:
             self._running[job_id] = time.monotonic()
-        current_step = "start"
-        last_written: tuple[tuple[str, int], float] | None = None  # (step, progress), when
-
-        def report(step: str, progress: int) -> None:
-            nonlocal current_step, last_written
-            current_step = step
-            state, now = (step, progress), time.monotonic()
-            if last_written is not None and last_written[0] == state and now - last_written[1] < HELD_CHECK_SECONDS:
-                return
-            last_written = (state, now)
-            if not self._store.advance(job_id, self.worker_id, step=step, progress=progress):
-                raise JobNoLongerHeld(job_id)
-
+        progress = JobProgress(
+            lambda step, percent: self._store.advance(job_id, self.worker_id, step=step, progress=percent)
+        )
         log.info("job %s: started", job_id)
         try:
-            result = self._run_job(job_id, inputs, report)
+            result = self._run_job(job_id, inputs, progress)
         except JobNoLongerHeld:
             log.warning("job %s: no longer ours (cancelled, timed out or taken over); abandoned", job_id)
         except TryOnError as error:
@@ -144,6 +124,7 @@ class WorkerPool:
             if self._store.fail(job_id, self.worker_id, str(error)):
                 metrics.job_finished("failed", metrics.reason_class(error))
         except Exception as error:
+            current_step = progress.step.value if progress.step else "start"
             log.exception("job %s: unexpected error in step %s", job_id, current_step)
             if self._store.fail(
                 job_id,

@@ -54,23 +54,25 @@ class ClassicalEngine:
 
     def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
         """The pipeline's steps, in order; the garment's preparation is part of segmentation."""
-        on_progress(Step.SEGMENTATION)
-        garment = self._garments.get_or_prepare(
-            request.clothing_image,
-            lambda: prepare_garment(decode_image("clothing_image", request.clothing_image, self._limits), self._parser),
-        )
         person = decode_image("person_image", request.person_image, self._limits)
         result = run_tryon(
             person,
-            garment,
+            lambda: self._garments.get_or_prepare(
+                request.clothing_image,
+                lambda: prepare_garment(decode_image("clothing_image", request.clothing_image, self._limits), self._parser),
+            ),
             self._analyzer,
             category=request.category,
             on_step=on_progress,
             parser=self._parser,
         )
+        height, width = result.image.shape[:2]
         return EngineResult(
             png=encode_png(result.image, self._png_compress_level),
-            details={"category": result.category.value, "notes": list(result.notes)},
+            width=width,
+            height=height,
+            category=result.category,
+            notes=tuple(result.notes),
         )
 
     def warm_up(self) -> None:

@@ -8,7 +8,8 @@ Its inputs: ``inputs`` (its canvas sizes and four canvases), ``pose_map`` (its g
 see docs/fashn-vton-inputs.md.
 Serving it: ``model_store`` (the stored model: import, test model), ``runner`` (``FashnVtonRunner``,
 the GPU service), ``batching`` (what a batch carries, grouping, out-of-memory splitting),
-``engine`` (the adapter, ``FashnVtonEngine``); this module holds the registry row ``FASHN_VTON``.
+``engine`` (the adapter, ``FashnVtonEngine``), ``options`` (what a client may ask of it, what its
+answer adds), ``settings`` (its ``TRYON_FASHN_*`` knobs); this module holds the registry row ``FASHN_VTON``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ...models.garment_masker_store import GARMENT_MASKER
 from ..base import EngineSpec, RunnerAPI
 from .engine import RUNNERS, FashnVtonEngine
 from .model_store import FASHN_VTON_RECIPE
+from .options import FashnVtonDetails, FashnVtonOptions
 
 if TYPE_CHECKING:
     from ...settings import Settings
@@ -34,4 +36,6 @@ FASHN_VTON = EngineSpec(
     runners=RUNNERS,
     build=build,
     models=(FASHN_VTON_RECIPE, GARMENT_MASKER),
+    options=FashnVtonOptions,
+    details=FashnVtonDetails,
 )

@@ -27,7 +27,7 @@ import logging
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 import numpy as np
 
@@ -44,8 +44,9 @@ from ...vision.prompts import garment_prompts
 from ...vision.zones import ZoneNotVisible, face_and_hands, garment_zone, geometric_garment_mask, seen_face_and_hands
 from ..base import Category, EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI
 from ..base import RunnerDescription, Step, job_seed
-from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS, SamplingRequest, pack_request, unpack_result
+from .batching import DEFAULT_GUIDANCE_SCALE, SamplingRequest, pack_request, unpack_result
 from .inputs import CANVAS_HEIGHT, CANVAS_WIDTH, PRE_RESIZE_SIDE, TryOnRequest, prepare_canvases
+from .options import MODE_STEPS, FashnVtonDetails, FashnVtonOptions
 from .progress import ProgressPoller
 from .runner import FashnVtonRunner
 from .runner import CLOTHES_PARSER, GEOMETRIC_MASK, SEGMENT_ANYTHING
@@ -61,30 +62,6 @@ GARMENT_CATEGORY_OF_CATEGORY = {
     Category.DRESSES: GarmentCategory.ONE_PIECES,
 }
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FashnOptions:
-    """The job's sampling options (validated by the API): ``seed`` in [0, 2^63), ``num_steps`` and
-    ``guidance_scale`` of the denoising loop, ``garment_photo_type`` auto, flat-lay or model;
-    ``result_size`` original (the person photo's own size) or model (the model's resolution)."""
-
-    seed: int
-    num_steps: int = DEFAULT_NUM_STEPS
-    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
-    garment_photo_type: str = "auto"
-    result_size: str = "original"
-
-    @classmethod
-    def of(cls, options: Mapping[str, Any], job_id: str) -> FashnOptions:
-        """From ``EngineRequest.options``; without a seed, one derived from the job id."""
-        return cls(
-            seed=int(options["seed"]) if options.get("seed") is not None else job_seed(job_id),
-            num_steps=int(options.get("steps") or DEFAULT_NUM_STEPS),
-            guidance_scale=float(options.get("guidance_scale") or DEFAULT_GUIDANCE_SCALE),
-            garment_photo_type=str(options.get("garment_photo_type") or "auto"),
-            result_size=str(options.get("result_size") or "original"),
-        )
 
 
 @dataclass(frozen=True)
@@ -129,7 +106,8 @@ class FashnVtonEngine:
         self._garment_masker = GEOMETRIC_MASK  # set by warm_up, from the runner's description
 
     def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
-        options = FashnOptions.of(request.options, request.job_id)
+        options: FashnVtonOptions = request.options
+        seed = options.seed if options.seed is not None else job_seed(request.job_id)
 
         on_progress(Step.SEGMENTATION)
         photo = decode_image("person_image", request.person_image, self._limits)
@@ -153,7 +131,7 @@ class FashnVtonEngine:
             person_keypoints=person_keypoints,
             garment_photo_type=garment.photo_type,
             garment_keypoints=garment.keypoints,
-            seed=options.seed,
+            seed=seed,
             garment_parse=garment.parse,
         )
         (canvas,) = prepare_canvases([tryon], CANVAS_HEIGHT, CANVAS_WIDTH)
@@ -163,7 +141,7 @@ class FashnVtonEngine:
             # The job's id: a job run again (its worker lost) joins or reads its first sampling.
             request_id=request.job_id or str(uuid.uuid4()),
             category=fashn_category,
-            seed=options.seed,
+            seed=seed,
             num_steps=options.num_steps,
             guidance_scale=options.guidance_scale,
         )
@@ -171,25 +149,28 @@ class FashnVtonEngine:
 
         on_progress(Step.BLEND)
         image = unpad(picture, canvas.padding)
-        notes = list(garment.notes)
+        size_notes: tuple[str, ...] = ()
         if options.result_size == "original":
             image, note = at_photo_size(photo, unpad(canvas.person, canvas.padding), image, person_keypoints, category)
-            notes.append(note)
+            size_notes = (note,)
         png = encode_png(np.ascontiguousarray(image), self._png_compress_level)
         on_progress(Step.DONE)
         return EngineResult(
             png=png,
-            details={
-                "category": category.value,
-                "notes": notes,
-                "seed": options.seed,
-                "steps": options.num_steps,
-                "guidance_scale": options.guidance_scale,
-                "garment_photo_type": garment.photo_type,
-            },
+            width=image.shape[1],
+            height=image.shape[0],
+            category=category,
+            notes=(*garment.notes, *steps_note(options), *size_notes),
+            details=FashnVtonDetails(
+                seed=seed,
+                steps=options.num_steps,
+                guidance_scale=options.guidance_scale,
+                garment_photo_type=garment.photo_type,
+                mode=options.mode,
+            ),
         )
 
-    def prepare_garment(self, photo: np.ndarray, requested: Category, options: FashnOptions) -> PreparedGarment:
+    def prepare_garment(self, photo: np.ndarray, requested: Category, options: FashnVtonOptions) -> PreparedGarment:
         """The garment photo (``HxWx3`` uint8 RGB) pre-resized, its type and category decided and
         (worn) its garment masked. Raises ``GarmentUndecidable`` when ``requested`` is ``AUTO`` and
         the photo does not say which category, ``GarmentNotFound`` when no garment is found on it."""
@@ -294,6 +275,13 @@ class FashnVtonEngine:
 
     def _runner_description(self) -> RunnerDescription:
         return RunnerDescription.model_validate(self._describe())
+
+
+def steps_note(options: FashnVtonOptions) -> tuple[str, ...]:
+    """A note when the client's ``steps`` overrode the ``mode`` it also chose, else none."""
+    if options.steps is None or "mode" not in options.model_fields_set:
+        return ()
+    return (f"{options.steps} denoising steps as sent in steps (mode {options.mode} alone would run {MODE_STEPS[options.mode]})",)
 
 
 def decide_category(requested: Category, classify: Callable[[], GarmentClass]) -> tuple[Category, str]:

@@ -23,8 +23,17 @@ def test_run_tryon_reports_steps_in_documented_order(persons, prepared, analyzer
     )
     assert seen == DOCUMENTED_ORDER
     assert isinstance(result, TryOnResult)
-    assert set(result.step_seconds) == {step.value for step in DOCUMENTED_ORDER[:-1]}
-    assert all(seconds >= 0 for seconds in result.step_seconds.values())
+
+
+def test_a_garment_given_as_a_function_is_prepared_within_the_segmentation_step(persons, garments, analyzer):
+    seen = []
+
+    def prepared_now():
+        seen.append("garment prepared")
+        return prepare_garment(garments["shirt_oxford_blue.jpg"])
+
+    run_tryon(persons["studio_woman_jacket.png"], prepared_now, analyzer, on_step=seen.append)
+    assert seen[:3] == [Step.SEGMENTATION, "garment prepared", Step.POSE]
 
 
 @pytest.mark.parametrize("person_name", PERSONS)

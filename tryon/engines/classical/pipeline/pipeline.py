@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -87,7 +86,7 @@ def prepare_garment(garment: RGBImage, parser: HumanParser | None = None) -> Pre
 
 def run_tryon(
     person: RGBImage,
-    garment: PreparedGarment,
+    garment: PreparedGarment | Callable[[], PreparedGarment],
     analyzer: PersonAnalyzer,
     *,
     category: Category = Category.AUTO,
@@ -99,7 +98,7 @@ def run_tryon(
     """Dress the person in ``person`` in ``garment``.
 
     ``person`` is an ``HxWx3`` uint8 RGB photo; ``garment`` is ``prepare_garment`` of the garment photo
-    (callers cache it). ``category`` says what the garment is worn as; ``AUTO`` (the default) decides
+    (callers cache it), or a function giving it, called within the segmentation step. ``category`` says what the garment is worn as; ``AUTO`` (the default) decides
     from the garment's shape. ``on_step`` is called with each ``Step`` as it starts, then with
     ``Step.DONE``. ``parser`` (a learned human parser) sharpens the face, hair, hands, skin and
     old-clothes zones. The body parts the category needs (shoulders and hips; hips and knees;
@@ -111,8 +110,8 @@ def run_tryon(
     and a note says so. A result that would leave the garment's zone mostly unchanged is never
     returned: ``GarmentNotApplied`` is raised instead.
 
-    Returns the dressed person (same size as ``person``, uint8 RGB), the category used, notes on the
-    decisions taken, and the seconds each step took. Raises ``NoPersonFound`` when no person is found;
+    Returns the dressed person (same size as ``person``, uint8 RGB), the category used and notes on
+    the decisions taken. Raises ``NoPersonFound`` when no person is found;
     ``BodyPartNotVisible`` (a ``NoPersonFound``) when the body part the garment needs is not in the
     photo; ``GarmentNotFound`` when the garment cannot be separated from its background;
     ``CategoryMismatch`` when trousers are requested as a top or the other way round; ``InvalidImage``
@@ -120,17 +119,18 @@ def run_tryon(
     """
     _check_image(person, "person")
     category = Category(category)
-    timer = _StepTimer(on_step)
+    steps = _Steps(on_step)
     notes: list[str] = []
 
     # 1. Segmentation: the person's silhouette; the garment out of its product photo, and its category.
-    with timer.step(Step.SEGMENTATION):
+    with steps.step(Step.SEGMENTATION):
+        garment = garment() if callable(garment) else garment
         silhouette = person_mask(analyzer.segment_person(person))
         used, note = resolve_category(category, garment.category, garment.reason)
         notes.append(f"{note} ({garment.reason})" if category is Category.AUTO else note)
 
     # 2. Pose: the body landmarks the garment is fitted to; the silhouette of that person only.
-    with timer.step(Step.POSE):
+    with steps.step(Step.POSE):
         pose, body, people = _most_prominent_person(
             person, silhouette, analyzer.estimate_pose(person), analyzer
         )
@@ -146,7 +146,7 @@ def run_tryon(
             notes.append(f"{people} people found; dressed the most prominent (the largest in the photo)")
 
     # 3. Warp: the garment fitted onto shoulders, torso and arms, or onto hips and legs.
-    with timer.step(Step.WARP):
+    with steps.step(Step.WARP):
         if used is Category.LOWER_BODY:
             warped = warp_lower_body(
                 garment.cutout, garment.landmarks, pose, person.shape[:2], waist_up=WAIST_UP
@@ -157,7 +157,7 @@ def run_tryon(
             )
 
     # 4. Inpainting: the old garment's zone repainted as what lies under or behind it, or as bare skin.
-    with timer.step(Step.INPAINTING):
+    with steps.step(Step.INPAINTING):
         zones = body_zones(person, body, pose, tone, used)
         if used is not Category.LOWER_BODY:
             zones = protect_head(person, body, pose, zones, tone)
@@ -175,13 +175,13 @@ def run_tryon(
         keep = _kept_in_front(zones, clothing, warped, pose, used)
 
     # 5. Blend: the garment under face, hair, hands, bare limbs and clothing in front, over the rest.
-    with timer.step(Step.BLEND):
+    with steps.step(Step.BLEND):
         image = blend_garment(base, warped, keep, shading=person, shading_strength=shading_strength)
         # A result that left the garment's zone as it was would be the input photo, "completed".
         check_dressed(person, image, ((warped.alpha > 0.5) | clothing.replace) & ~keep, min_share=MIN_CHANGED)
 
     on_step(Step.DONE)
-    return TryOnResult(image=image, category=used, notes=notes, step_seconds=timer.seconds)
+    return TryOnResult(image=image, category=used, notes=notes)
 
 
 def _cut_out(garment: RGBImage, parser: HumanParser | None) -> GarmentCutout:
@@ -216,19 +216,16 @@ def _has_colour(image: RGBImage, *, min_chroma: float = 6.0) -> bool:
     return float(np.percentile(chroma, 95)) >= min_chroma
 
 
-class _StepTimer:
-    """Reports each step as it starts and records how long it took, in seconds, by step name."""
+class _Steps:
+    """Reports each step as it starts; the block under ``with steps.step(...)`` is that step's work."""
 
     def __init__(self, on_step: StepCallback) -> None:
         self._on_step = on_step
-        self.seconds: dict[str, float] = {}
 
     @contextmanager
     def step(self, step: Step) -> Iterator[None]:
         self._on_step(step)
-        start = time.perf_counter()
         yield
-        self.seconds[step.value] = time.perf_counter() - start
 
 
 def _check_image(image: RGBImage, name: str) -> None:

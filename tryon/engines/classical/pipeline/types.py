@@ -63,13 +63,12 @@ class TryOnResult:
 
     ``image``: the dressed person, ``HxWx3`` uint8 RGB, the size of the person photo. ``category``: the
     category used (never ``AUTO``). ``notes``: the decisions taken, one readable sentence each, for the
-    job record. ``step_seconds``: what each step cost, by ``Step`` value.
+    job record.
     """
 
     image: RGBImage
     category: Category
     notes: list[str] = field(default_factory=list)
-    step_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

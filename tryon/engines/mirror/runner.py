@@ -1,3 +1,5 @@
+"""The mirror engine's runner service: no model, a batchable numpy API."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,7 +19,7 @@ class MirrorRunner:
 
     @bentoml.api
     def describe(self) -> dict[str, Any]:
-        from tryon.engines.base import describe_runner
+        from ..base import describe_runner
 
         # What it returns is no try-on: auto must never pick it.
         return describe_runner("MirrorRunner", available=True, reason="needs no model", test_model=True).model_dump()
