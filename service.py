@@ -14,9 +14,9 @@ from PIL import Image
 
 from runners import depend_on_runners
 from tryon.api import AdmissionControl, admission_policy
-from tryon.core import WorkerStatus
-from tryon.serving import app, compose, finish_service_class, run_task
-from tryon.startup import exit_if_port_held
+from tryon.service.assembly import app, compose, finish_service_class, run_task
+from tryon.service.job_workers import WorkerStatus
+from tryon.service.port_check import exit_if_port_held
 
 
 @bentoml.asgi_app(app, path="/")

@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from tryon.client import TryOnClient, png_size
+from tryon.clients.api_client import TryOnClient, png_size
 from tryon.engines.registry import runner_services
 from tryon.settings import Settings
 

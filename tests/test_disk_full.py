@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tryon.api import AdmissionControl, admission_policy, attach_state, create_app
-from tryon.core import ApiCore, WorkerStatus
+from tryon.service.job_workers import ApiCore, WorkerStatus
 from tryon.jobs import store as store_module
 from tryon.settings import Settings
-from tryon.wiring import build_job_store, build_result_publisher
+from tryon.service.parts import build_job_store, build_result_publisher
 
 from tests.factories import image_bytes
 from tests.jobs.test_store_full import sqlite_disk_full

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from .. import metrics
+from ..jobs import metrics
 from ..images import check_upload_size
-from ..webhooks import check_webhook_url
+from ..results.webhooks import check_webhook_url
 from .schemas import (
     CancelResponse,
     CategoryName,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .engines.base import RunnerAPI, TryOnEngine
-from .engines.registry import engines
-from .jobs import JobStore, RedisJobStore, SQLiteJobStore
-from .results import ResultPublisher
-from .settings import Settings
-from .storage import S3ResultStorage
+from ..engines.base import RunnerAPI, TryOnEngine
+from ..engines.registry import engines
+from ..jobs import JobStore, RedisJobStore, SQLiteJobStore
+from ..results import ResultPublisher
+from ..settings import Settings
+from ..results.s3 import S3ResultStorage
 
 
 def build_engines(settings: Settings, runner_api: RunnerAPI) -> dict[str, TryOnEngine]:

@@ -19,19 +19,18 @@ from http import HTTPStatus
 from bentoml.exceptions import BentoMLException, InvalidArgument, ServiceUnavailable
 from PIL import Image
 
+from runners.calls import runner_api_from_threads
 from runners.gpus import gpu_services, share_gpus_when_too_few
 
-from . import metrics
-from .api import attach_state, create_app, route_table
-from .api.app import STORE_FULL
-from .api.endpoint_labels import endpoint_label
-from .compat import label_bentoml_request_metrics
-from .core import ApiCore, JobRunner
-from .errors import InvalidImage
-from .jobs import JobStatus, QueueFull, StoreFull
-from .runner_calls import runner_api_from_threads
-from .settings import Settings
-from .wiring import build_engines, build_job_store, build_result_publisher
+from ..api import attach_state, create_app, route_table
+from ..api.app import STORE_FULL
+from ..api.endpoint_labels import endpoint_label
+from ..errors import InvalidImage
+from ..jobs import JobStatus, QueueFull, StoreFull, metrics
+from ..library_internals import label_bentoml_request_metrics
+from ..settings import Settings
+from .job_workers import ApiCore, JobRunner
+from .parts import build_engines, build_job_store, build_result_publisher
 
 app = create_app()
 label_bentoml_request_metrics(functools.partial(endpoint_label, route_table(app)))

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tryon.core import JobRunner
+from tryon.service.job_workers import JobRunner
 from tryon.engines.base import EngineDescription, EngineRequest, EngineResult, Step
 from tryon.images import encode_png
 from tryon.jobs import JobInputs, JobStatus
 from tryon.settings import Settings
-from tryon.wiring import build_job_store, build_result_publisher
+from tryon.service.parts import build_job_store, build_result_publisher
 
 
 class WarmingEngine:

@@ -22,19 +22,18 @@ from typing import Awaitable, Callable
 
 from pydantic import BaseModel, Field
 
-from . import metrics
-from .api import AdmissionPolicy, ServiceState
-from .api.health import build_health
-from .api.views import poll_body
-from .api.schemas import HealthResponse
-from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
-from .engines.registry import AUTO, EngineUnavailable, choose_engine
-from .images import png_size
-from .jobs import JobInputs, JobResult, JobStore, WorkerPool
-from .jobs.workers import ProgressReport
-from .results import ResultPublisher, StorageStatus
-from .settings import Settings
-from .webhooks import WebhookSender
+from ..api import AdmissionPolicy, ServiceState
+from ..api.health import build_health
+from ..api.views import poll_body
+from ..api.schemas import HealthResponse
+from ..engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
+from ..engines.registry import AUTO, EngineUnavailable, choose_engine
+from ..images import png_size
+from ..jobs import JobInputs, JobResult, JobStore, WorkerPool, metrics
+from ..jobs.workers import ProgressReport
+from ..results import ResultPublisher, StorageStatus
+from ..results.webhooks import WebhookSender
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Every patch of a library, and every reach into its private parts, in one place.
 
-Each says why in its docstring; ``tests/test_compat.py`` fails when a library changes under one.
+Each says why in its docstring; ``tests/test_library_internals.py`` fails when a library changes under one.
 """
 
 from __future__ import annotations
