@@ -1,4 +1,4 @@
-"""``JobRunner`` start-up: the workers wait for the models, and ``on_ready`` runs just before them."""
+"""``JobWorkers`` start-up: the workers wait for the models, and ``on_ready`` runs just before them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tryon.service.job_workers import JobRunner
+from tryon.service.job_workers import JobWorkers
 from tryon.engines.base import EngineDescription, EngineRequest, EngineResult, Step
 from tryon.images import encode_png
 from tryon.jobs import JobInputs, JobStatus
@@ -40,43 +40,43 @@ class WarmingEngine:
         return EngineResult(png=encode_png(np.zeros((2, 3, 3), np.uint8)), details={"category": request.category.value})
 
 
-def job_runner(data_dir: Path, warming: WarmingEngine, **settings_values: str) -> JobRunner:
+def job_workers(data_dir: Path, warming: WarmingEngine, **settings_values: str) -> JobWorkers:
     settings = Settings(data_dir=data_dir, **settings_values)
-    return JobRunner(
+    return JobWorkers(
         settings, {warming.name: warming}, store=build_job_store(settings), results=build_result_publisher(settings)
     )
 
 
 def test_an_unknown_engine_name_stops_start_up(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="TRYON_ENGINE must be 'auto' or one of warming; got 'nope'"):
-        job_runner(tmp_path, WarmingEngine(), engine="nope")
+        job_workers(tmp_path, WarmingEngine(), engine="nope")
 
 
 def test_on_ready_runs_once_the_models_answer_and_before_the_workers(tmp_path: Path) -> None:
     engine = WarmingEngine()
-    runner = job_runner(tmp_path, engine)
-    runner.store.create("queued-before-start", JobInputs(b"person", b"garment", {}))
+    workers = job_workers(tmp_path, engine)
+    workers.store.create("queued-before-start", JobInputs(b"person", b"garment", {}))
     seen = []
     ready = threading.Event()
 
     def on_ready() -> None:
-        seen.append((engine.warm_ups, runner.models_loaded, runner.store.get("queued-before-start").status))
+        seen.append((engine.warm_ups, workers.models_loaded, workers.store.get("queued-before-start").status))
         ready.set()
 
-    runner.start(on_ready=on_ready)
+    workers.start(on_ready=on_ready)
     try:
         assert ready.wait(10)
         assert seen == [(3, True, JobStatus.QUEUED)]  # no worker has claimed the job yet
     finally:
-        runner.stop()
+        workers.stop()
 
 
 def test_a_job_reaches_the_engine_as_a_request_and_its_progress_as_percentages(tmp_path: Path) -> None:
-    runner = job_runner(tmp_path, WarmingEngine())
-    runner.engine = runner.engines["warming"]
+    workers = job_workers(tmp_path, WarmingEngine())
+    workers.engine = workers.engines["warming"]
     reports: list[tuple[str, int]] = []
 
-    result = runner._run_job(
+    result = workers._run_job(
         "job-1",
         JobInputs(b"person", b"garment", {"category": "dresses", "webhook_url": "https://example.com/hook"}),
         lambda step, progress: reports.append((step, progress)),

@@ -12,7 +12,7 @@ from ..results.s3 import S3ResultStorage
 
 def build_engines(settings: Settings, runner_api: RunnerAPI) -> dict[str, TryOnEngine]:
     """Every registered engine's adapter over its runners, by name, in priority order (none is
-    chosen here: ``JobRunner`` asks their runners)."""
+    chosen here: ``JobWorkers`` asks their runners)."""
     return {spec.name: spec.build(settings, runner_api) for spec in engines()}
 
 
