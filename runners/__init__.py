@@ -1,7 +1,12 @@
-"""The runner services of every registered engine (``tryon/engines/registry.py``), for the entry service.
+"""The runner services, as the entry service sees them: every BentoML service that holds a model.
 
-Each engine defines its runner classes in its own folder; this only declares the entry service's
-dependencies on them, and ``gpus.py`` places them on a host's GPUs.
+Each runner service is defined in its engine's folder (``tryon/engines/<engine>/``) and listed by
+that engine's registry row (``tryon/engines/registry.py``), so adding an engine changes nothing here.
+This folder holds what the entry service (``service.py``) does with all of them:
+
+- ``depend_on_runners`` (below): its ``bentoml.depends`` on each registered runner service;
+- ``calls.py``: calling them from the job worker threads, retried when a connection drops;
+- ``gpus.py``: placing the ones that ask for a GPU on one host's GPUs.
 """
 
 from __future__ import annotations
