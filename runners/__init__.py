@@ -4,20 +4,30 @@ Each runner service is defined in its engine's folder (``tryon/engines/<engine>/
 that engine's registry row (``tryon/engines/registry.py``), so adding an engine changes nothing here.
 This folder holds what the entry service (``service.py``) does with all of them:
 
-- ``depend_on_runners`` (below): its ``bentoml.depends`` on each registered runner service;
+- ``runner_services`` (below): every registered engine's runner services, each once;
+- ``depend_on_runners`` (below): the entry service's ``bentoml.depends`` on each of them;
 - ``calls.py``: calling them from the job worker threads, retried when a connection drops;
 - ``gpus.py``: placing the ones that ask for a GPU on one host's GPUs.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import bentoml
 
-from tryon.engines.registry import runner_services
+from tryon.engines.registry import engines
 
 T = TypeVar("T", bound=type)
+
+
+def runner_services() -> tuple[bentoml.Service[Any], ...]:
+    """Every registered engine's runner services, each once, in registry order."""
+    seen: dict[str, bentoml.Service[Any]] = {}
+    for spec in engines():
+        for runner in spec.runners:
+            seen.setdefault(runner.name, runner)
+    return tuple(seen.values())
 
 
 def depend_on_runners(service_class: T) -> T:
