@@ -96,6 +96,10 @@ def test_the_model_store_folder_is_bentoml_home_models(tmp_path: Path) -> None:
         assert Path(library_internals.model_store_folder()) == tmp_path / "models"
 
 
+def test_bentoml_serves_on_its_documented_default_address() -> None:
+    assert library_internals.bentoml_default_address() == ("0.0.0.0", 3000)
+
+
 def test_a_remote_runner_client_is_told_from_the_runner_object() -> None:
     from _bentoml_impl.client import RemoteProxy
 

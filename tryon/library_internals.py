@@ -60,6 +60,14 @@ def model_store_folder() -> str:
     return str(BentoMLContainer.model_store.get()._path)
 
 
+def bentoml_default_address() -> tuple[str, int]:
+    """The host and port ``bentoml serve`` binds when its command line names none, from BentoML's
+    configuration (BentoML has no public way to say)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return BentoMLContainer.http.host.get(), BentoMLContainer.http.port.get()
+
+
 def is_remote_runner(dependency: Any) -> bool:
     """Whether a ``bentoml.depends`` dependency is a client of a runner served apart, rather than the
     runner object itself (in-process); BentoML's client class is private."""
