@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class WorkerStatus(BaseModel):
-    """What the job workers report to the API process (for ``/health``)."""
+    """What the job workers report to the API side (for ``/health``)."""
 
     models_loaded: bool = Field(description="The chosen engine's models have answered once.")
     running: int = Field(description="Jobs running in this worker process now.")
@@ -64,7 +64,7 @@ class JobWorkers:
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
             allow_private=settings.webhook_allow_private,
         )
-        self.workers = WorkerPool(
+        self.pool = WorkerPool(
             self.store,
             self._run_job,
             concurrency=settings.workers,
@@ -83,11 +83,11 @@ class JobWorkers:
         ).start()
 
     def stop(self) -> None:
-        self.workers.stop()
+        self.pool.stop()
         self.webhooks.close(timeout=10)
 
     def wake(self) -> None:
-        self.workers.wake()
+        self.pool.wake()
 
     def status(self) -> WorkerStatus:
         """How the workers are doing; the engine's figures (GPU memory) are asked of its runners now.
@@ -96,8 +96,8 @@ class JobWorkers:
         """
         return WorkerStatus(
             models_loaded=self.models_loaded,
-            running=self.workers.running,
-            workers=self.workers.concurrency,
+            running=self.pool.running,
+            workers=self.pool.concurrency,
             engine=self._fresh_description(),
             start_error=self.start_error,
             storage_error=self.results.status.error,
@@ -161,4 +161,4 @@ class JobWorkers:
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
         on_ready()
-        self.workers.start()
+        self.pool.start()
