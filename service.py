@@ -14,9 +14,9 @@ from PIL import Image
 
 from runners import depend_on_runners
 from tryon.api import AdmissionControl, admission_policy
-from tryon.core import WorkerStatus
-from tryon.serving import app, compose, finish_service_class, run_task
-from tryon.startup import exit_if_port_held
+from tryon.service.assembly import app, compose, finish_service_class, run_task
+from tryon.service.job_workers import WorkerStatus
+from tryon.service.port_check import exit_if_port_held
 
 
 @bentoml.asgi_app(app, path="/")
@@ -26,17 +26,17 @@ class TryOnService:
     """The documented HTTP API, a BentoML task endpoint, and the job workers (threads)."""
 
     def __init__(self) -> None:
-        self.core, self.jobs = compose(self)
+        self.api, self.workers = compose(self)
 
     async def worker_status(self) -> WorkerStatus:
-        return await asyncio.to_thread(self.jobs.status)
+        return await asyncio.to_thread(self.workers.status)
 
     @bentoml.task
     async def tryon(self, person_image: Path, clothing_image: Path, ctx: bentoml.Context) -> Image.Image:
         """The same try-on as POST /api/tryon; the task id can also be polled at GET /api/tryon/{id}.
         ``POST /tryon`` (the synchronous call) answers the image itself."""
         task_id = getattr(ctx.request.state, "task_id", None)
-        return await run_task(self.core, person_image, clothing_image, job_id=task_id)
+        return await run_task(self.api, person_image, clothing_image, job_id=task_id)
 
     @bentoml.on_deployment
     def check_port() -> None:
@@ -44,14 +44,14 @@ class TryOnService:
         exit_if_port_held()
 
     def __is_ready__(self) -> bool:
-        return self.jobs.models_loaded
+        return self.workers.models_loaded
 
     def __metrics__(self, content: str) -> str:
-        return self.core.metrics(content)
+        return self.api.metrics(content)
 
     @bentoml.on_shutdown
     def stop(self) -> None:
-        self.jobs.stop()
+        self.workers.stop()
 
 
 TryOnService.add_asgi_middleware(AdmissionControl, policy=admission_policy(app))

@@ -15,7 +15,7 @@ from typing import Any
 
 import bentoml
 
-from tryon.compat import nvidia_gpu_count
+from tryon.library_internals import nvidia_gpu_count
 
 log = logging.getLogger("tryon.runners")
 

@@ -109,7 +109,7 @@ def test_a_key_that_is_not_ascii_works_sent_as_utf8() -> None:
 
 
 def test_a_latin_1_key_works_sent_as_latin_1_or_utf8() -> None:
-    """Python's http.client and browsers send Latin-1; curl and tryon.client send UTF-8."""
+    """Python's http.client and browsers send Latin-1; curl and tryon.clients send UTF-8."""
     policy = AdmissionPolicy(api_key=LATIN_1_KEY, max_queue=10, queued=lambda: 0, workers=1, max_upload_bytes=1024)
     assert answer_status(policy, b"Bearer " + LATIN_1_KEY.encode("latin-1")) == 200
     assert answer_status(policy, b"Bearer " + LATIN_1_KEY.encode("utf-8")) == 200

@@ -20,8 +20,8 @@ import pytest
 import requests
 import yaml
 
-from tryon.client import TryOnClient, png_size
-from tryon.engines.registry import runner_services
+from runners import runner_services
+from tryon.clients.api_client import TryOnClient, png_size
 from tryon.settings import Settings
 
 from .e2e.served import BENTOML, REPO, ServedService, free_ports

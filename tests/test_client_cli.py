@@ -16,8 +16,8 @@ import pytest
 import requests
 from PIL import Image
 
-from tryon.cli import DEFAULT_SERVER, build_parser
-from tryon.client import TryOnClient, TryOnFailed, png_size
+from tryon.clients.cli import DEFAULT_SERVER, build_parser
+from tryon.clients.api_client import TryOnClient, TryOnFailed, png_size
 
 from .e2e.served import ServedService
 

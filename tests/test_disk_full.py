@@ -10,10 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tryon.api import AdmissionControl, admission_policy, attach_state, create_app
-from tryon.core import ApiCore, WorkerStatus
 from tryon.jobs import store as store_module
+from tryon.service.api_side import ApiSide
+from tryon.service.job_workers import WorkerStatus
+from tryon.service.parts import build_job_store, build_result_publisher
 from tryon.settings import Settings
-from tryon.wiring import build_job_store, build_result_publisher
 
 from tests.factories import image_bytes
 from tests.jobs.test_store_full import sqlite_disk_full
@@ -22,12 +23,12 @@ DISK_FULL = sqlite3.OperationalError("database or disk is full")
 
 
 @pytest.fixture()
-def core(tmp_path: Path) -> ApiCore:
+def api(tmp_path: Path) -> ApiSide:
     async def workers_ready() -> WorkerStatus:
         return WorkerStatus(models_loaded=True, running=0, workers=1)
 
     settings = Settings(data_dir=tmp_path)
-    return ApiCore(
+    return ApiSide(
         settings,
         store=build_job_store(settings),
         results=build_result_publisher(settings),
@@ -37,9 +38,9 @@ def core(tmp_path: Path) -> ApiCore:
 
 
 @pytest.fixture()
-def client(core: ApiCore) -> Iterator[TestClient]:
+def client(api: ApiSide) -> Iterator[TestClient]:
     app = create_app()
-    attach_state(app, core.state)
+    attach_state(app, api.state)
     with TestClient(AdmissionControl(app, policy=admission_policy(app))) as client:
         yield client
 
@@ -52,11 +53,11 @@ def submit(client: TestClient):
     return client.post("/api/tryon", files=files)
 
 
-def test_a_full_disk_answers_503_with_a_reason_and_health_says_why(client, core) -> None:
+def test_a_full_disk_answers_503_with_a_reason_and_health_says_why(client, api) -> None:
     job_id = submit(client).json()["job_id"]
     assert client.get("/health").json()["status"] == "ok"
 
-    with sqlite_disk_full(core.store, DISK_FULL):
+    with sqlite_disk_full(api.store, DISK_FULL):
         for refused in (submit(client), client.delete(f"/api/tryon/{job_id}")):
             assert refused.status_code == 503
             assert refused.headers["Content-Type"] == "application/json"
@@ -71,8 +72,8 @@ def test_a_full_disk_answers_503_with_a_reason_and_health_says_why(client, core)
     assert client.delete(f"/api/tryon/{job_id}").status_code == 200
 
 
-def test_health_is_ok_again_once_no_write_has_been_refused_for_a_while(client, core, monkeypatch) -> None:
-    with sqlite_disk_full(core.store, DISK_FULL):
+def test_health_is_ok_again_once_no_write_has_been_refused_for_a_while(client, api, monkeypatch) -> None:
+    with sqlite_disk_full(api.store, DISK_FULL):
         assert submit(client).status_code == 503
     assert client.get("/health").json()["status"] == "degraded"
     monkeypatch.setattr(store_module, "FULL_REPORT_SECONDS", 0.0)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from tests.e2e.served import REPO
 from tests.models.conftest import temporary_model_store
-from tryon import cli
+from tryon.clients import cli
 from tryon.doctor import batches, environment, example_tryon, numerics
 from tryon.doctor.report import SECTIONS, Status
 from tryon.engines.fashn_vton.inputs import CANVAS_HEIGHT, CANVAS_WIDTH
@@ -56,7 +56,7 @@ def test_the_doctor_passes_on_the_test_models_and_its_json_holds_every_section(s
     report, picture = tmp_path / "doctor.json", tmp_path / "tryon.png"
     env = {**os.environ, "BENTOML_HOME": str(store)}
     finished = subprocess.run(
-        [sys.executable, "-m", "tryon.cli", "doctor", "--json", str(report), "--output", str(picture)],
+        [sys.executable, "-m", "tryon.clients.cli", "doctor", "--json", str(report), "--output", str(picture)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tryon import metrics
+from tryon.jobs import metrics
 from tryon.engines.base import Step
 from tryon.errors import GarmentNotFound, InvalidImage, NoPersonFound, TryOnError
 from tryon.jobs.progress import JobProgress
@@ -112,7 +112,7 @@ def test_queue_depth_exposition_is_valid_prometheus_text() -> None:
 def test_metrics_reach_a_multiprocess_collector_like_bentomls_metrics_endpoint(tmp_path: Path) -> None:
     """A server process (PROMETHEUS_MULTIPROC_DIR set, as BentoML does) counts; another process reads."""
     script = (
-        "from tryon import metrics\n"
+        "from tryon.jobs import metrics\n"
         "metrics.job_submitted(); metrics.job_submitted()\n"
         "metrics.job_finished('completed'); metrics.job_finished('failed', 'no_person')\n"
         "metrics.observe_step('segmentation', 0.02)\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tryon.runner_calls import ATTEMPTS, retry_dropped_connections
+from runners.calls import ATTEMPTS, retry_dropped_connections
 
 
 class FlakyRunner:

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.s3_server import Credentials, SeaweedS3
-from tryon.storage import S3ResultStorage, StorageError
+from tryon.results.s3 import S3ResultStorage, StorageError
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8  # a PNG signature and arbitrary bytes
 

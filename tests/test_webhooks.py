@@ -21,7 +21,7 @@ import pytest
 
 from tests.e2e.served import WEBHOOK_SECRET
 from tryon.guarded_http import URLRefused
-from tryon.webhooks import (
+from tryon.results.webhooks import (
     SIGNATURE_HEADER,
     WebhookSender,
     check_webhook_url,
@@ -148,7 +148,7 @@ def test_two_server_errors_are_retried_with_backoff_then_delivered(caplog) -> No
     receiver = Receiver(answers=[500, 503])
     sender = WebhookSender(SECRET, allow_private=True, attempts=5, backoff_seconds=0.1)
     try:
-        with caplog.at_level(logging.INFO, logger="tryon.webhooks"):
+        with caplog.at_level(logging.INFO, logger="tryon.results.webhooks"):
             started = time.monotonic()
             sender.send(receiver.url, PAYLOAD)
             assert time.monotonic() - started < 0.05, "send() must not wait for the delivery"
@@ -168,7 +168,7 @@ def test_a_4xx_answer_is_not_retried_and_attempts_are_bounded(caplog) -> None:
     refusing, failing = Receiver(answers=[410]), Receiver(answers=[500] * 10)
     sender = WebhookSender(SECRET, allow_private=True, attempts=3, backoff_seconds=0.01)
     try:
-        with caplog.at_level(logging.INFO, logger="tryon.webhooks"):
+        with caplog.at_level(logging.INFO, logger="tryon.results.webhooks"):
             sender.send(refusing.url, PAYLOAD)
             sender.send(failing.url, PAYLOAD)
             sender.close(timeout=5)
@@ -186,7 +186,7 @@ def test_loopback_receiver_is_refused_unless_private_addresses_are_allowed(recei
     check_webhook_url(receiver.url, allow_private=True)
 
     strict = WebhookSender(SECRET, allow_private=False, backoff_seconds=0.01)
-    with caplog.at_level(logging.INFO, logger="tryon.webhooks"):
+    with caplog.at_level(logging.INFO, logger="tryon.results.webhooks"):
         strict.send(receiver.url, PAYLOAD)
         strict.close(timeout=5)
     assert receiver.requests == []
@@ -312,7 +312,7 @@ def test_every_resolved_address_must_be_public() -> None:
 def test_the_backslash_bypass_does_not_reach_a_loopback_receiver(receiver, caplog) -> None:
     """The reported bypass: the check read 8.8.8.8, the client connected to 127.0.0.1."""
     strict = WebhookSender(SECRET, allow_private=False, attempts=1)
-    with caplog.at_level(logging.INFO, logger="tryon.webhooks"):
+    with caplog.at_level(logging.INFO, logger="tryon.results.webhooks"):
         strict.send(f"http://127.0.0.1:{receiver.port}\\@8.8.8.8/x", PAYLOAD)
         strict.send(f"http://localhost:{receiver.port}\\@8.8.8.8/x", PAYLOAD)
         strict.close(timeout=5)
@@ -401,7 +401,7 @@ def webhook_service(service):
 def test_service_posts_the_final_poll_json_signed_when_the_job_ends(
     webhook_service, receiver, data_dir
 ) -> None:
-    from tryon.client import TryOnClient
+    from tryon.clients.api_client import TryOnClient
 
     with TryOnClient(webhook_service.url) as client:
         job_id = client.submit(
@@ -418,7 +418,7 @@ def test_service_posts_the_final_poll_json_signed_when_the_job_ends(
 
 @pytest.mark.e2e
 def test_service_refuses_a_webhook_url_it_will_not_call_before_queueing(webhook_service, data_dir) -> None:
-    from tryon.client import TryOnClient, TryOnFailed
+    from tryon.clients.api_client import TryOnClient, TryOnFailed
 
     with TryOnClient(webhook_service.url) as client, pytest.raises(TryOnFailed) as refused:
         client.submit(
@@ -490,7 +490,7 @@ def test_a_receiver_streaming_a_huge_answer_costs_the_sender_a_socket_buffer(cap
     receiver = RawReceiver(huge_answer)
     sender = WebhookSender(SECRET, allow_private=True, attempts=1, timeout_seconds=5)
     try:
-        with caplog.at_level(logging.INFO, logger="tryon.webhooks"):
+        with caplog.at_level(logging.INFO, logger="tryon.results.webhooks"):
             started = time.monotonic()
             sender.send(receiver.url, PAYLOAD)
             sender.close(timeout=10)
@@ -515,7 +515,7 @@ def test_a_dripping_receiver_is_given_up_at_the_deadline_and_delays_no_other(cap
     fast = Receiver()
     sender = WebhookSender(SECRET, allow_private=True, attempts=1, timeout_seconds=2)
     try:
-        with caplog.at_level(logging.INFO, logger="tryon.webhooks"):
+        with caplog.at_level(logging.INFO, logger="tryon.results.webhooks"):
             for receiver in slow:
                 sender.send(receiver.url, PAYLOAD)
             time.sleep(0.3)  # every slow receiver holds a delivery now

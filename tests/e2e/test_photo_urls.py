@@ -15,7 +15,7 @@ import requests
 from PIL import Image
 
 from tests.photo_server import PhotoServer
-from tryon.client import TryOnClient
+from tryon.clients import TryOnClient
 
 from .helpers import decode_result, poll_until_finished
 from .served import GUARDED_AUTH, IMAGE_URL_TIMEOUT_SECONDS

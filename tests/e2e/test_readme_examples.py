@@ -25,7 +25,7 @@ README_SERVER = "http://localhost:8000"
 VENV_BIN = Path(sys.executable).parent
 # Where the newcomer finds example photos: the README, the CLI's help and the demo page.
 PHOTO_PATH = re.compile(r"examples/[\w.-]+\.(?:jpg|jpeg|png|webp)")
-MENTIONS = [REPO / "README.md", REPO / "tryon" / "client.py", REPO / "tryon" / "api" / "static" / "demo.html"]
+MENTIONS = [REPO / "README.md", REPO / "tryon" / "clients" / "api_client.py", REPO / "tryon" / "api" / "static" / "demo.html"]
 
 
 def code_blocks(language: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from runners import runner_services
 from tests.e2e.served import REPO
 from tryon.engines import registry
 from tryon.engines.base import EngineDescription, EngineSpec
@@ -88,7 +89,7 @@ def kubernetes_deployments() -> dict[str, list[str]]:
 
 
 def test_the_deploy_manifests_run_the_registered_runners_and_no_others() -> None:
-    runners = {runner.name for runner in registry.runner_services()}
+    runners = {runner.name for runner in runner_services()}
     deployments = kubernetes_deployments()
     assert set(deployments) == runners | {API_SERVICE}
     api_args = deployments[API_SERVICE]

@@ -3,7 +3,7 @@ a body no larger than two photos.
 
 A pure ASGI middleware on the whole server (BentoML's task routes included), so a refused upload
 costs the server a few header bytes, not 40 MB of multipart parsing. Uploads are parsed in memory
-(``tryon.compat.keep_multipart_uploads_in_memory``), so the body limit is also what bounds a
+(``tryon.library_internals.keep_multipart_uploads_in_memory``), so the body limit is also what bounds a
 request's memory; a chunked body (no Content-Length) is counted as it arrives and cut off at the limit.
 """
 
@@ -143,7 +143,7 @@ def bearer_matches(scope, api_key: str) -> bool:
     """Whether the request's ``Authorization`` is ``Bearer <api_key>``, compared as bytes in
     constant time: header values are bytes, in any encoding or none.
 
-    A key that is not ASCII may arrive as its UTF-8 bytes (curl, ``tryon.client``) or as its
+    A key that is not ASCII may arrive as its UTF-8 bytes (curl, ``tryon.clients``) or as its
     Latin-1 bytes (Python's ``http.client``, browsers); either is accepted.
     """
     scheme, _, token = (_header(scope, b"authorization") or b"").partition(b" ")

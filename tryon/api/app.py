@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.routing import Route
 
 from .. import __version__
-from ..compat import keep_multipart_uploads_in_memory
+from ..library_internals import keep_multipart_uploads_in_memory
 from ..engines.base import STEP_PROGRESS
 from ..errors import InvalidImage
 from ..jobs import QueueFull, StoreFull

@@ -1,7 +1,7 @@
 """Bounded ``endpoint`` labels for BentoML's request metrics: the route a request matched
 (``/api/tryon/{job_id}``), or ``unmatched``, never the raw path (a series per job id otherwise).
 
-``tryon.compat.label_bentoml_request_metrics`` makes BentoML use them.
+``tryon.library_internals.label_bentoml_request_metrics`` makes BentoML use them.
 """
 
 from __future__ import annotations

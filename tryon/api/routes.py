@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from .. import metrics
-from ..webhooks import check_webhook_url
+from ..jobs import metrics
+from ..results.webhooks import check_webhook_url
 from .engine_options import EngineOptionsForm
 from .schemas import (
     CancelResponse,

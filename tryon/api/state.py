@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from .. import metrics
+from ..jobs import metrics
 from ..guarded_http import FetchLimits
 from ..images import ImageLimits, validate_image
 from ..jobs import JobInputs, JobRecord, JobStore

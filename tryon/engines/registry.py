@@ -53,15 +53,6 @@ def engine_spec(name: str) -> EngineSpec:
     raise ValueError(f"TRYON_ENGINE must be 'auto' or one of {', '.join(engine_names())}; got {name!r}")
 
 
-def runner_services() -> tuple:
-    """Every engine's runner services, each once, in registry order."""
-    seen: dict[str, object] = {}
-    for spec in engines():
-        for runner in spec.runners:
-            seen.setdefault(runner.name, runner)
-    return tuple(seen.values())
-
-
 def stored_models(names: Sequence[str] = ()) -> tuple[StoredModel, ...]:
     """The models ``names`` pick (model names, or engine names for all of an engine's models), each
     once; every engine's models when ``names`` is empty. An unknown name is a ``ValueError``."""

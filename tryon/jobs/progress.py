@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from .. import metrics
+from . import metrics
 from ..engines.base import Step, progress_percent
 
 # A job reporting the same step and progress again is checked against the store this often (a

@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Callable
 
-from .. import metrics
+from . import metrics
 from ..errors import TryOnError
 from .progress import JobNoLongerHeld, JobProgress
 from .records import JobInputs, JobResult

@@ -85,7 +85,7 @@ def require_model(tag: str) -> Any:
     import bentoml
     from bentoml.exceptions import NotFound
 
-    from ..compat import model_store_folder
+    from ..library_internals import model_store_folder
 
     try:
         return bentoml.models.get(tag)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from tryon.startup import port_is_held
+from tryon.service.port_check import port_is_held
 
 
 def test_a_port_someone_listens_on_is_held_and_a_free_one_is_not() -> None:

@@ -15,7 +15,7 @@ import aiohttp
 import anyio.from_thread
 import anyio.lowlevel
 
-from .compat import is_remote_runner
+from tryon.library_internals import is_remote_runner
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,45 +1,37 @@
-"""The two halves of the service, independent of BentoML.
+"""The job workers, independent of BentoML: they claim queued jobs and run them with the chosen engine.
 
-- ``ApiCore``: what the HTTP API needs: the job store (to queue and poll jobs), result links, the
-  admission policy, and ``/health`` assembled from the job workers' ``WorkerStatus``.
-- ``JobRunner``: chooses the engine from its runners' answers, runs queued jobs in worker threads,
-  publishes results and sends webhooks.
+``JobWorkers`` chooses the engine from its runners' answers, runs queued jobs in worker threads
+(``tryon.jobs.WorkerPool``), publishes their results and sends their webhooks; ``WorkerStatus`` is
+what they report to the API side (``api_side.py``) for ``/health``.
 
-They share nothing but the job store (SQLite on one machine, Redis across replicas) and the result
-publisher, handed to both, so they could run in separate processes; the service runs both in the
-API process, which is faster on few cores (docs/benchmarks.md).
+The two sides share nothing but the job store (SQLite on one machine, Redis across replicas) and the
+result publisher, handed to both, so they could run in separate processes; the service runs both in
+the API process, which is faster on few cores (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import threading
 import time
 from dataclasses import replace
-from typing import Awaitable, Callable
+from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from . import metrics
-from .api import AdmissionPolicy, ServiceState
-from .api.health import build_health
-from .api.views import poll_body
-from .api.schemas import HealthResponse
-from .engines.base import Category, EngineDescription, EngineRequest, ProgressCallback, TryOnEngine
-from .engines.registry import AUTO, EngineUnavailable, choose_engine, engine_spec
-from .guarded_http import FetchLimits
-from .jobs import JobInputs, JobResult, JobStore, WorkerPool
-from .results import ResultPublisher, StorageStatus
-from .settings import Settings
-from .webhooks import WebhookSender
+from ..api.views import poll_body
+from ..engines.base import Category, EngineDescription, EngineRequest, ProgressCallback, TryOnEngine
+from ..engines.registry import AUTO, EngineUnavailable, choose_engine, engine_spec
+from ..jobs import JobInputs, JobResult, JobStore, WorkerPool
+from ..results import ResultPublisher
+from ..results.webhooks import WebhookSender
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class WorkerStatus(BaseModel):
-    """What the job workers report to the API process (for ``/health``)."""
+    """What the job workers report to the API side (for ``/health``)."""
 
     models_loaded: bool = Field(description="The chosen engine's models have answered once.")
     running: int = Field(description="Jobs running in this worker process now.")
@@ -50,7 +42,7 @@ class WorkerStatus(BaseModel):
     job_store_error: str | None = Field(default=None, description="Why the job store refuses writes now.")
 
 
-class JobRunner:
+class JobWorkers:
     """Claims queued jobs and runs them, with the engine ``TRYON_ENGINE`` chooses among ``engines``
     (name -> adapter, in registry order) once their runners answer."""
 
@@ -70,7 +62,7 @@ class JobRunner:
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
             allow_private=settings.webhook_allow_private,
         )
-        self.workers = WorkerPool(
+        self.pool = WorkerPool(
             self.store,
             self._run_job,
             concurrency=settings.workers,
@@ -89,11 +81,11 @@ class JobRunner:
         ).start()
 
     def stop(self) -> None:
-        self.workers.stop()
+        self.pool.stop()
         self.webhooks.close(timeout=10)
 
     def wake(self) -> None:
-        self.workers.wake()
+        self.pool.wake()
 
     def status(self) -> WorkerStatus:
         """How the workers are doing; the engine's figures (GPU memory) are asked of its runners now.
@@ -102,8 +94,8 @@ class JobRunner:
         """
         return WorkerStatus(
             models_loaded=self.models_loaded,
-            running=self.workers.running,
-            workers=self.workers.concurrency,
+            running=self.pool.running,
+            workers=self.pool.concurrency,
             engine=self._fresh_description(),
             start_error=self.start_error,
             storage_error=self.results.status.error,
@@ -162,74 +154,4 @@ class JobRunner:
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
         on_ready()
-        self.workers.start()
-
-
-class ApiCore:
-    """The HTTP side: queues and polls jobs in the store; asks the job workers how they are doing.
-
-    ``wake`` tells this replica's workers a job was queued (they also poll the store);
-    ``worker_status`` fetches their ``WorkerStatus``.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        store: JobStore,
-        results: ResultPublisher,
-        wake: Callable[[], None],
-        worker_status: Callable[[], Awaitable[WorkerStatus]],
-    ) -> None:
-        self.results = results
-        self.store = store
-        self.job_store_kind = "redis" if settings.redis_url else "sqlite"
-        self._worker_status = worker_status
-        self.state = ServiceState(
-            store=self.store,
-            wake=wake,
-            limits=settings.image_limits,
-            results=self.results,
-            allow_private_webhooks=settings.webhook_allow_private,
-            allow_private_image_urls=settings.image_url_allow_private,
-            image_url_limits=FetchLimits(timeout_seconds=settings.image_url_timeout_seconds),
-            admission=AdmissionPolicy(
-                api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-                max_queue=settings.max_queue,
-                queued=self.queued,
-                workers=settings.workers,
-                max_upload_bytes=settings.image_limits.max_bytes,
-            ),
-            health=self.health,
-        )
-        log.info("job store: %s; %d workers (pid %d serves the API)", self.job_store_kind, settings.workers, os.getpid())
-
-    def queued(self) -> int:
-        return self.store.counts()["queued"]
-
-    def metrics(self, content: str) -> str:
-        """BentoML's ``/metrics`` text with the queue depth (shared by every replica) appended."""
-        return content + metrics.queue_depth_exposition(self.queued())
-
-    async def health(self) -> HealthResponse:
-        try:
-            workers = await self._worker_status()
-        except Exception as error:  # not started yet, or restarting: report, do not fail the probe
-            log.debug("job workers not answering: %s", error)
-            workers = None
-        return await asyncio.to_thread(self._health, workers)
-
-    def _health(self, workers: WorkerStatus | None) -> HealthResponse:
-        api_storage = self.results.status
-        storage_error = api_storage.error or (workers.storage_error if workers else None)
-        return build_health(
-            models_loaded=workers is not None and workers.models_loaded,
-            engine=workers.engine if workers else None,
-            job_counts=self.store.counts(),
-            running_here=workers.running if workers else 0,
-            workers=workers.workers if workers else 0,
-            job_store=self.job_store_kind,
-            job_store_error=self.store.full_reason or (workers.job_store_error if workers else None),
-            storage=StorageStatus(backend=api_storage.backend, bucket=api_storage.bucket, error=storage_error),
-            engine_error=workers.start_error if workers else None,
-        )
+        self.pool.start()

@@ -26,8 +26,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .engines.base import Step
-from .errors import GarmentNotFound, InvalidImage, NoPersonFound, TryOnError
+from ..engines.base import Step
+from ..errors import GarmentNotFound, InvalidImage, NoPersonFound, TryOnError
 
 STEPS = tuple(step.value for step in Step if step is not Step.DONE)
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -25,7 +25,7 @@ from concurrent.futures import Future, wait
 
 import aiohttp
 
-from .guarded_http import Guard, Resolver, Target, URLRefused, check_url, pinned_session, resolve_host
+from ..guarded_http import Guard, Resolver, Target, URLRefused, check_url, pinned_session, resolve_host
 
 log = logging.getLogger(__name__)
 

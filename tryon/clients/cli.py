@@ -22,10 +22,10 @@ from typing import TextIO
 
 import requests
 
-from . import __version__
-from .client import TryOnClient, TryOnFailed, TryOnTimeout, is_url, png_size
-from .doctor.report import SECTIONS, TABLE_HEADER, summary, table_line
-from .engines.base import Category
+from .. import __version__
+from ..doctor.report import SECTIONS, TABLE_HEADER, summary, table_line
+from ..engines.base import Category
+from .api_client import TryOnClient, TryOnFailed, TryOnTimeout, is_url, png_size
 
 DEFAULT_SERVER = "http://localhost:8000"  # the port the README serves on (`bentoml serve --port 8000`)
 CATEGORIES = tuple(category.value for category in Category)
@@ -144,7 +144,7 @@ def doctor_command(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) 
         if path is not None and not path.parent.is_dir():
             print(f"tryon doctor: {path.parent}: no such directory", file=stderr)
             return EXIT_USAGE
-    from .doctor.run import default_options, run_doctor
+    from ..doctor.run import default_options, run_doctor
 
     options = default_options(
         args.device,

@@ -19,36 +19,36 @@ from http import HTTPStatus
 from bentoml.exceptions import BentoMLException, InvalidArgument, ServiceUnavailable
 from PIL import Image
 
+from runners.calls import runner_api_from_threads
 from runners.gpus import gpu_services, share_gpus_when_too_few
 
-from . import metrics
-from .api import attach_state, create_app, route_table
-from .api.app import STORE_FULL
-from .api.endpoint_labels import endpoint_label
-from .compat import label_bentoml_request_metrics
-from .core import ApiCore, JobRunner
-from .errors import InvalidImage
-from .jobs import JobStatus, QueueFull, StoreFull
-from .runner_calls import runner_api_from_threads
-from .settings import Settings
-from .wiring import build_engines, build_job_store, build_result_publisher
+from ..api import attach_state, create_app, route_table
+from ..api.app import STORE_FULL
+from ..api.endpoint_labels import endpoint_label
+from ..errors import InvalidImage
+from ..jobs import JobStatus, QueueFull, StoreFull, metrics
+from ..library_internals import label_bentoml_request_metrics
+from ..settings import Settings
+from .api_side import ApiSide
+from .job_workers import JobWorkers
+from .parts import build_engines, build_job_store, build_result_publisher
 
 app = create_app()
 label_bentoml_request_metrics(functools.partial(endpoint_label, route_table(app)))
 
 
-def compose(service: Any) -> tuple[ApiCore, JobRunner]:
+def compose(service: Any) -> tuple[ApiSide, JobWorkers]:
     """The service's two halves, in its ``__init__``: the API over the job store, and the job
     workers with every registered engine over ``service``'s runner dependencies."""
     settings = Settings()
     logging.getLogger("tryon").setLevel(settings.log_level)  # BentoML's root handler prints them
     metrics.init()
     store, results = build_job_store(settings), build_result_publisher(settings)  # one of each, shared
-    jobs = JobRunner(settings, build_engines(settings, runner_api_from_threads(service)), store=store, results=results)
-    core = ApiCore(settings, store=store, results=results, wake=jobs.wake, worker_status=service.worker_status)
-    attach_state(app, core.state)
-    jobs.start(on_ready=freeze_startup_objects)
-    return core, jobs
+    workers = JobWorkers(settings, build_engines(settings, runner_api_from_threads(service)), store=store, results=results)
+    api = ApiSide(settings, store=store, results=results, wake=workers.wake, worker_status=service.worker_status)
+    attach_state(app, api.state)
+    workers.start(on_ready=freeze_startup_objects)
+    return api, workers
 
 
 class TooManyJobs(BentoMLException):
@@ -57,12 +57,12 @@ class TooManyJobs(BentoMLException):
     error_code = HTTPStatus.TOO_MANY_REQUESTS
 
 
-async def run_task(core: ApiCore, person_image: Path, clothing_image: Path, *, job_id: str | None) -> Image.Image:
+async def run_task(api: ApiSide, person_image: Path, clothing_image: Path, *, job_id: str | None) -> Image.Image:
     """The task endpoint's try-on: a job like POST /api/tryon's, awaited; errors as BentoML's.
 
     Called synchronously (``POST /tryon``) there is no task id (``job_id`` None): the job gets its own.
     """
-    state = core.state
+    state = api.state
     try:
         job_id = await asyncio.to_thread(
             state.submit, person_image.read_bytes(), clothing_image.read_bytes(), job_id=job_id
@@ -76,7 +76,7 @@ async def run_task(core: ApiCore, person_image: Path, clothing_image: Path, *, j
     record = await state.wait(job_id)
     if record.status is JobStatus.FAILED:
         raise BentoMLException(record.error or "The try-on failed.")
-    png = await asyncio.to_thread(core.results.png_of, record)
+    png = await asyncio.to_thread(api.results.png_of, record)
     return Image.open(io.BytesIO(png))
 
 

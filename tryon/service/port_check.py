@@ -11,6 +11,8 @@ import errno
 import socket
 import sys
 
+from ..library_internals import bentoml_default_address
+
 STOP_ADVICE = "stop it with 'kill -TERM <pid of bentoml serve>' (docs/security.md, Stopping the server)"
 
 
@@ -21,13 +23,13 @@ def exit_if_port_held() -> None:
     BentoML's configured defaults; started any other way (``bentoml.serve()``), nothing is checked.
     """
     import click
-    from bentoml._internal.configuration.containers import BentoMLContainer
 
     context = click.get_current_context(silent=True)
     if context is None:
         return
-    host = context.params.get("host") or BentoMLContainer.http.host.get()
-    port = context.params.get("port") or BentoMLContainer.http.port.get()
+    default_host, default_port = bentoml_default_address()
+    host = context.params.get("host") or default_host
+    port = context.params.get("port") or default_port
     if port_is_held(host, port):
         print(
             f"tryon: cannot start: port {port} on {host} is already in use, maybe by a server still "

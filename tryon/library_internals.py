@@ -1,6 +1,6 @@
 """Every patch of a library, and every reach into its private parts, in one place.
 
-Each says why in its docstring; ``tests/test_compat.py`` fails when a library changes under one.
+Each says why in its docstring; ``tests/test_library_internals.py`` fails when a library changes under one.
 """
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ def model_store_folder() -> str:
     from bentoml._internal.configuration.containers import BentoMLContainer
 
     return str(BentoMLContainer.model_store.get()._path)
+
+
+def bentoml_default_address() -> tuple[str, int]:
+    """The host and port ``bentoml serve`` binds when its command line names none, from BentoML's
+    configuration (BentoML has no public way to say)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return BentoMLContainer.http.host.get(), BentoMLContainer.http.port.get()
 
 
 def is_remote_runner(dependency: Any) -> bool:

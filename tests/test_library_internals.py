@@ -1,4 +1,4 @@
-"""Each patch of, or reach into, a library in ``tryon/compat.py`` still does what it is there for."""
+"""Each patch of, or reach into, a library in ``tryon/library_internals.py`` still does what it is there for."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tryon import compat
+from tryon import library_internals
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 # endpoint labels of the metric lines.
 LABELLED_METRICS = """
 import asyncio, json
-from tryon import compat
-compat.label_bentoml_request_metrics(lambda scope: "/api/tryon/{job_id}")
+from tryon import library_internals
+library_internals.label_bentoml_request_metrics(lambda scope: "/api/tryon/{job_id}")
 from bentoml._internal.configuration.containers import BentoMLContainer
 from bentoml._internal.server.http import instruments
 
@@ -71,7 +71,7 @@ def test_the_bentoml_server_builds_its_metrics_middleware_from_the_patched_name(
 
 
 def test_uploads_up_to_the_limit_stay_in_memory() -> None:
-    compat.keep_multipart_uploads_in_memory(4 * 1024 * 1024)
+    library_internals.keep_multipart_uploads_in_memory(4 * 1024 * 1024)
 
     async def upload(request: Request) -> JSONResponse:
         form = await request.form()
@@ -86,18 +86,22 @@ def test_uploads_up_to_the_limit_stay_in_memory() -> None:
 def test_gpus_are_counted_as_bentoml_counts_them() -> None:
     from bentoml._internal.resource import NvidiaGpuResource
 
-    assert compat.nvidia_gpu_count() == len(NvidiaGpuResource.from_system()) == 0  # no driver here
+    assert library_internals.nvidia_gpu_count() == len(NvidiaGpuResource.from_system()) == 0  # no driver here
 
 
 def test_the_model_store_folder_is_bentoml_home_models(tmp_path: Path) -> None:
     from tests.models.conftest import temporary_model_store
 
     with temporary_model_store(tmp_path):
-        assert Path(compat.model_store_folder()) == tmp_path / "models"
+        assert Path(library_internals.model_store_folder()) == tmp_path / "models"
+
+
+def test_bentoml_serves_on_its_documented_default_address() -> None:
+    assert library_internals.bentoml_default_address() == ("0.0.0.0", 3000)
 
 
 def test_a_remote_runner_client_is_told_from_the_runner_object() -> None:
     from _bentoml_impl.client import RemoteProxy
 
-    assert compat.is_remote_runner(RemoteProxy.__new__(RemoteProxy))
-    assert not compat.is_remote_runner(object())
+    assert library_internals.is_remote_runner(RemoteProxy.__new__(RemoteProxy))
+    assert not library_internals.is_remote_runner(object())

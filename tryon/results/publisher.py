@@ -10,8 +10,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from .jobs import JobRecord, JobResult
-from .storage import S3ResultStorage, StorageError
+from ..jobs import JobRecord, JobResult
+from .s3 import S3ResultStorage, StorageError
 
 log = logging.getLogger(__name__)
 

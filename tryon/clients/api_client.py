@@ -1,6 +1,6 @@
 """A small Python client of the try-on HTTP API: submit two photos, follow the job, get the PNG.
 
-    from tryon.client import TryOnClient, TryOnFailed
+    from tryon.clients import TryOnClient, TryOnFailed
 
     client = TryOnClient("http://localhost:8000")
     job_id = client.submit("examples/person.jpg", "examples/shirt.jpg")

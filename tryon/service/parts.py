@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from .engines.base import RunnerAPI, TryOnEngine
-from .engines.registry import engines
-from .jobs import JobStore, RedisJobStore, SQLiteJobStore
-from .results import ResultPublisher
-from .settings import Settings
-from .storage import S3ResultStorage
+from ..engines.base import RunnerAPI, TryOnEngine
+from ..engines.registry import engines
+from ..jobs import JobStore, RedisJobStore, SQLiteJobStore
+from ..results import ResultPublisher
+from ..settings import Settings
+from ..results.s3 import S3ResultStorage
 
 
 def build_engines(settings: Settings, runner_api: RunnerAPI) -> dict[str, TryOnEngine]:
     """Every registered engine's adapter over its runners, by name, in priority order (none is
-    chosen here: ``JobRunner`` asks their runners)."""
+    chosen here: ``JobWorkers`` asks their runners)."""
     return {spec.name: spec.build(settings, runner_api) for spec in engines()}
 
 

@@ -1,4 +1,4 @@
-"""``JobRunner`` start-up: the workers wait for the models, and ``on_ready`` runs just before them."""
+"""``JobWorkers`` start-up: the workers wait for the models, and ``on_ready`` runs just before them."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 
 from pydantic import Field
 
-from tryon.core import JobRunner
+from tryon.service.job_workers import JobWorkers
 from tryon.engines import registry
 from tryon.engines.base import Category, EngineDescription, EngineDetails, EngineOptions, EngineRequest, EngineResult
 from tryon.engines.base import EngineSpec, Step
 from tryon.images import encode_png
 from tryon.jobs import JobInputs, JobStatus
 from tryon.settings import Settings
-from tryon.wiring import build_job_store, build_result_publisher
+from tryon.service.parts import build_job_store, build_result_publisher
 
 
 class WarmingEngine:
@@ -59,35 +59,35 @@ class WarmingDetails(EngineDetails):
     warmth: int
 
 
-def job_runner(data_dir: Path, warming: WarmingEngine, **settings_values: str) -> JobRunner:
+def job_workers(data_dir: Path, warming: WarmingEngine, **settings_values: str) -> JobWorkers:
     settings = Settings(data_dir=data_dir, **settings_values)
-    return JobRunner(
+    return JobWorkers(
         settings, {warming.name: warming}, store=build_job_store(settings), results=build_result_publisher(settings)
     )
 
 
 def test_an_unknown_engine_name_stops_start_up(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="TRYON_ENGINE must be 'auto' or one of warming; got 'nope'"):
-        job_runner(tmp_path, WarmingEngine(), engine="nope")
+        job_workers(tmp_path, WarmingEngine(), engine="nope")
 
 
 def test_on_ready_runs_once_the_models_answer_and_before_the_workers(tmp_path: Path) -> None:
     engine = WarmingEngine()
-    runner = job_runner(tmp_path, engine)
-    runner.store.create("queued-before-start", JobInputs(b"person", b"garment", {}))
+    workers = job_workers(tmp_path, engine)
+    workers.store.create("queued-before-start", JobInputs(b"person", b"garment", {}))
     seen = []
     ready = threading.Event()
 
     def on_ready() -> None:
-        seen.append((engine.warm_ups, runner.models_loaded, runner.store.get("queued-before-start").status))
+        seen.append((engine.warm_ups, workers.models_loaded, workers.store.get("queued-before-start").status))
         ready.set()
 
-    runner.start(on_ready=on_ready)
+    workers.start(on_ready=on_ready)
     try:
         assert ready.wait(10)
         assert seen == [(3, True, JobStatus.QUEUED)]  # no worker has claimed the job yet
     finally:
-        runner.stop()
+        workers.stop()
 
 
 @pytest.fixture
@@ -100,12 +100,12 @@ def test_a_job_reaches_the_engine_with_its_typed_options_and_the_answer_notes_wh
     tmp_path: Path, registered_warming: None
 ) -> None:
     engine = WarmingEngine()
-    runner = job_runner(tmp_path, engine)
-    runner.engine = engine
+    workers = job_workers(tmp_path, engine)
+    workers.engine = engine
     steps: list[Step] = []
     sent = {"category": "dresses", "webhook_url": "https://example.com/hook", "engine_options": {"warmth": 4, "steps": 12}}
 
-    result = runner._run_job("job-1", JobInputs(b"person", b"garment", sent), lambda step, fraction=0.0: steps.append(step))
+    result = workers._run_job("job-1", JobInputs(b"person", b"garment", sent), lambda step, fraction=0.0: steps.append(step))
 
     (request,) = engine.requests
     assert request.category is Category.DRESSES and request.job_id == "job-1"
@@ -122,10 +122,10 @@ def test_a_job_reaches_the_engine_with_its_typed_options_and_the_answer_notes_wh
 
 def test_an_option_left_out_takes_the_engines_default(tmp_path: Path, registered_warming: None) -> None:
     engine = WarmingEngine()
-    runner = job_runner(tmp_path, engine)
-    runner.engine = engine
+    workers = job_workers(tmp_path, engine)
+    workers.engine = engine
 
-    result = runner._run_job("job-2", JobInputs(b"person", b"garment", {}), lambda step, fraction=0.0: None)
+    result = workers._run_job("job-2", JobInputs(b"person", b"garment", {}), lambda step, fraction=0.0: None)
 
     assert engine.requests[0].options == WarmingOptions(warmth=1) and engine.requests[0].category is Category.AUTO
     assert result.details["notes"] == ["warmed"]
