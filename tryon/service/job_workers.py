@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from ..api.views import poll_body
 from ..engines.base import Category, EngineDescription, EngineRequest, ProgressCallback, TryOnEngine
+from ..engines.outfits import dress
 from ..engines.registry import AUTO, EngineUnavailable, choose_engine, engine_spec
 from ..jobs import JobInputs, JobResult, JobStore, WorkerPool
 from ..results import ResultPublisher
@@ -117,7 +118,7 @@ class JobWorkers:
         category = Category(inputs.options.get("category", Category.AUTO.value))
         options, ignored = engine_spec(self.engine.name).request_options(inputs.options.get("engine_options", {}))
         request = EngineRequest(inputs.person_image, inputs.clothing_image, category=category, options=options, job_id=job_id)
-        output = self.engine.run(request, progress)
+        output = dress(self.engine, request, inputs.bottom_image, progress)
         details = {
             "category": output.category.value,
             "notes": [*output.notes, *ignored],

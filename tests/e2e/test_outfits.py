@@ -1,0 +1,136 @@
+"""Whole outfits (``bottom_image``) through `bentoml serve` on both engines: the bottoms and the top in
+one job, progress over both passes, the notes, and the refusals: a category that names no top is a 400
+naming the fields, a bottom photo that shows a top fails the job naming ``bottom_image``. The FASHN
+engine runs its test models (random weights: its pictures are noise, the path is what is tested)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from .helpers import decode_result, poll_until_finished
+
+OUTFIT_PICTURE = Path("/tmp/outfit-classical.png")  # left for a person to look at
+
+
+@pytest.fixture(scope="module")
+def photos(data_dir: Path) -> dict[str, bytes]:
+    return {
+        "person": (data_dir / "persons" / "studio_man_hoodie.png").read_bytes(),
+        "shirt": (data_dir / "garments" / "shirt_oxford_blue.jpg").read_bytes(),
+        "jeans": (data_dir / "garments" / "jeans_blue.jpg").read_bytes(),
+    }
+
+
+@pytest.fixture(scope="module")
+def classical(service):
+    health = requests.get(f"{service.url}/health", timeout=10).json()
+    assert health["engine"] == "classical", health
+    return service
+
+
+def submit_outfit(url: str, person: bytes, top: bytes, bottom: bytes, **fields) -> requests.Response:
+    return requests.post(
+        f"{url}/api/tryon",
+        files={
+            "person_image": ("person.png", person),
+            "clothing_image": ("top.jpg", top),
+            "bottom_image": ("bottoms.jpg", bottom),
+        },
+        data={name: str(value) for name, value in fields.items()},
+        timeout=30,
+    )
+
+
+def outfit_job(url: str, person: bytes, top: bytes, bottom: bytes, **fields):
+    response = submit_outfit(url, person, top, bottom, **fields)
+    assert response.status_code == 202, response.text
+    return poll_until_finished(url, response.json()["job_id"], timeout=300)
+
+
+def assert_progress_spans_both_passes(states: list[tuple[str, str | None, int]]) -> None:
+    progress = [percent for _, _, percent in states]
+    assert progress == sorted(progress), states
+    steps = {step for _, step, _ in states if step}
+    assert steps <= {"segmentation", "pose", "warp", "inpainting", "blend", "done"}, steps
+
+
+def test_classical_outfit_dresses_the_bottoms_then_the_top(classical, photos) -> None:
+    log = outfit_job(classical.url, photos["person"], photos["shirt"], photos["jeans"])
+    job = log.final
+    assert job["status"] == "completed", job
+    assert_progress_spans_both_passes(log.states)
+    assert job["category"] == "upper_body"
+    notes = job["notes"]
+    assert notes[0].startswith("outfit: two passes, the bottoms (bottom_image) first"), notes
+    assert any(note.startswith("bottoms: category auto -> lower_body") for note in notes), notes
+    assert any(note.startswith("top: category auto -> upper_body") for note in notes), notes
+    picture = decode_result(job)
+    person = np.asarray(Image.open(io.BytesIO(photos["person"])).convert("RGB"))
+    assert picture.shape == person.shape
+    height = picture.shape[0]
+    # Both the torso (the top) and the legs (the bottoms) changed from the person photo.
+    torso, legs = slice(int(0.25 * height), int(0.45 * height)), slice(int(0.6 * height), int(0.85 * height))
+    changed = np.abs(picture.astype(int) - person.astype(int)).sum(axis=2) > 40
+    assert changed[torso].mean() > 0.05 and changed[legs].mean() > 0.05
+    Image.fromarray(picture).save(OUTFIT_PICTURE)
+
+
+def test_fashn_outfit_runs_two_passes(fashn_service, photos) -> None:
+    log = outfit_job(fashn_service.url, photos["person"], photos["shirt"], photos["jeans"], steps=1)
+    job = log.final
+    assert job["status"] == "completed", job
+    assert_progress_spans_both_passes(log.states)
+    notes = job["notes"]
+    assert notes[0].startswith("outfit: two passes"), notes
+    assert any(note.startswith("bottoms: category auto -> lower_body") for note in notes), notes
+    assert any(note.startswith("top: category auto -> upper_body") for note in notes), notes
+    assert any(note.startswith("bottoms: seed ") for note in notes) and isinstance(job["seed"], int)
+
+
+@pytest.mark.parametrize("category", ["dresses", "lower_body"])
+def test_a_category_that_names_no_top_is_a_400_naming_the_fields(classical, photos, category) -> None:
+    response = submit_outfit(classical.url, photos["person"], photos["shirt"], photos["jeans"], category=category)
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith(f"category {category} cannot be combined with bottom_image"), detail
+
+
+def test_a_bottom_image_that_is_no_image_is_a_400_naming_it(classical, photos) -> None:
+    response = submit_outfit(classical.url, photos["person"], photos["shirt"], b"GIF89a" + bytes(64))
+    assert response.status_code == 400, response.text
+    assert "bottom_image" in response.json()["detail"], response.text
+
+
+def test_a_top_sent_as_the_bottoms_fails_the_job_naming_bottom_image(classical, photos) -> None:
+    job = outfit_job(classical.url, photos["person"], photos["shirt"], photos["shirt"]).final
+    assert job["status"] == "failed", job
+    assert job["detail"]["error"].startswith("bottom_image shows a top (category upper_body, decided from the photo)")
+
+
+def test_fashn_trousers_sent_as_the_top_fail_the_job_naming_clothing_image(fashn_service, photos) -> None:
+    job = outfit_job(fashn_service.url, photos["person"], photos["jeans"], photos["jeans"], steps=1).final
+    assert job["status"] == "failed", job
+    assert job["detail"]["error"].startswith("clothing_image shows trousers, shorts or a skirt"), job["detail"]
+
+
+def test_cli_bottom_option_dresses_a_whole_outfit(classical, data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "outfit.png"
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("tryon")), "run",
+            str(data_dir / "persons" / "studio_man_hoodie.png"), str(data_dir / "garments" / "shirt_oxford_blue.jpg"),
+            "--bottom", str(data_dir / "garments" / "jeans_blue.jpg"),
+            "-o", str(out), "--server", classical.url, "--poll", "0.05",
+        ],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and "[##########] 100% done" in run.stderr.splitlines()
