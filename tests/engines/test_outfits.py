@@ -9,6 +9,7 @@ import pytest
 
 from tryon.engines.base import STEP_PROGRESS, Category, EngineRequest, EngineResult, Step
 from tryon.engines.outfits import OutfitMismatch, dress, outfit_category_refusal
+from tryon.errors import NoPersonFound
 from tryon.vision.garments import undecidable
 
 PERSON, TOP, BOTTOMS = b"person-photo", b"top-photo", b"bottoms-photo"
@@ -120,6 +121,21 @@ def test_a_photo_whose_category_cannot_be_told_is_dressed_as_its_fields_garment(
     assert "top: clothing_image's category could not be told from its photo: dressed as upper_body" in notes
     percents = [percent for _, percent in reported]
     assert percents == sorted(percents)
+
+
+def test_an_engines_error_says_which_pass_failed() -> None:
+    class NoPersonInTheBottomsPicture(FakeEngine):
+        def run(self, request: EngineRequest, on_progress) -> EngineResult:
+            if request.person_image != PERSON:
+                on_progress(Step.SEGMENTATION)
+                raise NoPersonFound("No person was found in person_image.")
+            return super().run(request, on_progress)
+
+    with pytest.raises(NoPersonFound) as failed:
+        run_job(NoPersonInTheBottomsPicture(), BOTTOMS)
+    assert str(failed.value) == (
+        "The top (clothing_image) could not be dressed over the bottoms' picture: No person was found in person_image."
+    )
 
 
 @pytest.mark.parametrize("category", list(Category))

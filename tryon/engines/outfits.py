@@ -90,9 +90,15 @@ def dress_outfit(engine: TryOnEngine, request: EngineRequest, bottom_image: byte
     bottoms_request = replace(
         request, clothing_image=bottom_image, category=Category.AUTO, job_id=request.job_id + BOTTOMS_PASS_SUFFIX
     )
-    bottoms, bottoms_notes = _run_pass(engine, bottoms_request, "bottom_image", Category.LOWER_BODY, BOTTOMS_PASS, report)
+    bottoms, bottoms_notes = _run_pass(
+        engine, bottoms_request, "bottom_image", Category.LOWER_BODY, BOTTOMS_PASS, report,
+        failed="The bottoms (bottom_image) could not be dressed",
+    )  # fmt: skip
     top_request = replace(request, person_image=bottoms.png)
-    top, top_notes = _run_pass(engine, top_request, "clothing_image", Category.UPPER_BODY, TOP_PASS, report)
+    top, top_notes = _run_pass(
+        engine, top_request, "clothing_image", Category.UPPER_BODY, TOP_PASS, report,
+        failed="The top (clothing_image) could not be dressed over the bottoms' picture",
+    )  # fmt: skip
     notes = [
         "outfit: two passes, the bottoms (bottom_image) first, then the top (clothing_image) over them",
         *(f"bottoms: {note}" for note in bottoms_notes),
@@ -110,18 +116,25 @@ def _run_pass(
     expected: Category,
     span: ProgressSpan,
     report: StepReport,
+    *,
+    failed: str,
 ) -> tuple[EngineResult, list[str]]:
     """One garment of the outfit, and its notes. Under ``AUTO`` the engine decides the category
     from the photo; a photo that does not tell is dressed as ``expected``, one that tells otherwise
-    fails the job (``OutfitMismatch``)."""
+    fails the job (``OutfitMismatch``). The engine's errors (which call every garment
+    ``clothing_image`` and every person photo ``person_image``) are raised again with ``failed``
+    before their reason, so the client knows which pass failed."""
     notes: list[str] = []
     try:
-        result = engine.run(request, span.reporter(report))
-    except GarmentUndecidable:
-        if request.category is not Category.AUTO:
-            raise
-        notes.append(f"{field}'s category could not be told from its photo: dressed as {expected.value}")
-        result = engine.run(replace(request, category=expected), span.reporter(report))
+        try:
+            result = engine.run(request, span.reporter(report))
+        except GarmentUndecidable:
+            if request.category is not Category.AUTO:
+                raise
+            notes.append(f"{field}'s category could not be told from its photo: dressed as {expected.value}")
+            result = engine.run(replace(request, category=expected), span.reporter(report))
+    except TryOnError as error:
+        raise type(error)(f"{failed}: {error}") from None
     used = Category(result.details.get("category", expected.value))
     if used is not expected:
         raise OutfitMismatch(_mismatch(field, used))
