@@ -142,3 +142,16 @@ def test_cli_bottom_option_dresses_a_whole_outfit(classical, data_dir: Path, tmp
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and "[##########] 100% done" in run.stderr.splitlines()
+
+
+def test_demo_page_sends_the_bottoms_photo(classical, browser, data_dir: Path) -> None:
+    page = browser.new_page()
+    page.goto(f"{classical.url}/demo")
+    page.set_input_files("#person-input", str(data_dir / "persons" / "studio_man_hoodie.png"))
+    page.set_input_files("#garment-input", str(data_dir / "garments" / "shirt_oxford_blue.jpg"))
+    page.set_input_files("#bottom-input", str(data_dir / "garments" / "jeans_blue.jpg"))
+    page.click("#submit")
+    page.wait_for_selector("body[data-state='completed']", timeout=90_000)
+    job = requests.get(f"{classical.url}/api/tryon/{page.evaluate('document.body.dataset.jobId')}", timeout=10).json()
+    assert job["notes"][0].startswith("outfit: two passes"), job["notes"]
+    page.close()
