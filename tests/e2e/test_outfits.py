@@ -7,6 +7,8 @@ the bottoms' picture; the path is what is tested)."""
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +20,7 @@ from PIL import Image
 
 from .helpers import decode_result, poll_until_finished
 
-OUTFIT_PICTURE = Path("/tmp/outfit-classical.png")  # left for a person to look at
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,7 @@ def assert_progress_spans_both_passes(states: list[tuple[str, str | None, int]])
     assert steps <= {"segmentation", "pose", "warp", "inpainting", "blend", "done"}, steps
 
 
-def test_classical_outfit_dresses_the_bottoms_then_the_top(classical, photos) -> None:
+def test_classical_outfit_dresses_the_bottoms_then_the_top(classical, photos, tmp_path: Path) -> None:
     log = outfit_job(classical.url, photos["person"], photos["shirt"], photos["jeans"])
     job = log.final
     assert job["status"] == "completed", job
@@ -81,7 +83,7 @@ def test_classical_outfit_dresses_the_bottoms_then_the_top(classical, photos) ->
     torso, legs = slice(int(0.25 * height), int(0.45 * height)), slice(int(0.6 * height), int(0.85 * height))
     changed = np.abs(picture.astype(int) - person.astype(int)).sum(axis=2) > 40
     assert changed[torso].mean() > 0.05 and changed[legs].mean() > 0.05
-    Image.fromarray(picture).save(OUTFIT_PICTURE)
+    Image.fromarray(picture).save(tmp_path / "outfit.png")  # for a person to look at
 
 
 def test_fashn_outfit_dresses_the_top_over_the_bottoms_picture(fashn_service, photos) -> None:
@@ -129,19 +131,19 @@ def test_trousers_sent_as_the_top_fail_the_job_naming_clothing_image(classical, 
     assert job["detail"]["error"].startswith("clothing_image shows trousers, shorts or a skirt"), job["detail"]
 
 
-def test_cli_bottom_option_dresses_a_whole_outfit(classical, data_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "outfit.png"
+def test_the_readmes_outfit_command_writes_the_result(classical, tmp_path: Path) -> None:
+    """The README's ``tryon run ... --bottom ...`` line, as written, from a copy of the clone's examples."""
+    readme = (REPO / "README.md").read_text()
+    (command,) = [line for line in readme.splitlines() if line.startswith(".venv/bin/tryon run") and "--bottom" in line]
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
     run = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("tryon")), "run",
-            str(data_dir / "persons" / "studio_man_hoodie.png"), str(data_dir / "garments" / "shirt_oxford_blue.jpg"),
-            "--bottom", str(data_dir / "garments" / "jeans_blue.jpg"),
-            "-o", str(out), "--server", classical.url, "--poll", "0.05",
-        ],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        ["bash", "-c", command.replace(".venv/bin/", f"{Path(sys.executable).parent}/")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        env={**os.environ, "TRYON_SERVER": classical.url},
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and "[##########] 100% done" in run.stderr.splitlines()
+    assert (tmp_path / "outfit.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "[##########] 100% done" in run.stderr.splitlines()
 
 
 def test_demo_page_sends_the_bottoms_photo(classical, browser, data_dir: Path) -> None:
