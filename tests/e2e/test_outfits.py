@@ -18,6 +18,8 @@ import pytest
 import requests
 from PIL import Image
 
+from tests.photo_server import PhotoServer
+
 from .helpers import decode_result, poll_until_finished
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,6 +113,26 @@ def test_a_category_that_names_no_top_is_a_400_naming_the_fields(classical, phot
     assert response.status_code == 400, response.text
     detail = response.json()["detail"]
     assert detail.startswith(f"category {category} cannot be combined with bottom_image"), detail
+
+
+def test_an_outfit_by_url_in_a_json_body_fetches_the_bottoms_once(classical, data_dir: Path) -> None:
+    assert classical.env["TRYON_IMAGE_URL_ALLOW_PRIVATE"] == "true"  # the photo server is on loopback
+    server = PhotoServer(data_dir)
+    try:
+        body = {
+            "person_image_url": server.url("files/persons/studio_man_hoodie.png"),
+            "clothing_image_url": server.url("files/garments/shirt_oxford_blue.jpg"),
+            "bottom_image_url": server.url("files/garments/jeans_blue.jpg"),
+        }
+        response = requests.post(f"{classical.url}/api/tryon", json=body, timeout=60)
+        assert response.status_code == 202, response.text
+        job = poll_until_finished(classical.url, response.json()["job_id"], timeout=300).final
+        assert job["status"] == "completed" and job["notes"][0].startswith("outfit: two passes"), job
+        assert server.requests.count("/files/garments/jeans_blue.jpg") == 1
+        refused = requests.post(f"{classical.url}/api/tryon", json={**body, "category": "dresses"}, timeout=60)
+        assert refused.status_code == 400 and "bottom_image" in refused.json()["detail"], refused.text
+    finally:
+        server.close()
 
 
 def test_a_bottom_image_that_is_no_image_is_a_400_naming_it(classical, photos) -> None:
