@@ -7,12 +7,17 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tryon.engines.base import STEP_PROGRESS, Category, EngineRequest, EngineResult, Step
+from tryon.engines.base import STEP_PROGRESS, Category, EngineDetails, EngineRequest, EngineResult, Step
 from tryon.engines.outfits import OutfitMismatch, dress, outfit_category_refusal
 from tryon.errors import NoPersonFound
+from tryon.jobs.progress import JobProgress
 from tryon.vision.garments import undecidable
 
 PERSON, TOP, BOTTOMS = b"person-photo", b"top-photo", b"bottoms-photo"
+
+
+class FakeDetails(EngineDetails):
+    seed: int
 
 
 @dataclass
@@ -40,15 +45,19 @@ class FakeEngine:
         on_progress(Step.DONE)
         return EngineResult(
             png=request.person_image + b"+" + request.clothing_image,
-            details={"category": category.value, "notes": [f"dressed as {category.value}"], "seed": len(request.job_id)},
+            width=2,
+            height=3,
+            category=category,
+            notes=(f"dressed as {category.value}",),
+            details=FakeDetails(seed=len(request.job_id)),
         )
 
 
 def run_job(engine: FakeEngine, bottom: bytes | None, category: Category = Category.AUTO) -> tuple[EngineResult, list[tuple[Step, int]]]:
     reported: list[tuple[Step, int]] = []
+    progress = JobProgress(lambda step, percent: reported.append((Step(step), percent)) or True)
     request = EngineRequest(person_image=PERSON, clothing_image=TOP, category=category, job_id="job-1")
-    result = dress(engine, request, bottom, lambda step, percent: reported.append((step, percent)))
-    return result, reported
+    return dress(engine, request, bottom, progress), reported
 
 
 def test_one_garment_is_one_run_at_the_documented_figures() -> None:
@@ -84,11 +93,11 @@ def test_an_outfits_progress_spans_both_passes_and_never_goes_backwards() -> Non
 
 def test_an_outfits_notes_say_two_passes_and_mark_each_garments_own() -> None:
     result, _ = run_job(FakeEngine(), BOTTOMS)
-    notes = result.details["notes"]
+    notes = result.notes
     assert notes[0].startswith("outfit: two passes, the bottoms (bottom_image) first")
     assert "bottoms: dressed as lower_body" in notes and "top: dressed as upper_body" in notes
-    assert result.details["category"] == "upper_body"
-    assert f"bottoms: seed {len('job-1/bottoms')}" in notes and result.details["seed"] == len("job-1")
+    assert result.category is Category.UPPER_BODY
+    assert f"bottoms: seed {len('job-1/bottoms')}" in notes and result.details.seed == len("job-1")
 
 
 @pytest.mark.parametrize("bottom_is", [Category.DRESSES, Category.UPPER_BODY])
@@ -109,14 +118,14 @@ def test_under_auto_a_top_photo_that_shows_no_top_fails_the_job(top_is: Category
 def test_an_explicit_upper_body_is_passed_on_as_the_tops_category() -> None:
     engine = FakeEngine(decides={TOP: Category.LOWER_BODY, BOTTOMS: Category.LOWER_BODY})
     result, _ = run_job(engine, BOTTOMS, Category.UPPER_BODY)
-    assert engine.runs[1].category is Category.UPPER_BODY and result.details["category"] == "upper_body"
+    assert engine.runs[1].category is Category.UPPER_BODY and result.category is Category.UPPER_BODY
 
 
 def test_a_photo_whose_category_cannot_be_told_is_dressed_as_its_fields_garment() -> None:
     engine = FakeEngine(decides={TOP: None, BOTTOMS: None})
     result, reported = run_job(engine, BOTTOMS)
     assert [run.category for run in engine.runs] == [Category.AUTO, Category.LOWER_BODY, Category.AUTO, Category.UPPER_BODY]
-    notes = result.details["notes"]
+    notes = result.notes
     assert "bottoms: bottom_image's category could not be told from its photo: dressed as lower_body" in notes
     assert "top: clothing_image's category could not be told from its photo: dressed as upper_body" in notes
     percents = [percent for _, percent in reported]

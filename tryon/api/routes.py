@@ -76,7 +76,7 @@ def submit_tryon(
     clothing_image_url: ClothingImageURL = None,
     # A whole outfit: clothing_image is then the top (tryon/engines/outfits.py).
     bottom_image: Annotated[
-        UploadFile | None,
+        UploadFile,
         File(
             description="Optional: the bottoms of a whole outfit (trousers, shorts or a skirt; JPG/PNG/WEBP, "
             "max 20MB); or bottom_image_url. clothing_image is then the top, dressed over them; category "

@@ -3,7 +3,7 @@
 A job with a ``bottom_image`` runs its engine twice: the bottoms first (``bottom_image`` on the person
 photo), then the top (``clothing_image``) over the first pass's picture, so the top's hem lies over
 the bottoms' waistband. ``category`` names the top: ``auto`` or ``upper_body``
-(``check_outfit_category``). Each garment's category is decided as for a single garment, by the
+(``outfit_category_refusal``). Each garment's category is decided as for a single garment, by the
 engine, with the shared garment classifier (``tryon.vision.garments``): a bottom that is a dress or a
 top, or (under ``auto``) a top that is trousers or a dress, fails the job with a reason naming the
 field; a photo whose category cannot be told is dressed as what its field says it is, with a note.
@@ -15,46 +15,29 @@ blend 42, then segmentation 55 ... blend 92, done 100. It never goes backwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Callable
+from dataclasses import replace
+from typing import Protocol
 
 from ..errors import TryOnError
 from ..vision.garments import GarmentUndecidable
-from .base import Category, EngineRequest, EngineResult, ProgressCallback, Step, TryOnEngine, progress_percent
-
-StepReport = Callable[[Step, int], None]
-"""``report(step, percent)``: the job's step and its progress in percent, never decreasing."""
+from .base import Category, EngineRequest, EngineResult, ProgressCallback, Step, TryOnEngine
 
 OUTFIT_CATEGORIES = (Category.AUTO, Category.UPPER_BODY)
 BOTTOMS_PASS_SUFFIX = "/bottoms"  # the bottoms' pass's job id: its own seed and sampling request
+BOTTOMS_PASS, TOP_PASS = (0, 50), (50, 100)  # the parts of the job's progress each pass reports in
+
+
+class JobPassesProgress(Protocol):
+    """A job's progress (``tryon.jobs.progress.JobProgress``): a ``ProgressCallback`` for the whole
+    job, and ``part(start, end)``, one for a pass that reports within ``[start, end]`` percent."""
+
+    def __call__(self, step: Step, fraction: float = 0.0) -> None: ...
+
+    def part(self, start: int, end: int) -> ProgressCallback: ...
 
 
 class OutfitMismatch(TryOnError):
     """A garment of a whole outfit is not what its field says it is (a dress as the bottom, ...)."""
-
-
-@dataclass(frozen=True)
-class ProgressSpan:
-    """The part ``[start, end]`` of the job's 0-100 progress that one pass reports in."""
-
-    start: int
-    end: int
-
-    def reporter(self, report: StepReport) -> ProgressCallback:
-        """An engine's ``on_progress`` that reports its steps scaled into this span; a pass that ends
-        before the span's end reports no ``DONE`` (the job goes on)."""
-
-        def on_progress(step: Step, fraction: float = 0.0) -> None:
-            if step is Step.DONE and self.end < 100:
-                return
-            report(step, self.start + progress_percent(step, fraction) * (self.end - self.start) // 100)
-
-        return on_progress
-
-
-WHOLE_JOB = ProgressSpan(0, 100)
-BOTTOMS_PASS = ProgressSpan(0, 50)
-TOP_PASS = ProgressSpan(50, 100)
 
 
 def outfit_category_refusal(category: Category) -> str | None:
@@ -68,18 +51,22 @@ def outfit_category_refusal(category: Category) -> str | None:
     )
 
 
-def dress(engine: TryOnEngine, request: EngineRequest, bottom_image: bytes | None, report: StepReport) -> EngineResult:
+def dress(
+    engine: TryOnEngine, request: EngineRequest, bottom_image: bytes | None, progress: JobPassesProgress
+) -> EngineResult:
     """The person of ``request`` in its garment, or with ``bottom_image`` in a whole outfit.
 
     Without ``bottom_image``: one run of ``engine``, its steps reported at their documented figures.
     With it: ``dress_outfit``.
     """
     if bottom_image is None:
-        return engine.run(request, WHOLE_JOB.reporter(report))
-    return dress_outfit(engine, request, bottom_image, report)
+        return engine.run(request, progress)
+    return dress_outfit(engine, request, bottom_image, progress)
 
 
-def dress_outfit(engine: TryOnEngine, request: EngineRequest, bottom_image: bytes, report: StepReport) -> EngineResult:
+def dress_outfit(
+    engine: TryOnEngine, request: EngineRequest, bottom_image: bytes, progress: JobPassesProgress
+) -> EngineResult:
     """Two passes: ``bottom_image`` on ``request.person_image``, then ``request.clothing_image`` (the
     top, as ``request.category``: ``AUTO`` or ``UPPER_BODY``) over the first pass's picture.
 
@@ -91,12 +78,12 @@ def dress_outfit(engine: TryOnEngine, request: EngineRequest, bottom_image: byte
         request, clothing_image=bottom_image, category=Category.AUTO, job_id=request.job_id + BOTTOMS_PASS_SUFFIX
     )
     bottoms, bottoms_notes = _run_pass(
-        engine, bottoms_request, "bottom_image", Category.LOWER_BODY, BOTTOMS_PASS, report,
+        engine, bottoms_request, "bottom_image", Category.LOWER_BODY, progress.part(*BOTTOMS_PASS),
         failed="The bottoms (bottom_image) could not be dressed",
     )  # fmt: skip
     top_request = replace(request, person_image=bottoms.png)
     top, top_notes = _run_pass(
-        engine, top_request, "clothing_image", Category.UPPER_BODY, TOP_PASS, report,
+        engine, top_request, "clothing_image", Category.UPPER_BODY, progress.part(*TOP_PASS),
         failed="The top (clothing_image) could not be dressed over the bottoms' picture",
     )  # fmt: skip
     notes = [
@@ -104,9 +91,9 @@ def dress_outfit(engine: TryOnEngine, request: EngineRequest, bottom_image: byte
         *(f"bottoms: {note}" for note in bottoms_notes),
         *(f"top: {note}" for note in top_notes),
     ]
-    if "seed" in bottoms.details:
-        notes.append(f"bottoms: seed {bottoms.details['seed']}")
-    return EngineResult(png=top.png, details={**top.details, "notes": notes})
+    if (seed := getattr(bottoms.details, "seed", None)) is not None:
+        notes.append(f"bottoms: seed {seed}")
+    return replace(top, notes=tuple(notes))
 
 
 def _run_pass(
@@ -114,8 +101,7 @@ def _run_pass(
     request: EngineRequest,
     field: str,
     expected: Category,
-    span: ProgressSpan,
-    report: StepReport,
+    on_progress: ProgressCallback,
     *,
     failed: str,
 ) -> tuple[EngineResult, list[str]]:
@@ -127,18 +113,17 @@ def _run_pass(
     notes: list[str] = []
     try:
         try:
-            result = engine.run(request, span.reporter(report))
+            result = engine.run(request, on_progress)
         except GarmentUndecidable:
             if request.category is not Category.AUTO:
                 raise
             notes.append(f"{field}'s category could not be told from its photo: dressed as {expected.value}")
-            result = engine.run(replace(request, category=expected), span.reporter(report))
+            result = engine.run(replace(request, category=expected), on_progress)
     except TryOnError as error:
         raise type(error)(f"{failed}: {error}") from None
-    used = Category(result.details.get("category", expected.value))
-    if used is not expected:
-        raise OutfitMismatch(_mismatch(field, used))
-    return result, [*notes, *result.details.get("notes", [])]
+    if result.category is not expected:
+        raise OutfitMismatch(_mismatch(field, result.category))
+    return result, [*notes, *result.notes]
 
 
 def _mismatch(field: str, used: Category) -> str:
