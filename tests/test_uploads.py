@@ -97,7 +97,7 @@ def chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
-def test_a_body_larger_than_two_photos_is_refused(
+def test_a_body_larger_than_three_photos_is_refused(
     small_client: TestClient, store: SQLiteJobStore, declared: bool
 ) -> None:
     body = b"".join(chunks(2 * 1024 * 1024))
@@ -109,7 +109,7 @@ def test_a_body_larger_than_two_photos_is_refused(
 
     assert response.status_code == 400
     assert response.json() == {
-        "detail": "The request body is larger than 1 MB: send two photos of at most 0.0625 MB each."
+        "detail": "The request body is larger than 1 MB: send at most three photos of at most 0.0625 MB each."
     }
     assert store.counts()["queued"] == 0
 

@@ -218,6 +218,17 @@ def test_options_and_details_travel_with_the_job(make_store) -> None:
     assert record.details == details and record.options == {"category": "lower_body"}
 
 
+def test_a_whole_outfits_bottom_image_travels_with_the_job(make_store) -> None:
+    store = make_store()
+    outfit = JobInputs(b"person", b"top", {"category": "auto"}, bottom_image=b"bottoms")
+    store.create("outfit", outfit)
+    store.create("one-garment", INPUTS)
+    assert store.claim("w") == (store.get("outfit"), outfit)
+    assert store.claim("w")[1].bottom_image is None
+    assert store.complete("outfit", "w", JobResult(png=b"png"))
+    assert store.get("outfit").status is JobStatus.COMPLETED and store.claim("w") is None
+
+
 def test_a_full_queue_refuses_new_jobs_until_one_leaves_it(make_store) -> None:
     store = make_store()
     for index in range(3):

@@ -1,8 +1,8 @@
 """Checks made before a request's body is read: a sane path, the API key, room in the queue, and
-a body no larger than two photos.
+a body no larger than three photos (a whole outfit's person, top and bottoms).
 
 A pure ASGI middleware on the whole server (BentoML's task routes included), so a refused upload
-costs the server a few header bytes, not 40 MB of multipart parsing. Uploads are parsed in memory
+costs the server a few header bytes, not 60 MB of multipart parsing. Uploads are parsed in memory
 (``tryon.library_internals.keep_multipart_uploads_in_memory``), so the body limit is also what bounds a
 request's memory; a chunked body (no Content-Length) is counted as it arrives and cut off at the limit.
 """
@@ -26,6 +26,7 @@ OPEN_PREFIXES = ("/docs/", "/demo/", "/static_content/")  # the pages' scripts a
 # Routes that queue a job: the API's, and BentoML's task routes (synchronous call, submit, retry).
 SUBMIT_PATHS = ("/api/tryon", "/tryon", "/tryon/submit", "/tryon/retry")
 FORM_ALLOWANCE = 1024 * 1024  # the other form fields and the multipart framing
+MAX_PHOTOS = 3  # person_image, clothing_image and a whole outfit's bottom_image
 CLOSE = [(b"connection", b"close")]  # refused before the body was read: do not reuse the connection
 
 
@@ -39,11 +40,11 @@ class AdmissionPolicy:
 
     @property
     def max_body_bytes(self) -> int:
-        return 2 * self.max_upload_bytes + FORM_ALLOWANCE
+        return MAX_PHOTOS * self.max_upload_bytes + FORM_ALLOWANCE
 
     def body_too_large(self) -> str:
         return (
-            f"The request body is larger than {self.max_body_bytes / 2**20:.0f} MB: send two photos"
+            f"The request body is larger than {self.max_body_bytes / 2**20:.0f} MB: send at most three photos"
             f" of at most {self.max_upload_bytes / 2**20:g} MB each."
         )
 

@@ -1,7 +1,7 @@
 """The photos of a submission: uploaded files, or URLs the service fetches once, at submission.
 
-Each photo field ``X`` (``person_image``, ``clothing_image``) has a sibling ``X_url``: exactly one
-of the two is given. A URL is fetched through the SSRF guard that webhooks use
+Each photo field ``X`` (``person_image``, ``clothing_image``, and a whole outfit's optional
+``bottom_image``) has a sibling ``X_url``: exactly one of the two is given. A URL is fetched through the SSRF guard that webhooks use
 (``tryon.guarded_http``), within the upload size limit and ``TRYON_IMAGE_URL_TIMEOUT_SECONDS``,
 and its bytes are queued like an upload's: the job, and any retry of it, never fetches again.
 
@@ -39,6 +39,10 @@ PersonImageURL = Annotated[
 ClothingImageURL = Annotated[
     str | None,
     Form(max_length=2048, description=_URL_DESCRIPTION.format(photo="clothing photo", field="clothing_image")),
+]
+BottomImageURL = Annotated[
+    str | None,
+    Form(max_length=2048, description=_URL_DESCRIPTION.format(photo="outfit's bottoms", field="bottom_image")),
 ]
 
 

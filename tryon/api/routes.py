@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from ..engines.base import Category
+from ..engines.outfits import outfit_category_refusal
 from ..jobs import metrics
 from ..results.webhooks import check_webhook_url
 from .engine_options import EngineOptionsForm
@@ -22,7 +24,7 @@ from .schemas import (
 )
 from .admission import bearer_matches
 from .health import public_health
-from .photo_inputs import ClothingImageURL, FormOrJSONRoute, PersonImageURL, PhotoSource, read_photos
+from .photo_inputs import BottomImageURL, ClothingImageURL, FormOrJSONRoute, PersonImageURL, PhotoSource, read_photos
 from .state import ServiceState
 from .views import CANCELLED, poll_body
 
@@ -72,17 +74,29 @@ def submit_tryon(
     ] = None,
     person_image_url: PersonImageURL = None,
     clothing_image_url: ClothingImageURL = None,
+    # A whole outfit: clothing_image is then the top (tryon/engines/outfits.py).
+    bottom_image: Annotated[
+        UploadFile,
+        File(
+            description="Optional: the bottoms of a whole outfit (trousers, shorts or a skirt; JPG/PNG/WEBP, "
+            "max 20MB); or bottom_image_url. clothing_image is then the top, dressed over them; category "
+            "must be auto or upper_body."
+        ),
+    ] = None,
+    bottom_image_url: BottomImageURL = None,
 ) -> SubmitResponse:
     options = {"category": category, "engine_options": engine_options}
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url
-    person, clothing = read_photos(  # a URL is fetched here, once: the job holds the bytes
+    bottoms = bottom_image_sources(Category(category), bottom_image, bottom_image_url)
+    person, clothing, *bottom = read_photos(  # a URL is fetched here, once: the job holds the bytes
         state,
         PhotoSource("person_image", person_image, person_image_url),
         PhotoSource("clothing_image", clothing_image, clothing_image_url),
+        *bottoms,
     )
-    job_id = state.submit(person, clothing, options=options)
+    job_id = state.submit(person, clothing, options=options, bottom_image=bottom[0] if bottom else None)
     return SubmitResponse(job_id=job_id)
 
 
@@ -166,3 +180,13 @@ async def health(request: Request, state: StateDep) -> HealthResponse | PublicHe
     if state.admission.api_key and not bearer_matches(request.scope, state.admission.api_key):
         return public_health(full)
     return full
+
+
+def bottom_image_sources(category: Category, upload: UploadFile | None, url: str | None) -> list[PhotoSource]:
+    """A whole outfit's bottoms as the one photo to read, or none; a ``category`` that names no top
+    is a 400 naming both fields, before any photo is read."""
+    if upload is None and not url:
+        return []
+    if (refusal := outfit_category_refusal(category)) is not None:
+        raise HTTPException(status_code=400, detail=refusal)
+    return [PhotoSource("bottom_image", upload, url)]

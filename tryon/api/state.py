@@ -35,14 +35,20 @@ class ServiceState:
         *,
         options: dict[str, Any] | None = None,
         job_id: str | None = None,
+        bottom_image: bytes | None = None,
     ) -> str:
-        """Validate both photos and queue a job; raises ``InvalidImage`` before anything is queued,
-        and ``QueueFull`` when the queue holds ``admission.max_queue`` jobs already."""
+        """Validate the photos and queue a job; raises ``InvalidImage`` before anything is queued,
+        and ``QueueFull`` when the queue holds ``admission.max_queue`` jobs already.
+        ``bottom_image``: a whole outfit's bottoms (``clothing_image`` is then the top)."""
         validate_image("person_image", person_image, self.limits)
         validate_image("clothing_image", clothing_image, self.limits)
+        if bottom_image is not None:
+            validate_image("bottom_image", bottom_image, self.limits)
         job_id = job_id or str(uuid.uuid4())
         self.store.create(
-            job_id, JobInputs(person_image, clothing_image, options or {}), max_queued=self.admission.max_queue
+            job_id,
+            JobInputs(person_image, clothing_image, options or {}, bottom_image),
+            max_queued=self.admission.max_queue,
         )
         metrics.job_submitted()
         self.wake()

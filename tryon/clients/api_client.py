@@ -74,13 +74,17 @@ class TryOnClient:
         *,
         category: str | None = None,
         webhook_url: str | None = None,
+        bottom_path: str | os.PathLike | None = None,
     ) -> str:
-        """Upload both photos; returns the job id. Raises ``TryOnFailed`` when they are refused.
+        """Upload the photos; returns the job id. Raises ``TryOnFailed`` when they are refused.
 
         A photo given as an ``http://`` or ``https://`` string is sent as its URL, which the server
-        fetches (``person_image_url``, ``clothing_image_url``).
+        fetches (``person_image_url``, ``clothing_image_url``). ``bottom_path``: a whole outfit's
+        bottoms (``garment_path`` is then the top).
         """
         photos = {"person_image": person_path, "clothing_image": garment_path}
+        if bottom_path is not None:
+            photos["bottom_image"] = bottom_path
         data = {f"{field}_url": source for field, source in photos.items() if is_url(source)}
         if category:
             data["category"] = category
@@ -190,9 +194,10 @@ class TryOnClient:
         on_progress: ProgressCallback | None = None,
         poll_seconds: float = 0.5,
         timeout: float = 600,
+        bottom_path: str | os.PathLike | None = None,
     ) -> bytes:
         """Submit, wait and return the result PNG in one call."""
-        job_id = self.submit(person_path, garment_path, category=category)
+        job_id = self.submit(person_path, garment_path, category=category, bottom_path=bottom_path)
         final = self.wait(job_id, on_progress=on_progress, poll_seconds=poll_seconds, timeout=timeout)
         return self.result_png(final)
 

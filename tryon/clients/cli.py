@@ -1,6 +1,6 @@
 """``tryon``: the command-line client.
 
-    tryon run PERSON GARMENT -o out.png [--server URL] [--category upper_body] [--api-key KEY]
+    tryon run PERSON GARMENT -o out.png [--bottom BOTTOMS] [--server URL] [--category upper_body] [--api-key KEY]
     tryon doctor [--json FILE] [--device cuda] [--batches 1 4 8] [--steps 30] [--compile]
 
 ``run`` shows the job's steps on a progress bar (stderr), writes the result PNG, and exits 0. Exits 1
@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-o", "--output", type=Path, required=True, help="where to write the result PNG")
     run.add_argument(
+        "--bottom",
+        type=photo_argument,
+        metavar="BOTTOMS",
+        help="a whole outfit: trousers, shorts or a skirt worn under GARMENT (the top), or its http(s) URL",
+    )
+    run.add_argument(
         "--server",
         default=os.environ.get("TRYON_SERVER", DEFAULT_SERVER),
         help=f"base URL of the service (default: $TRYON_SERVER, else {DEFAULT_SERVER})",
@@ -166,7 +172,7 @@ def doctor_command(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) 
 
 
 def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:
-    for path in (args.person, args.garment):
+    for path in (args.person, args.garment, *([args.bottom] if args.bottom else [])):
         if not is_url(path) and not path.is_file():
             print(f"tryon: {path}: no such file", file=stderr)
             return EXIT_USAGE
@@ -178,7 +184,7 @@ def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:
     job_id = None
     with TryOnClient(args.server, api_key=args.api_key) as client:
         try:
-            job_id = client.submit(args.person, args.garment, category=args.category)
+            job_id = client.submit(args.person, args.garment, category=args.category, bottom_path=args.bottom)
             final = client.wait(
                 job_id,
                 on_progress=bar.update if bar else None,

@@ -6,7 +6,7 @@ import time
 from typing import Callable
 
 from . import metrics
-from ..engines.base import Step, progress_percent
+from ..engines.base import ProgressCallback, Step, progress_percent
 
 # A job reporting the same step and progress again is checked against the store this often (a
 # cancel from any replica reaches its worker thread within it); a change is written at once.
@@ -35,12 +35,26 @@ class JobProgress:
         self._written: tuple[tuple[Step, int], float] | None = None  # (step, percent), when
 
     def __call__(self, step: Step, fraction: float = 0.0) -> None:
+        self._report(step, progress_percent(step, fraction))
+
+    def part(self, start: int, end: int) -> ProgressCallback:
+        """The ``ProgressCallback`` of one pass of a job that runs its engine more than once (a whole
+        outfit): each step's figure scaled into ``[start, end]`` percent; a pass that ends before 100
+        reports no ``DONE`` (the job goes on)."""
+
+        def report(step: Step, fraction: float = 0.0) -> None:
+            if step is not Step.DONE or end >= 100:
+                self._report(step, start + progress_percent(step, fraction) * (end - start) // 100)
+
+        return report
+
+    def _report(self, step: Step, percent: int) -> None:
         now = self._clock()
         if step is not self.step:
             if self.step is not None:
                 metrics.observe_step(self.step.value, now - self._step_started)
             self.step, self._step_started = step, now
-        state = (step, progress_percent(step, fraction))
+        state = (step, percent)
         if self._written is not None and self._written[0] == state and now - self._written[1] < HELD_CHECK_SECONDS:
             return
         self._written = (state, now)

@@ -21,11 +21,13 @@ class JobStatus(str, Enum):
 @dataclass(frozen=True)
 class JobInputs:
     """The uploaded photos, as validated bytes (kept only until the job ends), and the request's
-    options (e.g. ``category``), kept with the record."""
+    options (e.g. ``category``), kept with the record. ``bottom_image``: a whole outfit's bottoms
+    (``clothing_image`` is then the top), or None for one garment."""
 
     person_image: bytes
     clothing_image: bytes
     options: dict[str, Any] = field(default_factory=dict)  # JSON values: str, int, float, bool
+    bottom_image: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ when a lease runs out. Times are kept as integer microseconds.
 Keys, all under ``{namespace}:``:
 
 * ``job:{id}``   hash: status, step, progress, attempts, error, created, updated, lease_owner,
-  lease_expires, result, result_key, warning, and the inputs (person, clothing) until the job ends.
+  lease_expires, result, result_key, warning, and the inputs (person, clothing, and a whole
+  outfit's bottom) until the job ends.
 * ``queued``     sorted set of queued job ids, scored by creation time (oldest first).
 * ``leases``     sorted set of processing job ids, scored by lease expiry.
 * ``finished``   hash of counters: completed, failed (so ``counts`` never scans keys).
@@ -49,7 +50,8 @@ local function us(n) return string.format('%d', n) end
 """
 
 _CREATE = _PRELUDE + """
--- KEYS: job, queued, clock.  ARGV: id, person, clothing, token, options (JSON), max queued or ''.
+-- KEYS: job, queued, clock.  ARGV: id, person, clothing, token, options (JSON), max queued or '',
+-- bottom or '' (none).
 if redis.call('EXISTS', KEYS[1]) == 1 then
   -- The same call retried after its reply was lost: it already went through.
   if redis.call('HGET', KEYS[1], 'create_token') == ARGV[4] then
@@ -67,6 +69,7 @@ redis.call('SET', KEYS[3], created)
 redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'attempts', 0,
            'created', created, 'updated', created,
            'person', ARGV[2], 'clothing', ARGV[3], 'create_token', ARGV[4], 'options', ARGV[5])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'bottom', ARGV[7]) end
 redis.call('ZADD', KEYS[2], created, ARGV[1])
 return created
 """
@@ -79,7 +82,7 @@ local lease, max_attempts = tonumber(ARGV[3]), tonumber(ARGV[4])
 local function reply(id, key)
   local r = redis.call('HMGET', key, 'status', 'step', 'progress', 'attempts', 'error',
                        'created', 'updated', 'result', 'result_key', 'warning', 'options', 'details',
-                       'person', 'clothing')
+                       'person', 'clothing', 'bottom')
   table.insert(r, 1, id)
   return r
 end
@@ -124,7 +127,7 @@ while true do
     redis.call('HSET', key, 'status', 'failed', 'updated', us(now), 'error', string.format(
       'Gave up after %d attempts: the service stopped while running this job (last step: %s).',
       attempts, step))
-    redis.call('HDEL', key, 'lease_owner', 'lease_expires', 'person', 'clothing', 'result',
+    redis.call('HDEL', key, 'lease_owner', 'lease_expires', 'person', 'clothing', 'bottom', 'result',
                 'create_token')
     redis.call('HINCRBY', KEYS[3], 'failed', 1)
     redis.call('ZADD', KEYS[5], now, best)
@@ -192,7 +195,7 @@ else
              'finish_token', ARGV[5])
   redis.call('HDEL', KEYS[1], 'result')
 end
-redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_expires', 'person', 'clothing', 'create_token')
+redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_expires', 'person', 'clothing', 'bottom', 'create_token')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
@@ -206,7 +209,7 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'processing' then return 0 end
 local now = us(now_us())
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[2], 'updated', now)
-redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_expires', 'person', 'clothing', 'create_token')
+redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_expires', 'person', 'clothing', 'bottom', 'create_token')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'failed', 1)
@@ -291,6 +294,7 @@ class RedisJobStore(JobStore):
                 _token(),
                 json.dumps(inputs.options),
                 "" if max_queued is None else max_queued,
+                inputs.bottom_image or b"",
             ],
         )
         if created is None:
@@ -313,9 +317,9 @@ class RedisJobStore(JobStore):
         )
         if not reply:
             return None
-        job_id, *values, person, clothing = reply
+        job_id, *values, person, clothing, bottom = reply
         record = _record(job_id.decode(), values)
-        return record, JobInputs(person, clothing, record.options)
+        return record, JobInputs(person, clothing, record.options, bottom)
 
     def advance(self, job_id: str, worker_id: str, *, step: str, progress: int) -> bool:
         return 1 == self._advance(

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_expires  REAL,
     person_image   BLOB,
     clothing_image BLOB,
+    bottom_image   BLOB,
     result         BLOB,
     result_key     TEXT,
     warning        TEXT,
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_update ON jobs (status, updated_at);
 """
+# Columns added since the first schema: a database made before them gets them when opened.
+_ADDED_COLUMNS = {"bottom_image": "BLOB"}
 
 _RECORD_COLUMNS = (
     "job_id, status, step, progress, attempts, created_at, updated_at, error, result, result_key, warning,"
@@ -60,11 +63,13 @@ class SQLiteJobStore(JobStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        _add_missing_columns(self._db)
 
     def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
         now = time.time()
         with self._writing(), _immediate_transaction(self._db):
-            if self._room_bytes() < len(inputs.person_image) + len(inputs.clothing_image) + self._result_reserve_bytes:
+            photos = len(inputs.person_image) + len(inputs.clothing_image) + len(inputs.bottom_image or b"")
+            if self._room_bytes() < photos + self._result_reserve_bytes:
                 raise self._refused_for_space(
                     "the job store (TRYON_DATA_DIR) has no room left for a new job's photos and result"
                 )
@@ -76,7 +81,7 @@ class SQLiteJobStore(JobStore):
                     raise QueueFull(queued)
             self._db.execute(
                 "INSERT INTO jobs (job_id, status, created_at, updated_at, person_image, clothing_image,"
-                " options) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " bottom_image, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     JobStatus.QUEUED.value,
@@ -84,6 +89,7 @@ class SQLiteJobStore(JobStore):
                     now,
                     inputs.person_image,
                     inputs.clothing_image,
+                    inputs.bottom_image,
                     json.dumps(inputs.options),
                 ),
             )
@@ -127,10 +133,10 @@ class SQLiteJobStore(JobStore):
                         f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
                     ).fetchone()
                 )
-                person, clothing = self._db.execute(
-                    "SELECT person_image, clothing_image FROM jobs WHERE job_id = ?", (job_id,)
+                person, clothing, bottom = self._db.execute(
+                    "SELECT person_image, clothing_image, bottom_image FROM jobs WHERE job_id = ?", (job_id,)
                 ).fetchone()
-                return record, JobInputs(person, clothing, record.options)
+                return record, JobInputs(person, clothing, record.options, bottom)
 
     def advance(self, job_id: str, worker_id: str, *, step: str, progress: int) -> bool:
         now = time.time()
@@ -228,7 +234,7 @@ class SQLiteJobStore(JobStore):
                 "UPDATE jobs SET status = ?, result = ?, result_key = ?, warning = ?, details = ?, error = ?,"
                 " step = COALESCE(?, step),"
                 " progress = COALESCE(?, progress), updated_at = ?, lease_owner = NULL,"
-                " lease_expires = NULL, person_image = NULL, clothing_image = NULL"
+                " lease_expires = NULL, person_image = NULL, clothing_image = NULL, bottom_image = NULL"
                 f" WHERE job_id = ? AND status IN (?, ?){owner_clause}",
                 (
                     status.value,
@@ -247,6 +253,20 @@ class SQLiteJobStore(JobStore):
             ).rowcount
             == 1
         )
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Add ``_ADDED_COLUMNS`` to a database made before them (``CREATE TABLE IF NOT EXISTS`` leaves an
+    existing table as it was); their NULL is what a job from before them means."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name in present:
+            continue
+        try:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+        except sqlite3.OperationalError as error:
+            if "duplicate column" not in str(error):  # another process added it just now
+                raise
 
 
 @contextmanager

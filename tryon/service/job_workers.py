@@ -20,9 +20,11 @@ from typing import Callable
 from pydantic import BaseModel, Field
 
 from ..api.views import poll_body
-from ..engines.base import Category, EngineDescription, EngineRequest, ProgressCallback, TryOnEngine
+from ..engines.base import Category, EngineDescription, EngineRequest, TryOnEngine
+from ..engines.outfits import dress
 from ..engines.registry import AUTO, EngineUnavailable, choose_engine, engine_spec
 from ..jobs import JobInputs, JobResult, JobStore, WorkerPool
+from ..jobs.progress import JobProgress
 from ..results import ResultPublisher
 from ..results.webhooks import WebhookSender
 from ..settings import Settings
@@ -112,12 +114,12 @@ class JobWorkers:
             log.debug("engine runners not answering: %s", error)
         return self.description
 
-    def _run_job(self, job_id: str, inputs: JobInputs, progress: ProgressCallback) -> JobResult:
+    def _run_job(self, job_id: str, inputs: JobInputs, progress: JobProgress) -> JobResult:
         """The chosen engine's run of the job; the options it does not take are noted in the answer."""
         category = Category(inputs.options.get("category", Category.AUTO.value))
         options, ignored = engine_spec(self.engine.name).request_options(inputs.options.get("engine_options", {}))
         request = EngineRequest(inputs.person_image, inputs.clothing_image, category=category, options=options, job_id=job_id)
-        output = self.engine.run(request, progress)
+        output = dress(self.engine, request, inputs.bottom_image, progress)
         details = {
             "category": output.category.value,
             "notes": [*output.notes, *ignored],

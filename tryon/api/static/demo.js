@@ -179,6 +179,8 @@
     form.append("person_image", chosen.person_image, chosen.person_image.name);
     form.append("clothing_image", chosen.clothing_image, chosen.clothing_image.name);
     form.append("category", $("category").value);
+    const bottom = $("bottom-input").files[0]; // a whole outfit: the garment photo is then the top
+    if (bottom) form.append("bottom_image", bottom, bottom.name);
     try {
       const response = await fetch(SUBMIT_URL, { method: "POST", body: form, headers: authHeaders() });
       const body = await readJson(response);
