@@ -89,9 +89,22 @@ def test_classical_outfit_dresses_the_bottoms_then_the_top(classical, photos, tm
 
 
 def test_fashn_outfit_dresses_the_top_over_the_bottoms_picture(fashn_service, photos) -> None:
-    """The test model's random weights paint noise: the top's pass, fed the bottoms' picture as its
-    person photo, finds nobody there, and says so (with a real model it finds the person)."""
+    """At the photo's own size (result_size original, the default) the bottoms' pass paints the test
+    model's noise only near the legs: the top's pass finds the person above them and the outfit completes."""
     log = outfit_job(fashn_service.url, photos["person"], photos["shirt"], photos["jeans"], steps=1)
+    job = log.final
+    assert job["status"] == "completed", job
+    person = np.asarray(Image.open(io.BytesIO(photos["person"])).convert("RGB"))
+    assert decode_result(job).shape == person.shape
+    assert sum("result at the person photo's size" in note for note in job["notes"]) == 2, job["notes"]  # each pass
+    assert_progress_spans_both_passes(log.states)
+
+
+def test_fashn_outfit_at_the_models_size_feeds_the_top_the_bottoms_noise(fashn_service, photos) -> None:
+    """With result_size model the test model's random weights paint noise over the whole picture: the
+    top's pass, fed the bottoms' picture as its person photo, finds nobody there, and says so (with a
+    real model it finds the person)."""
+    log = outfit_job(fashn_service.url, photos["person"], photos["shirt"], photos["jeans"], steps=1, result_size="model")
     job = log.final
     assert job["status"] == "failed", job
     assert job["detail"]["error"].startswith(
