@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Annotated
 
 import bentoml
-from PIL import Image
+from annotated_types import Ge, Le
 
 from runners import depend_on_runners
 from tryon.api import AdmissionControl, admission_policy
+from tryon.api.schemas import OutputFormatName
 from tryon.core import WorkerStatus
 from tryon.serving import app, compose, finish_service_class, run_task
 from tryon.startup import exit_if_port_held
@@ -32,11 +34,21 @@ class TryOnService:
         return await asyncio.to_thread(self.jobs.status)
 
     @bentoml.task
-    async def tryon(self, person_image: Path, clothing_image: Path, ctx: bentoml.Context) -> Image.Image:
+    async def tryon(
+        self,
+        person_image: Path,
+        clothing_image: Path,
+        ctx: bentoml.Context,
+        output_format: OutputFormatName = "png",
+        output_quality: Annotated[int, Ge(1), Le(100)] | None = None,
+    ) -> Path:
         """The same try-on as POST /api/tryon; the task id can also be polled at GET /api/tryon/{id}.
-        ``POST /tryon`` (the synchronous call) answers the image itself."""
+        ``POST /tryon`` (the synchronous call) answers the image itself, in ``output_format``."""
         task_id = getattr(ctx.request.state, "task_id", None)
-        return await run_task(self.core, person_image, clothing_image, job_id=task_id)
+        return await run_task(
+            self.core, person_image, clothing_image, job_id=task_id, temp_dir=Path(ctx.temp_dir),
+            output_format=output_format, output_quality=output_quality,
+        )
 
     @bentoml.on_deployment
     def check_port() -> None:

@@ -10,7 +10,6 @@ import pytest
 
 from tryon.core import JobRunner
 from tryon.engines.base import EngineDescription, EngineRequest, EngineResult, Step
-from tryon.images import encode_png
 from tryon.jobs import JobInputs, JobStatus
 from tryon.settings import Settings
 from tryon.wiring import build_job_store, build_result_publisher
@@ -37,7 +36,9 @@ class WarmingEngine:
         for fraction in (0.0, 0.001, 0.5, 0.5):  # a sampling loop (the worker pool writes changes only)
             on_progress(Step.INPAINTING, fraction)
         on_progress(Step.DONE)
-        return EngineResult(png=encode_png(np.zeros((2, 3, 3), np.uint8)), details={"category": request.category.value})
+        self.options = dict(request.options)
+        pictures = tuple(np.full((2, 3, 3), index, np.uint8) for index in range(int(request.options.get("num_samples", 1))))
+        return EngineResult(pictures=pictures, details={"category": request.category.value})
 
 
 def job_runner(data_dir: Path, warming: WarmingEngine, **settings_values: str) -> JobRunner:
@@ -85,4 +86,16 @@ def test_a_job_reaches_the_engine_as_a_request_and_its_progress_as_percentages(t
     assert reports == [
         ("segmentation", 10), ("inpainting", 55), ("inpainting", 55), ("inpainting", 70), ("inpainting", 70), ("done", 100)
     ]  # fmt: skip
-    assert result.details == {"category": "dresses", "width": 3, "height": 2}  # the size read from the PNG
+    assert result.details == {"category": "dresses", "width": 3, "height": 2}  # the pictures' size
+
+
+def test_a_jobs_pictures_are_encoded_once_in_its_output_format(tmp_path: Path) -> None:
+    runner = job_runner(tmp_path, WarmingEngine())
+    runner.engine = runner.engines["warming"]
+    options = {"category": "auto", "num_samples": 3, "output_format": "webp", "output_quality": 75}
+
+    result = runner._run_job("job-2", JobInputs(b"person", b"garment", options), lambda step, progress: None)
+
+    assert runner.engine.options == {"num_samples": 3}  # the service encodes: the engine never sees the format
+    assert len(result.pictures) == 3
+    assert all(picture.data[:4] == b"RIFF" and picture.data[8:12] == b"WEBP" for picture in result.pictures)

@@ -29,14 +29,15 @@ from .api.views import poll_body
 from .api.schemas import HealthResponse
 from .engines.base import Category, EngineDescription, EngineRequest, Step, TryOnEngine, progress_percent
 from .engines.registry import AUTO, EngineUnavailable, choose_engine
-from .images import png_size
 from .jobs import JobInputs, JobResult, JobStore, WorkerPool
 from .jobs.workers import ProgressReport
-from .results import ResultPublisher, StorageStatus
+from .results import ResultPublisher, StorageStatus, output_format_of
 from .settings import Settings
 from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
+# Job options the service acts on itself: engines are not handed them.
+SERVICE_OPTIONS = ("webhook_url", "output_format", "output_quality")
 
 
 class WorkerStatus(BaseModel):
@@ -66,6 +67,7 @@ class JobRunner:
         self.description: EngineDescription | None = None
         self.start_error: str | None = None
         self.results = results
+        self.png_compress_level = settings.png_compress_level
         self.store = store
         self.webhooks = WebhookSender(
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
@@ -133,13 +135,14 @@ class JobRunner:
             person_image=inputs.person_image,
             clothing_image=inputs.clothing_image,
             category=Category(options.pop("category", Category.AUTO.value)),
-            options={key: value for key, value in options.items() if key != "webhook_url"},
+            options={key: value for key, value in options.items() if key not in SERVICE_OPTIONS},
             job_id=job_id,
         )
         output = self.engine.run(request, on_progress)
-        width, height = png_size(output.png)
+        height, width = output.pictures[0].shape[:2]
         details = {**output.details, "width": width, "height": height}
-        return replace(self.results.publish(job_id, output.png), details=details)
+        published = self.results.publish(job_id, output.pictures, output_format_of(options, self.png_compress_level))
+        return replace(published, details=details)
 
     def _send_webhook(self, job_id: str, inputs: JobInputs) -> None:
         url = inputs.options.get("webhook_url")

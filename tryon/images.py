@@ -1,4 +1,4 @@
-"""Turning uploaded bytes into pipeline images, and results back into PNG bytes.
+"""Turning uploaded bytes into pipeline images, and results back into PNG, JPEG or WebP bytes.
 
 The type of an upload is judged from its bytes: names and declared content types lie.
 """
@@ -184,6 +184,46 @@ def encode_png(image: np.ndarray, compress_level: int = 1) -> bytes:
     )
     if not ok:
         raise RuntimeError("PNG encoding failed")
+    return encoded.tobytes()
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """How a result picture is encoded: ``name`` png, jpeg or webp; ``quality`` 1-100 for the lossy
+    ones (None for png); ``png_compress_level`` the zlib level of a PNG (0-9)."""
+
+    name: str = "png"
+    quality: int | None = None
+    png_compress_level: int = 1
+
+    @property
+    def media_type(self) -> str:
+        return OUTPUT_FORMATS[self.name][0]
+
+    @property
+    def suffix(self) -> str:
+        """The file name suffix of the format (S3 keys, the CLI's output file)."""
+        return OUTPUT_FORMATS[self.name][1]
+
+
+# name -> (media type, file suffix, OpenCV's quality flag for the lossy ones)
+OUTPUT_FORMATS: dict[str, tuple[str, str, int | None]] = {
+    "png": ("image/png", ".png", None),
+    "jpeg": ("image/jpeg", ".jpg", cv2.IMWRITE_JPEG_QUALITY),
+    "webp": ("image/webp", ".webp", cv2.IMWRITE_WEBP_QUALITY),
+}
+DEFAULT_OUTPUT_QUALITY = 90
+
+
+def encode_picture(image: np.ndarray, output: OutputFormat) -> bytes:
+    """``HxWx3`` uint8 RGB -> the bytes of ``output``'s format (lossy ones at its quality, default 90)."""
+    if output.name == "png":
+        return encode_png(image, output.png_compress_level)
+    _, suffix, quality_flag = OUTPUT_FORMATS[output.name]
+    quality = output.quality if output.quality is not None else DEFAULT_OUTPUT_QUALITY
+    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR), [quality_flag, quality])
+    if not ok:
+        raise RuntimeError(f"{output.name} encoding failed")
     return encoded.tobytes()
 
 

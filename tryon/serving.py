@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 from http import HTTPStatus
 
 from bentoml.exceptions import BentoMLException, InvalidArgument, ServiceUnavailable
-from PIL import Image
 
 from runners.gpus import gpu_services, share_gpus_when_too_few
 
@@ -27,7 +25,9 @@ from .api.app import STORE_FULL
 from .api.endpoint_labels import endpoint_label
 from .compat import label_bentoml_request_metrics
 from .core import ApiCore, JobRunner
-from .errors import InvalidImage
+from .api.output_options import output_options
+from .errors import InvalidImage, InvalidOption
+from .images import OutputFormat
 from .jobs import JobStatus, QueueFull, StoreFull
 from .runner_calls import runner_api_from_threads
 from .settings import Settings
@@ -57,17 +57,29 @@ class TooManyJobs(BentoMLException):
     error_code = HTTPStatus.TOO_MANY_REQUESTS
 
 
-async def run_task(core: ApiCore, person_image: Path, clothing_image: Path, *, job_id: str | None) -> Image.Image:
+async def run_task(
+    core: ApiCore,
+    person_image: Path,
+    clothing_image: Path,
+    *,
+    job_id: str | None,
+    temp_dir: Path,
+    output_format: str = "png",
+    output_quality: int | None = None,
+) -> Path:
     """The task endpoint's try-on: a job like POST /api/tryon's, awaited; errors as BentoML's.
 
+    The result is written, as encoded, to a file in the request's ``temp_dir``: BentoML answers a
+    ``Path`` with its bytes and the content type of its suffix (a PIL image it would encode again).
     Called synchronously (``POST /tryon``) there is no task id (``job_id`` None): the job gets its own.
     """
     state = core.state
     try:
+        options = output_options(output_format, output_quality)
         job_id = await asyncio.to_thread(
-            state.submit, person_image.read_bytes(), clothing_image.read_bytes(), job_id=job_id
+            state.submit, person_image.read_bytes(), clothing_image.read_bytes(), options=options, job_id=job_id
         )
-    except InvalidImage as error:
+    except (InvalidImage, InvalidOption) as error:
         raise InvalidArgument(str(error)) from None
     except QueueFull as error:
         raise TooManyJobs(state.admission.queue_full(error.queued)[0]) from None
@@ -76,8 +88,10 @@ async def run_task(core: ApiCore, person_image: Path, clothing_image: Path, *, j
     record = await state.wait(job_id)
     if record.status is JobStatus.FAILED:
         raise BentoMLException(record.error or "The try-on failed.")
-    png = await asyncio.to_thread(core.results.png_of, record)
-    return Image.open(io.BytesIO(png))
+    picture = await asyncio.to_thread(core.results.picture_of, record)
+    result = temp_dir / f"result{OutputFormat(output_format).suffix}"
+    result.write_bytes(picture)
+    return result
 
 
 def finish_service_class(service: Any) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tryon.jobs import JobInputs, JobResult, JobStatus, JobStore, RedisJobStore, StoreFull, WorkerPool
+from tryon.jobs import JobInputs, JobResult, StoredPicture, JobStatus, JobStore, RedisJobStore, StoreFull, WorkerPool
 from tryon.jobs.sqlite_store import SQLiteJobStore
 
 INPUTS = JobInputs(person_image=b"person-bytes", clothing_image=b"clothing-bytes")
@@ -110,7 +110,7 @@ def test_workers_wait_quietly_while_the_store_is_full_and_resume_after(full_stor
     store, no_room = full_store
     store.create("waiting", INPUTS)
     pool = WorkerPool(
-        store, lambda job_id, inputs, report: JobResult(png=b"png"), concurrency=2, lease_seconds=LEASE, poll_seconds=0.05
+        store, lambda job_id, inputs, report: JobResult(pictures=(StoredPicture(b"png"),)), concurrency=2, lease_seconds=LEASE, poll_seconds=0.05
     )
     try:
         with no_room(), caplog.at_level(logging.INFO, logger="tryon"):
@@ -144,7 +144,7 @@ def test_a_result_with_no_room_fails_its_job_once_with_the_true_reason(tmp_path:
 
     def run_job(job_id, inputs, report) -> JobResult:
         runs.append(job_id)
-        return JobResult(png=os.urandom(2 * 1024 * 1024))
+        return JobResult(pictures=(StoredPicture(os.urandom(2 * 1024 * 1024)),))
 
     pool = WorkerPool(store, run_job, concurrency=1, lease_seconds=LEASE, poll_seconds=0.05)
     try:

@@ -16,6 +16,9 @@ from .schemas import (
     ErrorResponse,
     GarmentPhotoType,
     GuidanceScale,
+    NumSamples,
+    OutputFormatField,
+    OutputQuality,
     Seed,
     Steps,
     FailedJobResponse,
@@ -25,6 +28,7 @@ from .schemas import (
     SubmitResponse,
 )
 from .admission import bearer_matches
+from .output_options import output_options
 from .health import public_health
 from .state import ServiceState
 from .views import CANCELLED, poll_body
@@ -76,10 +80,20 @@ def submit_tryon(
     steps: Steps = None,
     guidance_scale: GuidanceScale = None,
     garment_photo_type: GarmentPhotoType = None,
+    # --- num_samples (#26)
+    num_samples: NumSamples = None,
+    # --- end num_samples
+    output_format: OutputFormatField = "png",
+    output_quality: OutputQuality = None,
 ) -> SubmitResponse:
     options = {"category": category}
     sampling = {"seed": seed, "steps": steps, "guidance_scale": guidance_scale, "garment_photo_type": garment_photo_type}
     options.update((name, value) for name, value in sampling.items() if value is not None)
+    # --- num_samples (#26)
+    if num_samples is not None:
+        options["num_samples"] = num_samples
+    # --- end num_samples
+    options.update(output_options(output_format, output_quality))
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url

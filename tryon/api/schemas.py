@@ -8,6 +8,7 @@ from fastapi import Form
 from pydantic import BaseModel, Field
 
 from ..engines.base import Category, Step
+from ..images import DEFAULT_OUTPUT_QUALITY, OUTPUT_FORMATS
 from ..models.devices import GpuInfo
 from ..models.licences import ModelInUse
 
@@ -43,10 +44,46 @@ GarmentPhotoType = Annotated[
     ),
 ]
 
+# --- num_samples (#26): a FASHN VTON option; the classical engine makes one picture and says so.
+MAX_SAMPLES = 4
+NumSamples = Annotated[
+    int | None,
+    Form(
+        ge=1,
+        le=MAX_SAMPLES,
+        description=f"Pictures to make, 1 to {MAX_SAMPLES} (default 1), from the seeds seed, seed+1, ... sampled "
+        "together in one batch. The answer adds results: one entry per picture.",
+    ),
+]
+# --- end num_samples
+
+# How the result pictures are encoded, whatever the engine.
+OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]
+OutputFormatField = Annotated[
+    OutputFormatName,
+    Form(description="png (default, lossless), jpeg or webp: the format of result_b64, result_url and results."),
+]
+OutputQuality = Annotated[
+    int | None,
+    Form(
+        ge=1,
+        le=100,
+        description=f"JPEG or WebP quality, 1 to 100 (default {DEFAULT_OUTPUT_QUALITY}); refused with png.",
+    ),
+]
+
 
 class SubmitResponse(BaseModel):
     job_id: str = Field(description="Unguessable job id (UUID4) to poll at GET /api/tryon/{job_id}.")
     status: Literal["queued"] = "queued"
+
+
+class ResultPicture(BaseModel):
+    """One picture of a completed job, kept as the job's first picture is."""
+
+    result_url: str | None = Field(default=None, description="Presigned URL of the picture (S3 configured).")
+    result_b64: str | None = Field(default=None, description="The picture, base64-encoded (no S3).")
+    seed: int | None = Field(default=None, description="The seed it was sampled with (generative engines only).")
 
 
 class JobStatusResponse(BaseModel):
@@ -61,10 +98,18 @@ class JobStatusResponse(BaseModel):
         default=None, description="The step running now (processing only)."
     )
     result_url: str | None = Field(
-        default=None, description="Presigned URL of the result PNG (completed, S3 configured)."
+        default=None,
+        description="Presigned URL of the result (completed, S3 configured): a PNG, or the output_format asked "
+        "for; with num_samples, the first picture.",
     )
     result_b64: str | None = Field(
-        default=None, description="The result PNG, base64-encoded (completed, no S3)."
+        default=None,
+        description="The result, base64-encoded (completed, no S3): a PNG, or the output_format asked for; with "
+        "num_samples, the first picture.",
+    )
+    results: list[ResultPicture] | None = Field(
+        default=None,
+        description="Every picture, first one first (completed, when the request set num_samples).",
     )
     warning: str | None = Field(
         default=None,

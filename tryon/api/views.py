@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+from itertools import zip_longest
 
-from ..jobs import JobRecord, JobStatus
+from ..jobs import JobRecord, JobStatus, StoredPicture
 from ..results import ResultPublisher
-from .schemas import FailedJobResponse, JobErrorDetail, JobStatusResponse
+from .schemas import FailedJobResponse, JobErrorDetail, JobStatusResponse, ResultPicture
 
 CANCELLED = "Cancelled by the client."
 
@@ -39,10 +40,11 @@ def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse
             progress=record.progress,
             category=category,
         )
-    if record.result_key:
-        result = {"result_url": results.url_for(record.result_key)}
-    else:
-        result = {"result_b64": base64.b64encode(record.result or b"").decode("ascii")}
+    pictures = [picture_answer(picture, results) for picture in record.pictures or (StoredPicture(),)]
+    result = pictures[0]
+    if "num_samples" in record.options:
+        seeds = record.details.get("seeds") or []
+        result = {**result, "results": [ResultPicture(**picture, seed=seed) for picture, seed in zip_longest(pictures, seeds[: len(pictures)])]}
     return JobStatusResponse(
         job_id=record.job_id,
         status="completed",
@@ -55,3 +57,10 @@ def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse
         height=record.details.get("height"),
         **result,
     )
+
+
+def picture_answer(picture: StoredPicture, results: ResultPublisher) -> dict[str, str]:
+    """``{"result_url": ...}`` for a picture kept in S3 (a fresh link), else ``{"result_b64": ...}``."""
+    if picture.key:
+        return {"result_url": results.url_for(picture.key)}
+    return {"result_b64": base64.b64encode(picture.data or b"").decode("ascii")}

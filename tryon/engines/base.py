@@ -1,4 +1,4 @@
-"""What every try-on engine is to the service: photos in, a PNG and a few details out.
+"""What every try-on engine is to the service: photos in, pictures (arrays) and a few details out.
 
 An engine is one folder under ``tryon/engines/`` holding its BentoML runner services, its model code
 and an adapter implementing ``TryOnEngine``; ``registry.py`` lists it. The job workers call
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from ..models.devices import GpuInfo
@@ -93,9 +94,11 @@ class EngineRequest:
 
 @dataclass(frozen=True)
 class EngineResult:
-    """The dressed person as PNG bytes, and extras for the job's answer (``category``, ``notes``, ...)."""
+    """The dressed person: one ``HxWx3`` uint8 RGB picture, or one per sample of a ``num_samples``
+    job (same size, first one first; the service encodes them), and extras for the job's answer
+    (``category``, ``notes``, ``seeds`` (one per picture), ...)."""
 
-    png: bytes
+    pictures: tuple[np.ndarray, ...]
     details: dict = field(default_factory=dict)
 
 
@@ -152,7 +155,8 @@ class TryOnEngine(Protocol):
     name: str
 
     def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
-        """The person of ``request.person_image`` wearing the garment, as a PNG of the person photo's size.
+        """The person of ``request.person_image`` wearing the garment, as pictures of the person photo's
+        aspect (at least one; ``num_samples`` in ``request.options`` asks for more, where the engine can).
 
         Raises the ``tryon.errors`` domain errors (no person, no garment, bad image) for a failed job
         with a readable reason; ``on_progress`` is called with each ``Step`` and last with ``DONE``.

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .pictures import first_picture, more_pictures_json, pictures_of
 from .records import JobInputs, JobRecord, JobResult, JobStatus
 from .store import JobStore, QueueFull
 
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_key     TEXT,
     warning        TEXT,
     options        TEXT NOT NULL DEFAULT '{}',
-    details        TEXT NOT NULL DEFAULT '{}'
+    details        TEXT NOT NULL DEFAULT '{}',
+    more_results   TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_update ON jobs (status, updated_at);
@@ -41,8 +43,10 @@ CREATE INDEX IF NOT EXISTS jobs_by_update ON jobs (status, updated_at);
 
 _RECORD_COLUMNS = (
     "job_id, status, step, progress, attempts, created_at, updated_at, error, result, result_key, warning,"
-    " options, details"
+    " options, details, more_results"
 )
+# Columns added since the first schema: a store file written before them gains them at start-up.
+_ADDED_COLUMNS = {"more_results": "TEXT NOT NULL DEFAULT '[]'"}
 
 
 class SQLiteJobStore(JobStore):
@@ -60,6 +64,14 @@ class SQLiteJobStore(JobStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        with self._writing(), _immediate_transaction(self._db):
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            for column, declaration in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
 
     def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
         now = time.time()
@@ -225,15 +237,17 @@ class SQLiteJobStore(JobStore):
         endable = (JobStatus.PROCESSING.value, JobStatus.QUEUED.value if from_queue else JobStatus.PROCESSING.value)
         return (
             self._db.execute(
-                "UPDATE jobs SET status = ?, result = ?, result_key = ?, warning = ?, details = ?, error = ?,"
+                "UPDATE jobs SET status = ?, result = ?, result_key = ?, more_results = ?, warning = ?, details = ?,"
+                " error = ?,"
                 " step = COALESCE(?, step),"
                 " progress = COALESCE(?, progress), updated_at = ?, lease_owner = NULL,"
                 " lease_expires = NULL, person_image = NULL, clothing_image = NULL"
                 f" WHERE job_id = ? AND status IN (?, ?){owner_clause}",
                 (
                     status.value,
-                    result.png,
-                    result.object_key,
+                    first_picture(result.pictures).data,
+                    first_picture(result.pictures).key,
+                    more_pictures_json(result.pictures),
                     result.warning,
                     json.dumps(result.details),
                     error,
@@ -269,7 +283,8 @@ def _is_disk_full(error: sqlite3.OperationalError | OSError) -> bool:
 
 
 def _record(row: tuple) -> JobRecord:
-    job_id, status, step, progress, attempts, created_at, updated_at, error, result, key, warning, options, details = row
+    (job_id, status, step, progress, attempts, created_at, updated_at, error, result, key, warning, options, details,
+     more_results) = row
     return JobRecord(
         job_id=job_id,
         status=JobStatus(status),
@@ -279,8 +294,7 @@ def _record(row: tuple) -> JobRecord:
         created_at=created_at,
         updated_at=updated_at,
         error=error,
-        result=result,
-        result_key=key,
+        pictures=pictures_of(result, key, more_results),
         warning=warning,
         options=json.loads(options),
         details=json.loads(details),

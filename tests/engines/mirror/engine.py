@@ -6,7 +6,7 @@ import numpy as np
 
 from tryon.engines import base
 from tryon.engines.base import EngineRequest, EngineResult, ProgressCallback, Step
-from tryon.images import ImageLimits, decode_image, encode_png
+from tryon.images import ImageLimits, decode_image
 
 from .runner import MirrorRunner
 
@@ -27,7 +27,7 @@ class MirrorEngine:
         mirrored = np.asarray(self._mirror(person[None])[0], np.uint8)
         on_progress(Step.DONE)
         return EngineResult(
-            png=encode_png(mirrored, 1),
+            pictures=(mirrored,),
             details={"category": request.category.value, "notes": [f"mirrored (options: {dict(request.options)})"]},
         )
 
