@@ -42,9 +42,9 @@ def job_status(record: JobRecord, results: ResultPublisher) -> JobStatusResponse
         )
     pictures = [picture_answer(picture, results) for picture in record.pictures or (StoredPicture(),)]
     result = pictures[0]
-    if "num_samples" in record.options:
-        seeds = record.details.get("seeds") or []
-        result = {**result, "results": [ResultPicture(**picture, seed=seed) for picture, seed in zip_longest(pictures, seeds[: len(pictures)])]}
+    if "num_samples" in record.options:  # asked for several: every picture, with its seed when it has one
+        seeds = (record.details.get("seeds") or [])[: len(pictures)]
+        result = {**result, "results": [ResultPicture(**picture, seed=seed) for picture, seed in zip_longest(pictures, seeds)]}
     return JobStatusResponse(
         job_id=record.job_id,
         status="completed",

@@ -13,9 +13,9 @@ Steps, as the service documents them:
 - pose: the person's keypoints, from the runner (DWPose, or mediapipe);
 - warp: the four canvases (``inputs.prepare_canvases``);
 - inpainting: the runner samples (``num_samples`` pictures: one row per seed ``seed``, ``seed+1``,
-  ..., in one ``sample`` call, so they share a batch); its denoising steps move the progress from 55 towards 85 (one
-  progress call per interval for all of the process's jobs); a job that ends meanwhile (cancelled,
-  timed out) has its request dropped by the runner at the next step;
+  ..., in one ``sample`` call, so they share a batch); its denoising steps move the progress from 55
+  towards 85 (one progress call per interval for all of the process's jobs); a job that ends
+  meanwhile (cancelled, timed out) has its rows dropped by the runner at the next step;
 - blend: each picture unpadded to the person photo's aspect, at the model's resolution (the service
   encodes it).
 """
@@ -155,7 +155,8 @@ class FashnVtonEngine:
         (canvas,) = prepare_canvases([tryon], CANVAS_HEIGHT, CANVAS_WIDTH)
 
         on_progress(Step.INPAINTING)
-        # The job's id: a job run again (its worker lost) joins or reads its first sampling.
+        # Ids from the job's: a job run again (its worker lost) joins or reads its first sampling.
+        request_ids = sample_request_ids(request.job_id or str(uuid.uuid4()), options.num_samples)
         samplings = [
             SamplingRequest(
                 request_id=request_id,
@@ -164,7 +165,7 @@ class FashnVtonEngine:
                 num_steps=options.num_steps,
                 guidance_scale=options.guidance_scale,
             )
-            for request_id, seed in zip(sample_request_ids(request.job_id or str(uuid.uuid4()), options.num_samples), options.seeds)
+            for request_id, seed in zip(request_ids, options.seeds)
         ]
         rows = np.concatenate([pack_request(sampling, canvas) for sampling in samplings])
         pictures = self.sample(samplings, rows, on_progress)
@@ -270,7 +271,9 @@ class FashnVtonEngine:
         try:
             self._cancel(request_ids)
         except Exception as error:
-            log.warning("could not cancel the sampling of %s: %s: %s", ", ".join(request_ids), type(error).__name__, error)
+            log.warning(
+                "could not cancel the sampling of %s: %s: %s", ", ".join(request_ids), type(error).__name__, error
+            )
 
     def warm_up(self) -> None:
         """Ask the runner how it masks worn garments, then run the pose model and one denoising step."""
