@@ -18,8 +18,6 @@ sampling, unpadding; not the result's encoding, which is the same per picture), 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import os
 import statistics
 import sys
@@ -30,18 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def in_process(runner):
-    """``runner_api`` over the runner object, its async APIs run to completion."""
-
-    def runner_api(service, name):
-        def call(*args):
-            answer = getattr(runner, name)(*args)
-            return asyncio.run(answer) if inspect.iscoroutine(answer) else answer
-
-        return call
-
-    return runner_api
+from tests.conftest import DATA_DIR  # noqa: E402
+from tests.fashn_vton.test_garment_photos import in_process  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--store", type=Path, help="a BENTOML_HOME holding fashn-vton (default: build the test model)")
-    parser.add_argument("--data", type=Path, default=REPO / "tests" / "data")
+    parser.add_argument("--data", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
 
     os.environ["BENTOML_HOME"] = str(args.store or tempfile.mkdtemp(prefix="bench-samples-"))

@@ -206,25 +206,30 @@ class OutputFormat:
         return OUTPUT_FORMATS[self.name][1]
 
 
-# name -> (media type, file suffix, OpenCV's quality flag for the lossy ones)
-OUTPUT_FORMATS: dict[str, tuple[str, str, int | None]] = {
-    "png": ("image/png", ".png", None),
-    "jpeg": ("image/jpeg", ".jpg", cv2.IMWRITE_JPEG_QUALITY),
-    "webp": ("image/webp", ".webp", cv2.IMWRITE_WEBP_QUALITY),
+# name -> (media type, file suffix)
+OUTPUT_FORMATS: dict[str, tuple[str, str]] = {
+    "png": ("image/png", ".png"),
+    "jpeg": ("image/jpeg", ".jpg"),
+    "webp": ("image/webp", ".webp"),
 }
 DEFAULT_OUTPUT_QUALITY = 90
+# libwebp's effort 0-6: 2 encodes in about 0.4x the time of OpenCV's fixed 4, for 0.3% more bytes.
+WEBP_METHOD = 2
 
 
 def encode_picture(image: np.ndarray, output: OutputFormat) -> bytes:
     """``HxWx3`` uint8 RGB -> the bytes of ``output``'s format (lossy ones at its quality, default 90)."""
+    quality = output.quality if output.quality is not None else DEFAULT_OUTPUT_QUALITY
     if output.name == "png":
         return encode_png(image, output.png_compress_level)
-    _, suffix, quality_flag = OUTPUT_FORMATS[output.name]
-    quality = output.quality if output.quality is not None else DEFAULT_OUTPUT_QUALITY
-    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR), [quality_flag, quality])
+    if output.name == "webp":
+        encoded = io.BytesIO()
+        Image.fromarray(image).save(encoded, format="WEBP", quality=quality, method=WEBP_METHOD)
+        return encoded.getvalue()
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise RuntimeError(f"{output.name} encoding failed")
-    return encoded.tobytes()
+        raise RuntimeError("JPEG encoding failed")
+    return jpeg.tobytes()
 
 
 def _check_dimensions(field: str, size: tuple[int, int], limits: ImageLimits) -> None:

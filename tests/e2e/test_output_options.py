@@ -19,20 +19,12 @@ from tryon.engines.classical.engine import ONE_PICTURE
 
 from .helpers import poll_until_finished
 from .served import ServedService
+from .test_fashn_vton import submit_with
 
 pytestmark = pytest.mark.e2e
 
 TRYON = Path(sys.executable).with_name("tryon")
 SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "webp": b"RIFF"}
-
-
-def submit_with(url: str, person: bytes, garment: bytes, **fields) -> requests.Response:
-    return requests.post(
-        f"{url}/api/tryon",
-        files={"person_image": ("person.png", person), "clothing_image": ("clothing.jpg", garment)},
-        data={name: str(value) for name, value in fields.items()},
-        timeout=30,
-    )
 
 
 def completed(url: str, person: bytes, garment: bytes, **fields) -> dict:

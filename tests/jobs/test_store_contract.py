@@ -87,16 +87,16 @@ def test_complete_can_keep_an_object_key_or_a_warning(make_store) -> None:
 
 def test_complete_keeps_every_picture_of_a_job_in_order(make_store) -> None:
     store = make_store()
-    store.create("kept", INPUTS)
-    store.create("uploaded", INPUTS)
-    store.claim("w")
-    store.claim("w")
-    kept = tuple(StoredPicture(data=bytes([index]) * 3 + b"\0jpeg") for index in range(4))
-    uploaded = tuple(StoredPicture(key=f"results/uploaded{suffix}.webp") for suffix in ("", "-1", "-2"))
-    assert store.complete("kept", "w", JobResult(pictures=kept))
-    assert store.complete("uploaded", "w", JobResult(pictures=uploaded))
-    assert store.get("kept").pictures == kept
-    assert make_store().get("uploaded").pictures == uploaded  # another connection reads the same
+    jobs = {
+        "kept": tuple(StoredPicture(data=bytes([index]) * 3 + b"\0jpeg") for index in range(4)),
+        "uploaded": tuple(StoredPicture(key=f"results/uploaded{suffix}.webp") for suffix in ("", "-1", "-2")),
+    }
+    for job_id, pictures in jobs.items():
+        store.create(job_id, INPUTS)
+        store.claim("w")
+        assert store.complete(job_id, "w", JobResult(pictures=pictures))
+    reader = make_store()  # another connection reads the same
+    assert {job_id: reader.get(job_id).pictures for job_id in jobs} == jobs
     store.create("pending", INPUTS)
     assert store.get("pending").pictures == ()
 
