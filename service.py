@@ -12,6 +12,7 @@ from typing import Annotated
 
 import bentoml
 from annotated_types import Ge, Le
+from PIL import Image
 
 from runners import depend_on_runners
 from tryon.api import AdmissionControl, admission_policy
@@ -41,12 +42,13 @@ class TryOnService:
         ctx: bentoml.Context,
         output_format: OutputFormatName = "png",
         output_quality: Annotated[int, Ge(1), Le(100)] | None = None,
-    ) -> Path:
+    ) -> Image.Image:
         """The same try-on as POST /api/tryon; the task id can also be polled at GET /api/tryon/{id}.
-        ``POST /tryon`` (the synchronous call) answers the image itself, in ``output_format``."""
+        ``POST /tryon`` (the synchronous call) answers the image itself, in ``output_format`` (declared
+        as an image for BentoML's schema; answered as its encoded bytes, see ``run_task``)."""
         task_id = getattr(ctx.request.state, "task_id", None)
         return await run_task(
-            self.core, person_image, clothing_image, job_id=task_id, temp_dir=Path(ctx.temp_dir),
+            self.core, person_image, clothing_image, job_id=task_id,
             output_format=output_format, output_quality=output_quality,
         )
 

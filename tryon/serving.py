@@ -15,6 +15,8 @@ from typing import Any
 
 from http import HTTPStatus
 
+from starlette.responses import Response
+
 from bentoml.exceptions import BentoMLException, InvalidArgument, ServiceUnavailable
 
 from runners.gpus import gpu_services, share_gpus_when_too_few
@@ -63,14 +65,14 @@ async def run_task(
     clothing_image: Path,
     *,
     job_id: str | None,
-    temp_dir: Path,
     output_format: str = "png",
     output_quality: int | None = None,
-) -> Path:
+) -> Response:
     """The task endpoint's try-on: a job like POST /api/tryon's, awaited; errors as BentoML's.
 
-    The result is written, as encoded, to a file in the request's ``temp_dir``: BentoML answers a
-    ``Path`` with its bytes and the content type of its suffix (a PIL image it would encode again).
+    The answer is the result as encoded, with its content type: BentoML passes a ``Response`` through
+    as it is (a PIL image it would encode again, at its own quality; a ``Path`` its task store cannot
+    read back under Starlette 1, whose ``FileResponse`` needs the request's method).
     Called synchronously (``POST /tryon``) there is no task id (``job_id`` None): the job gets its own.
     """
     state = core.state
@@ -89,9 +91,7 @@ async def run_task(
     if record.status is JobStatus.FAILED:
         raise BentoMLException(record.error or "The try-on failed.")
     picture = await asyncio.to_thread(core.results.picture_of, record)
-    result = temp_dir / f"result{OutputFormat(output_format).suffix}"
-    result.write_bytes(picture)
-    return result
+    return Response(content=picture, media_type=OutputFormat(output_format).media_type)
 
 
 def finish_service_class(service: Any) -> None:

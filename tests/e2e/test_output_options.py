@@ -8,6 +8,7 @@ import base64
 import io
 import sys
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from tryon.engines.classical.engine import ONE_PICTURE
 from .helpers import poll_until_finished
 from .served import ServedService
 from .test_fashn_vton import submit_with
+from .test_tryon_flow import task_status
 
 pytestmark = pytest.mark.e2e
 
@@ -104,6 +106,15 @@ def test_the_task_endpoint_answers_in_the_output_format(service, person_bytes, g
     assert png.headers["content-type"] == "image/png" and png.content.startswith(SIGNATURES["png"])
     refused = requests.post(f"{service.url}/tryon", files=files, data={"output_quality": "80"}, timeout=60)
     assert refused.status_code == 400 and "output_quality" in refused.text
+    # Submitted as a task, its answer is kept by BentoML's task store and read back the same.
+    task_id = requests.post(f"{service.url}/tryon/submit", files=files, data={"output_format": "webp"}, timeout=30).json()["task_id"]
+    deadline = time.monotonic() + 120
+    while task_status(service.url, task_id) == "in_progress":
+        assert time.monotonic() < deadline, "the task never finished"
+        time.sleep(0.1)
+    kept = requests.get(f"{service.url}/tryon/get", params={"task_id": task_id}, timeout=30)
+    assert kept.status_code == 200 and kept.headers["content-type"] == "image/webp"
+    assert Image.open(io.BytesIO(kept.content)).format == "WEBP"
 
 
 def test_cli_output_suffix_picks_the_format_and_num_samples_writes_each(fashn_service, data_dir: Path, tmp_path: Path) -> None:
