@@ -11,8 +11,10 @@ shirt_oxford_blue.jpg:
 - one job with ``num_samples`` N: its N rows in one ``sample`` call, sampled together;
 - N jobs of one picture, one after the other (each its own photo preparation and ``sample`` call).
 
-One row each: the median over ``--repeats`` of the whole job(s) (photo preparation, pose, canvases,
-sampling, unpadding; not the result's encoding, which is the same per picture), and that divided by N.
+One row each: the medians over ``--repeats`` (the two alternate) of the whole job(s) (photo
+preparation, pose, canvases, sampling, unpadding; not the result's encoding, the same per picture),
+in wall-clock seconds and in CPU seconds of this process (all its threads: on a shared machine the
+CPU figure is the steadier one), and each divided by N.
 """
 
 from __future__ import annotations
@@ -63,10 +65,11 @@ def main(argv: list[str] | None = None) -> None:
         request = EngineRequest(person, garment, Category.UPPER_BODY, options, job_id=job_id)
         return len(engine.run(request, lambda step, fraction=0.0: None).pictures)
 
-    def timed(run) -> float:
-        started = time.perf_counter()
+    def timed(run) -> tuple[float, float]:
+        """(wall seconds, CPU seconds) of ``run()``."""
+        wall, cpu = time.perf_counter(), time.process_time()
         run()
-        return time.perf_counter() - started
+        return time.perf_counter() - wall, time.process_time() - cpu
 
     n = args.samples
     job("warm", n)  # the first batch of n rows pays for its allocations
@@ -74,13 +77,19 @@ def main(argv: list[str] | None = None) -> None:
     for repeat in range(args.repeats):
         together.append(timed(lambda: job(f"together-{repeat}", n)))
         apart.append(timed(lambda: [job(f"apart-{repeat}-{index}", 1) for index in range(n)]))
+        print(f"run {repeat + 1}: together {together[-1][0]:.2f} s ({together[-1][1]:.2f} CPU s), "
+              f"apart {apart[-1][0]:.2f} s ({apart[-1][1]:.2f} CPU s)", flush=True)
     device = runner.pipeline.transformer.device
     print(f"FASHN VTON {runner.stored.tag} on {device}, {args.steps} steps, medians of {args.repeats}")
-    print(f"{'':<28} {'seconds':>8} {'per picture':>12}")
-    for name, seconds in ((f"1 job, num_samples {n}", together), (f"{n} jobs of 1 picture", apart)):
-        median = statistics.median(seconds)
-        print(f"{name:<28} {median:>8.2f} {median / n:>12.2f}")
-    print(f"num_samples {n} takes {statistics.median(together) / statistics.median(apart):.2f}x the time of {n} jobs")
+    print(f"{'':<28} {'wall s':>8} {'per picture':>12} {'CPU s':>8} {'per picture':>12}")
+    medians = {}
+    for name, runs in ((f"1 job, num_samples {n}", together), (f"{n} jobs of 1 picture", apart)):
+        wall, cpu = (statistics.median(run[index] for run in runs) for index in (0, 1))
+        medians[name] = (wall, cpu)
+        print(f"{name:<28} {wall:>8.2f} {wall / n:>12.2f} {cpu:>8.2f} {cpu / n:>12.2f}")
+    (wall_together, cpu_together), (wall_apart, cpu_apart) = medians.values()
+    print(f"num_samples {n} / {n} jobs: {wall_together / wall_apart:.2f}x the wall time, "
+          f"{cpu_together / cpu_apart:.2f}x the CPU time")
 
 
 if __name__ == "__main__":

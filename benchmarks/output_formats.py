@@ -5,7 +5,8 @@
 Each person photo of ``DATA/persons`` is decoded as the service decodes uploads, then encoded the way
 the service encodes results (``tryon.images.encode_picture``): PNG at the service's zlib level
 (``TRYON_PNG_COMPRESS_LEVEL``, default 1), JPEG and WebP at ``--quality``. One row per photo and
-format: the median encode time of ``--repeats`` runs, the bytes, and the bytes relative to the PNG.
+format: the median encode time of ``--repeats`` runs (wall clock, and CPU time of this process, the
+steadier figure on a shared machine), the bytes, and the bytes relative to the PNG.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ sys.path.insert(0, str(REPO))
 from tryon.images import DEFAULT_OUTPUT_QUALITY, ImageLimits, OutputFormat, decode_image, encode_picture  # noqa: E402
 
 
-def median_encode(image, output: OutputFormat, repeats: int) -> tuple[float, int]:
-    """(median seconds, bytes) of encoding ``image`` in ``output``'s format."""
-    seconds = []
+def median_encode(image, output: OutputFormat, repeats: int) -> tuple[float, float, int]:
+    """(median wall seconds, median CPU seconds, bytes) of encoding ``image`` in ``output``'s format."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         encoded = encode_picture(image, output)
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), len(encoded)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall), statistics.median(cpu), len(encoded)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,16 +47,16 @@ def main(argv: list[str] | None = None) -> None:
         OutputFormat("jpeg", quality=args.quality),
         OutputFormat("webp", quality=args.quality),
     ]
-    print(f"{'photo':<28} {'size':>10} {'format':<6} {'encode ms':>9} {'KB':>8} {'of PNG':>7}")
+    print(f"{'photo':<28} {'size':>10} {'format':<6} {'wall ms':>8} {'CPU ms':>7} {'KB':>6} {'of PNG':>7}")
     for path in sorted((args.data / "persons").iterdir()):
         image = decode_image(path.name, path.read_bytes(), ImageLimits())
         png_bytes = None
         for output in formats:
-            seconds, size = median_encode(image, output, args.repeats)
+            wall, cpu, size = median_encode(image, output, args.repeats)
             png_bytes = png_bytes or size
             print(
-                f"{path.name:<28} {image.shape[1]:>4}x{image.shape[0]:<5} {output.name:<6} {seconds * 1000:>9.1f} "
-                f"{size / 1024:>8.0f} {size / png_bytes:>7.2f}",
+                f"{path.name:<28} {image.shape[1]:>4}x{image.shape[0]:<5} {output.name:<6} {wall * 1000:>8.1f} "
+                f"{cpu * 1000:>7.1f} {size / 1024:>6.0f} {size / png_bytes:>7.2f}",
                 flush=True,
             )
 
