@@ -170,3 +170,13 @@ def test_admission_leaves_room_for_the_result(tmp_path: Path) -> None:
     store._db.execute("PRAGMA max_page_count = 1073741823")
     store.create("room-again", INPUTS)
     store.close()
+
+
+def test_admission_leaves_room_for_each_picture_a_job_asks_for(tmp_path: Path) -> None:
+    store = SQLiteJobStore(tmp_path / "jobs.sqlite3", lease_seconds=LEASE, result_reserve_bytes=256 * 1024)
+    store.create("first", INPUTS)
+    sqlite_with_room_for(store, 512 * 1024)  # room for one picture's reserve, not for four
+    with pytest.raises(StoreFull, match="no room left for a new job's photos and result"):
+        store.create("four-pictures", JobInputs(INPUTS.person_image, INPUTS.clothing_image, {"num_samples": 4}))
+    store.create("one-picture", INPUTS)
+    store.close()

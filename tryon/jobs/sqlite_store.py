@@ -53,7 +53,8 @@ class SQLiteJobStore(JobStore):
     def __init__(
         self, path: Path, *, lease_seconds: float = 20, max_attempts: int = 3, result_reserve_bytes: int = 0
     ) -> None:
-        """``result_reserve_bytes``: the room a job is admitted with beyond its inputs, for its result."""
+        """``result_reserve_bytes``: the room a job is admitted with beyond its inputs, for each
+        picture of its result (``num_samples`` of them)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._result_reserve_bytes = result_reserve_bytes
@@ -76,7 +77,8 @@ class SQLiteJobStore(JobStore):
     def create(self, job_id: str, inputs: JobInputs, *, max_queued: int | None = None) -> JobRecord:
         now = time.time()
         with self._writing(), _immediate_transaction(self._db):
-            if self._room_bytes() < len(inputs.person_image) + len(inputs.clothing_image) + self._result_reserve_bytes:
+            result_bytes = self._result_reserve_bytes * int(inputs.options.get("num_samples", 1))
+            if self._room_bytes() < len(inputs.person_image) + len(inputs.clothing_image) + result_bytes:
                 raise self._refused_for_space(
                     "the job store (TRYON_DATA_DIR) has no room left for a new job's photos and result"
                 )
