@@ -81,6 +81,7 @@ def measure(person_path: Path, working_side: int) -> dict:
     from photos import in_process_runner_api
 
     from tryon.engines.base import EngineRequest
+    from tryon.images import encode_png
     from tryon.engines.registry import engine_spec
     from tryon.settings import Settings
 
@@ -93,6 +94,7 @@ def measure(person_path: Path, working_side: int) -> dict:
     resident_before = _status_bytes("VmRSS")
     wall, cpu = time.perf_counter(), time.process_time()
     output = engine.run(EngineRequest(person, garment), lambda step, fraction=0.0: None)
+    png = encode_png(output.pictures[0])  # as the service publishes it
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "wall_s": wall,
@@ -100,8 +102,8 @@ def measure(person_path: Path, working_side: int) -> dict:
         "peak_mb": (_status_bytes("VmHWM") - resident_before) / 2**20,
         "kept_mb": (_status_bytes("VmRSS") - resident_before) / 2**20,
         "size": (output.width, output.height),
-        "png_mb": len(output.png) / 2**20,
-        "base64_mb": len(base64.b64encode(output.png)) / 2**20,
+        "png_mb": len(png) / 2**20,
+        "base64_mb": len(base64.b64encode(png)) / 2**20,
     }
 
 

@@ -21,7 +21,7 @@ import requests
 import yaml
 
 from runners import runner_services
-from tryon.clients.api_client import TryOnClient, png_size
+from tryon.clients.api_client import TryOnClient, picture_size
 from tryon.settings import Settings
 
 from .e2e.served import BENTOML, REPO, ServedService, free_ports
@@ -184,7 +184,7 @@ def test_built_bento_serves_the_same_api(served_bento: ServedService, data_dir: 
 
     with TryOnClient(url, api_key=API_KEY) as client:
         png = client.run(data_dir / PERSON, data_dir / GARMENT, poll_seconds=0.1, timeout=120)
-    assert png_size(png) == _image_size(data_dir / PERSON)
+    assert picture_size(png) == _image_size(data_dir / PERSON)
     metrics = requests.get(f"{url}/metrics", timeout=10).text
     for line in (
         r"tryon_jobs_submitted_total 1\.0",
@@ -319,7 +319,7 @@ def test_services_run_split_as_the_kubernetes_manifests_run_them(
         wait_until_models_loaded(api_url, processes, workdir)
         with TryOnClient(api_url) as client:
             png = client.run(data_dir / PERSON, data_dir / GARMENT, poll_seconds=0.1, timeout=120)
-        assert png_size(png) == _image_size(data_dir / PERSON)
+        assert picture_size(png) == _image_size(data_dir / PERSON)
     finally:
         for process in processes:
             if process.poll() is None:

@@ -17,7 +17,7 @@ import requests
 from PIL import Image
 
 from tryon.clients.cli import DEFAULT_SERVER, build_parser
-from tryon.clients.api_client import TryOnClient, TryOnFailed, png_size
+from tryon.clients.api_client import TryOnClient, TryOnFailed, picture_size
 
 from .e2e.served import ServedService
 
@@ -130,7 +130,7 @@ def test_cli_finds_the_server_from_tryon_server(
     out = tmp_path / "out.png"
     run = tryon("run", person_path, garment_path, "-o", out, "-q", env={"TRYON_SERVER": served.url})
     assert run.returncode == 0, run.stderr
-    assert png_size(out.read_bytes()) == Image.open(person_path).size
+    assert picture_size(out.read_bytes()) == Image.open(person_path).size
 
 
 def test_client_follows_a_job_and_reports_refusals(served, person_path: Path, garment_path: Path) -> None:
@@ -142,18 +142,18 @@ def test_client_follows_a_job_and_reports_refusals(served, person_path: Path, ga
             on_progress=lambda body: seen.append((body["status"], body.get("step"), body["progress"])),
             poll_seconds=0.05,
         )
-        png = client.result_png(final)
+        png = client.result_picture(final)
         with pytest.raises(TryOnFailed) as unknown:
             client.status("00000000-0000-4000-8000-000000000000")
 
     assert final["status"] == "completed" and final["job_id"] == job_id
     assert seen[-1] == ("completed", None, 100)
     assert [progress for _, _, progress in seen] == sorted(progress for _, _, progress in seen)
-    assert png_size(png) == Image.open(person_path).size
+    assert picture_size(png) == Image.open(person_path).size
     assert unknown.value.status_code == 404 and "No try-on job" in unknown.value.reason
 
 
-def test_result_png_downloads_result_url_without_the_api_key(tmp_path: Path) -> None:
+def test_result_picture_downloads_result_url_without_the_api_key(tmp_path: Path) -> None:
     png = _png_bytes()
     seen_headers: list[dict[str, str]] = []
 
@@ -173,12 +173,12 @@ def test_result_png_downloads_result_url_without_the_api_key(tmp_path: Path) -> 
     try:
         client = TryOnClient("http://127.0.0.1:1", api_key="secret-key")
         url = f"http://127.0.0.1:{server.server_address[1]}/results/x.png?X-Amz-Signature=abc"
-        assert client.result_png({"job_id": "j", "status": "completed", "result_url": url}) == png
+        assert client.result_picture({"job_id": "j", "status": "completed", "result_url": url}) == png
         assert "Authorization" not in seen_headers[0]  # a presigned URL carries its own credentials
         b64 = base64.b64encode(png).decode()
-        assert client.result_png({"job_id": "j", "status": "completed", "result_b64": b64}) == png
+        assert client.result_picture({"job_id": "j", "status": "completed", "result_b64": b64}) == png
         with pytest.raises(TryOnFailed, match="not a PNG"):
-            client.result_png({"job_id": "j", "result_b64": base64.b64encode(b"GIF89a").decode()})
+            client.result_picture({"job_id": "j", "result_b64": base64.b64encode(b"GIF89a").decode()})
     finally:
         server.shutdown()
         server.server_close()

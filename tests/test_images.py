@@ -9,6 +9,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -271,3 +272,22 @@ def test_at_most_a_few_photos_are_checked_or_decoded_at_once(monkeypatch) -> Non
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(lambda index: calls[index % 2](), range(32)))
     assert max(most) == images.CONCURRENT_DECODES
+
+
+@pytest.mark.parametrize("name, pil_format", [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
+def test_a_result_is_encoded_in_its_output_format_at_its_quality(name: str, pil_format: str) -> None:
+    from tryon.images import OUTPUT_FORMATS, OutputFormat, encode_picture
+
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (120, 90, 3), dtype=np.uint8), (0, 0), 3)
+    quality = None if name == "png" else 95
+    encoded = encode_picture(image, OutputFormat(name, quality=quality))
+    decoded = Image.open(io.BytesIO(encoded))
+    assert decoded.format == pil_format and decoded.size == (90, 120)
+    assert OutputFormat(name).media_type == OUTPUT_FORMATS[name][0] == Image.MIME[pil_format]
+    if name == "png":
+        assert np.array_equal(np.asarray(decoded.convert("RGB")), image)  # lossless
+    else:
+        rougher = encode_picture(image, OutputFormat(name, quality=20))
+        assert len(rougher) < len(encoded)
+        assert np.abs(np.asarray(decoded.convert("RGB"), np.int16) - image).mean() < 4

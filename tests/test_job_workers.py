@@ -14,7 +14,6 @@ from tryon.service.job_workers import JobWorkers
 from tryon.engines import registry
 from tryon.engines.base import Category, EngineDescription, EngineDetails, EngineOptions, EngineRequest, EngineResult
 from tryon.engines.base import EngineSpec, Step
-from tryon.images import encode_png
 from tryon.jobs import JobInputs, JobStatus
 from tryon.settings import Settings
 from tryon.service.parts import build_job_store, build_result_publisher
@@ -42,9 +41,7 @@ class WarmingEngine:
         on_progress(Step.SEGMENTATION)
         on_progress(Step.DONE)
         return EngineResult(
-            png=encode_png(np.zeros((2, 3, 3), np.uint8)),
-            width=3,
-            height=2,
+            pictures=tuple(np.full((2, 3, 3), index, np.uint8) for index in range(request.options.pictures)),
             category=Category.DRESSES,
             notes=("warmed",),
             details=WarmingDetails(warmth=request.options.warmth * 2),
@@ -53,6 +50,7 @@ class WarmingEngine:
 
 class WarmingOptions(EngineOptions):
     warmth: int = Field(default=1, ge=0)
+    pictures: int = Field(default=1, ge=1)
 
 
 class WarmingDetails(EngineDetails):
@@ -129,3 +127,16 @@ def test_an_option_left_out_takes_the_engines_default(tmp_path: Path, registered
 
     assert engine.requests[0].options == WarmingOptions(warmth=1) and engine.requests[0].category is Category.AUTO
     assert result.details["notes"] == ["warmed"]
+
+
+def test_a_jobs_pictures_are_encoded_once_in_its_output_format(tmp_path: Path, registered_warming: None) -> None:
+    engine = WarmingEngine()
+    workers = job_workers(tmp_path, engine)
+    workers.engine = engine
+    sent = {"category": "auto", "engine_options": {"pictures": 3}, "output_format": "webp", "output_quality": 75}
+
+    result = workers._run_job("job-3", JobInputs(b"person", b"garment", sent), lambda step, fraction=0.0: None)
+
+    assert engine.requests[0].options == WarmingOptions(pictures=3)  # the service encodes: no format here
+    assert len(result.pictures) == 3
+    assert all(picture.data[:4] == b"RIFF" and picture.data[8:12] == b"WEBP" for picture in result.pictures)

@@ -84,3 +84,38 @@ def test_the_schema_says_which_status_a_cancelled_job_polls_with(client: TestCli
     shapes = {option["$ref"].rsplit("/", 1)[-1] for option in ok["content"]["application/json"]["schema"]["anyOf"]}
     assert shapes == {"JobStatusResponse", "FailedJobResponse"}
     assert "HTTP 200" in operations["delete"]["description"]
+
+
+def complete_job(store: SQLiteJobStore, job_id: str, options: dict, pictures: tuple, details: dict) -> None:
+    from tryon.jobs import JobResult
+
+    store.create(job_id, JobInputs(b"person", b"garment", {"category": "auto", **options}))
+    store.claim(WORKER)
+    store.complete(job_id, WORKER, JobResult(pictures=pictures, details=details))
+
+
+def test_a_num_samples_job_answers_every_picture_with_its_seed(client: TestClient, store: SQLiteJobStore) -> None:
+    from tryon.jobs import StoredPicture
+
+    pictures = (StoredPicture(data=b"first"), StoredPicture(data=b"second"))
+    complete_job(store, "two", {"num_samples": 2}, pictures, {"seed": 7, "pictures": [{"seed": 7}, {"seed": 8}]})
+    complete_job(store, "plain", {}, pictures[:1], {"seed": 7})
+
+    two, plain = client.get("/api/tryon/two").json(), client.get("/api/tryon/plain").json()
+
+    assert two["result_b64"] == "Zmlyc3Q=" and two["seed"] == 7  # the first picture, as before
+    assert two["results"] == [{"result_b64": "Zmlyc3Q=", "seed": 7}, {"result_b64": "c2Vjb25k", "seed": 8}]
+    assert plain["result_b64"] == "Zmlyc3Q=" and "results" not in plain and "seeds" not in plain
+
+
+def test_the_output_fields_are_in_the_openapi_schema_with_their_ranges(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    form = next(
+        component for name, component in schema["components"]["schemas"].items() if name.startswith("Body_submit_tryon")
+    )["properties"]
+    assert form["output_format"]["enum"] == ["png", "jpeg", "webp"] and form["output_format"]["default"] == "png"
+    quality = next(option for option in form["output_quality"]["anyOf"] if option["type"] == "integer")
+    assert (quality["minimum"], quality["maximum"]) == (1, 100)
+    samples = next(option for option in form["num_samples"]["anyOf"] if option["type"] == "integer")
+    assert (samples["minimum"], samples["maximum"]) == (1, 4)
+    assert "results" in schema["components"]["schemas"]["JobStatusResponse"]["properties"]

@@ -217,3 +217,31 @@ def test_invalid_configuration_is_rejected(overrides: dict, message: str) -> Non
 def test_job_id_must_be_a_plain_name(make_storage: StorageFactory, bad_job_id: str) -> None:
     with pytest.raises(ValueError, match="job_id must be a plain name"):
         make_storage().put_result(bad_job_id, PNG)
+
+
+# -- several pictures, in their format (ResultPublisher over the real server) ------------------------
+
+
+@pytest.mark.parametrize("output_format, suffix, media_type", [("jpeg", ".jpg", "image/jpeg"), ("webp", ".webp", "image/webp")])
+def test_each_picture_of_a_job_is_one_object_with_its_formats_suffix_and_type(
+    make_storage: StorageFactory, s3_server: SeaweedS3, bucket: str, output_format: str, suffix: str, media_type: str
+) -> None:
+    import numpy as np
+
+    from tryon.images import OutputFormat
+    from tryon.results import ResultPublisher
+
+    publisher = ResultPublisher(make_storage())
+    pictures = [np.full((40, 30, 3), value, np.uint8) for value in (0, 120, 250)]
+    job = job_id()
+
+    result = publisher.publish(job, pictures, OutputFormat(output_format, quality=60))
+
+    keys = [picture.key for picture in result.pictures]
+    assert keys == [f"results/{job}{suffix}", f"results/{job}-1{suffix}", f"results/{job}-2{suffix}"]
+    assert all(picture.data is None for picture in result.pictures) and result.warning is None
+    for key in keys:
+        stored = s3_server.client().get_object(Bucket=bucket, Key=key)
+        assert stored["ContentType"] == media_type
+        fetched = requests.get(publisher.url_for(key), timeout=10)
+        assert fetched.headers["Content-Type"] == media_type and fetched.content == stored["Body"].read()

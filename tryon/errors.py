@@ -9,6 +9,10 @@ class InvalidImage(TryOnError):
     """An upload is not an image the service accepts (type, size, dimensions, corrupt bytes)."""
 
 
+class InvalidOption(TryOnError):
+    """A request's options do not go together (e.g. a quality for a lossless format): a 400."""
+
+
 class NoPersonFound(TryOnError):
     """The person photo shows nobody the pipeline can dress."""
 

@@ -1,4 +1,4 @@
-"""Turning uploaded bytes into pipeline images, and results back into PNG bytes.
+"""Turning uploaded bytes into pipeline images, and results back into PNG, JPEG or WebP bytes.
 
 The type of an upload is judged from its bytes: names and declared content types lie.
 """
@@ -185,6 +185,51 @@ def encode_png(image: np.ndarray, compress_level: int = 1) -> bytes:
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return encoded.tobytes()
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """How a result picture is encoded: ``name`` png, jpeg or webp; ``quality`` 1-100 for the lossy
+    ones (None for png); ``png_compress_level`` the zlib level of a PNG (0-9)."""
+
+    name: str = "png"
+    quality: int | None = None
+    png_compress_level: int = 1
+
+    @property
+    def media_type(self) -> str:
+        return OUTPUT_FORMATS[self.name][0]
+
+    @property
+    def suffix(self) -> str:
+        """The file name suffix of the format (S3 keys, the CLI's output file)."""
+        return OUTPUT_FORMATS[self.name][1]
+
+
+# name -> (media type, file suffix)
+OUTPUT_FORMATS: dict[str, tuple[str, str]] = {
+    "png": ("image/png", ".png"),
+    "jpeg": ("image/jpeg", ".jpg"),
+    "webp": ("image/webp", ".webp"),
+}
+DEFAULT_OUTPUT_QUALITY = 90
+# libwebp's effort 0-6: 2 encodes in about 0.4x the time of OpenCV's fixed 4, for 0.3% more bytes.
+WEBP_METHOD = 2
+
+
+def encode_picture(image: np.ndarray, output: OutputFormat) -> bytes:
+    """``HxWx3`` uint8 RGB -> the bytes of ``output``'s format (lossy ones at its quality, default 90)."""
+    quality = output.quality if output.quality is not None else DEFAULT_OUTPUT_QUALITY
+    if output.name == "png":
+        return encode_png(image, output.png_compress_level)
+    if output.name == "webp":
+        encoded = io.BytesIO()
+        Image.fromarray(image).save(encoded, format="WEBP", quality=quality, method=WEBP_METHOD)
+        return encoded.getvalue()
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return jpeg.tobytes()
 
 
 def _check_dimensions(field: str, size: tuple[int, int], limits: ImageLimits) -> None:

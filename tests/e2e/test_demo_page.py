@@ -94,6 +94,27 @@ def test_demo_page_runs_a_try_on_and_shows_the_result(
     context.close()
 
 
+def test_demo_page_asks_for_the_chosen_format_and_downloads_it(service, browser, data_dir: Path, tmp_path: Path) -> None:
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{service.url}/demo")
+    page.set_input_files("#person-input", str(data_dir / "persons" / "studio_man_hoodie.png"))
+    page.set_input_files("#garment-input", str(data_dir / "garments" / "shirt_oxford_blue.jpg"))
+    page.select_option("#output-format", "webp")
+    page.click("#submit")
+    page.wait_for_selector("body[data-state='completed']", timeout=90_000)
+    job_id = page.evaluate("document.body.dataset.jobId")
+    assert page.inner_text("#download") == "Download WebP"
+    with page.expect_download() as download_info:
+        page.click("#download")
+    assert download_info.value.suggested_filename == f"tryon-{job_id}.webp"
+    saved = tmp_path / "result.webp"
+    download_info.value.save_as(saved)
+    with Image.open(saved) as result:
+        assert result.format == "WEBP"
+    context.close()
+
+
 def test_demo_page_shows_the_servers_reason_for_a_refused_upload(
     service, browser, tmp_path: Path, data_dir: Path
 ) -> None:

@@ -65,6 +65,23 @@ def test_completed_job_links_to_its_png_in_s3(s3_service, outage_s3, person_byte
     assert requests.get(late["result_url"], timeout=10).content == fetched.content
 
 
+def test_a_jpeg_result_is_stored_under_jpg_with_its_content_type(s3_service, outage_s3, person_bytes, garment_bytes) -> None:
+    submitted = requests.post(
+        f"{s3_service.url}/api/tryon",
+        files={"person_image": ("person.png", person_bytes), "clothing_image": ("clothing.jpg", garment_bytes)},
+        data={"output_format": "jpeg", "output_quality": "80"},
+        timeout=30,
+    )
+    job_id = submitted.json()["job_id"]
+    final = poll_until_finished(s3_service.url, job_id).final
+    assert final["status"] == "completed" and f"/results/{job_id}.jpg?" in final["result_url"]
+
+    fetched = requests.get(final["result_url"], timeout=10)
+    assert fetched.headers["Content-Type"] == "image/jpeg" and fetched.content.startswith(b"\xff\xd8\xff")
+    stored = outage_s3.client().get_object(Bucket=s3_service.bucket, Key=f"results/{job_id}.jpg")
+    assert stored["ContentType"] == "image/jpeg" and stored["Body"].read() == fetched.content
+
+
 def test_s3_down_keeps_the_result_as_base64_with_a_warning(
     s3_service, outage_s3, person_bytes, garment_bytes
 ) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from tryon.engines.base import STEP_PROGRESS, Category, EngineDetails, EngineRequest, EngineResult, Step
 from tryon.engines.outfits import OutfitMismatch, dress, outfit_category_refusal
 from tryon.errors import NoPersonFound
+from tryon.images import encode_png
 from tryon.jobs.progress import JobProgress
 from tryon.vision.garments import undecidable
 
@@ -22,8 +24,8 @@ class FakeDetails(EngineDetails):
 
 @dataclass
 class FakeEngine:
-    """Reports every step (inpainting in fractions, as a sampler does) and answers a picture naming
-    what it dressed; ``decides`` is the category it finds in each garment photo (None: undecidable)."""
+    """Reports every step (inpainting in fractions, as a sampler does) and answers a picture filled
+    with its run's number (1, 2, ...); ``decides`` is the category it finds in each garment photo (None: undecidable)."""
 
     decides: dict[bytes, Category | None] = field(default_factory=lambda: {TOP: Category.UPPER_BODY, BOTTOMS: Category.LOWER_BODY})
     runs: list[EngineRequest] = field(default_factory=list)
@@ -44,13 +46,15 @@ class FakeEngine:
         on_progress(Step.BLEND)
         on_progress(Step.DONE)
         return EngineResult(
-            png=request.person_image + b"+" + request.clothing_image,
-            width=2,
-            height=3,
+            pictures=(run_picture(len(self.runs)),),
             category=category,
             notes=(f"dressed as {category.value}",),
             details=FakeDetails(seed=len(request.job_id)),
         )
+
+
+def run_picture(number: int) -> np.ndarray:
+    return np.full((3, 2, 3), number, np.uint8)
 
 
 def run_job(engine: FakeEngine, bottom: bytes | None, category: Category = Category.AUTO) -> tuple[EngineResult, list[tuple[Step, int]]]:
@@ -63,7 +67,7 @@ def run_job(engine: FakeEngine, bottom: bytes | None, category: Category = Categ
 def test_one_garment_is_one_run_at_the_documented_figures() -> None:
     engine = FakeEngine()
     result, reported = run_job(engine, None)
-    assert len(engine.runs) == 1 and result.png == PERSON + b"+" + TOP
+    assert len(engine.runs) == 1 and np.array_equal(result.pictures[0], run_picture(1))
     starts = {step: percent for step, percent in reversed(reported)}  # the first report of each step
     assert starts == STEP_PROGRESS
 
@@ -73,8 +77,8 @@ def test_an_outfit_dresses_the_bottoms_first_then_the_top_over_them() -> None:
     result, _ = run_job(engine, BOTTOMS)
     bottoms, top = engine.runs
     assert (bottoms.person_image, bottoms.clothing_image, bottoms.category) == (PERSON, BOTTOMS, Category.AUTO)
-    assert (top.person_image, top.clothing_image) == (PERSON + b"+" + BOTTOMS, TOP)
-    assert result.png == PERSON + b"+" + BOTTOMS + b"+" + TOP
+    assert (top.person_image, top.clothing_image) == (encode_png(run_picture(1)), TOP)  # the bottoms' picture
+    assert np.array_equal(result.pictures[0], run_picture(2))
     # Each pass has its own job id, so its own seed and its own sampling request on the runner.
     assert top.job_id == "job-1" and bottoms.job_id != top.job_id
 

@@ -12,7 +12,7 @@ import pytest
 
 from tryon.engines.base import Step
 from tryon.engines.fashn_vton.batching import SamplingRequest
-from tryon.engines.fashn_vton.engine import FashnVtonEngine
+from tryon.engines.fashn_vton.engine import FashnVtonEngine, sample_request_ids
 from tryon.engines.fashn_vton.progress import ProgressPoller
 from tryon.images import ImageLimits
 from tryon.jobs.progress import JobNoLongerHeld
@@ -42,7 +42,7 @@ class FakeRunner:
         return request_ids
 
 
-def test_a_job_that_ends_while_sampling_cancels_its_request_and_returns_at_once() -> None:
+def test_a_job_that_ends_while_sampling_cancels_its_rows_and_returns_at_once() -> None:
     runner = FakeRunner()
     engine = FashnVtonEngine(runner.api, limits=ImageLimits(), progress_poll_seconds=0.02)
     reported: list[tuple[Step, float]] = []
@@ -54,9 +54,10 @@ def test_a_job_that_ends_while_sampling_cancels_its_request_and_returns_at_once(
 
     started = time.monotonic()
     with pytest.raises(JobNoLongerHeld):
-        engine.sample(SamplingRequest("job-1", "tops", 0, 50, 1.5), np.zeros((1, 8), np.uint8), on_progress)
+        samplings = [SamplingRequest(request_id, "tops", seed, 50, 1.5) for seed, request_id in enumerate(sample_request_ids("job-1", 3))]
+        engine.sample(samplings, np.zeros((3, 8), np.uint8), on_progress)
     assert time.monotonic() - started < 5  # the sample call still waits; the job's thread does not
-    assert runner.cancelled == ["job-1"]
+    assert runner.cancelled == ["job-1", "job-1#1", "job-1#2"]  # every picture's row (num_samples 3)
     assert all(step is Step.INPAINTING for step, _ in reported) and reported[-1][1] > 0.05
     runner.released.set()
 

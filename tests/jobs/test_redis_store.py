@@ -15,7 +15,7 @@ import redis
 from tests.jobs.test_workers import wait_until_finished
 from tests.redis_server import RedisServer
 from tryon.engines.base import Step
-from tryon.jobs import JobResult, JobInputs, JobStatus, RedisJobStore, WorkerPool
+from tryon.jobs import JobResult, StoredPicture, JobInputs, JobStatus, RedisJobStore, WorkerPool
 from tryon.jobs import redis_store
 
 INPUTS = JobInputs(person_image=b"person-bytes", clothing_image=b"clothing-bytes")
@@ -63,11 +63,11 @@ def test_store_carries_on_after_redis_restarts(restartable_server, make_redis_st
     assert waiting.status is JobStatus.QUEUED
     # The same store object goes on working; its scripts are loaded again (NOSCRIPT) as needed.
     assert store.advance("running", "w", step="blend", progress=85)
-    assert store.complete("running", "w", JobResult(png=b"result-1"))
+    assert store.complete("running", "w", JobResult(pictures=(StoredPicture(b"result-1"),)))
     record, inputs = store.claim("w")
     assert record.job_id == "waiting" and inputs == JobInputs(b"p2", b"c2")
-    assert store.complete("waiting", "w", JobResult(png=b"result-2"))
-    assert store.get("running").result == b"result-1"
+    assert store.complete("waiting", "w", JobResult(pictures=(StoredPicture(b"result-2"),)))
+    assert store.get("running").pictures[0].data == b"result-1"
     assert store.counts() == {"queued": 0, "processing": 0, "completed": 2, "failed": 0}
 
 
@@ -104,7 +104,7 @@ def test_worker_pool_finishes_every_job_across_a_restart(restartable_server, mak
         for step in (Step.SEGMENTATION, Step.WARP, Step.BLEND):
             report(step)
             time.sleep(0.02)
-        return JobResult(png=inputs.person_image + b"-done")
+        return JobResult(pictures=(StoredPicture(inputs.person_image + b"-done"),))
 
     pool = WorkerPool(store, run_job, concurrency=2, lease_seconds=5, poll_seconds=0.05)
     job_ids = [f"job-{index}" for index in range(20)]
@@ -119,7 +119,7 @@ def test_worker_pool_finishes_every_job_across_a_restart(restartable_server, mak
         records = wait_until_finished(store, job_ids, timeout=20)
     finally:
         pool.stop()
-    assert all(r.status is JobStatus.COMPLETED and r.result == b"person-bytes-done" for r in records)
+    assert all(r.status is JobStatus.COMPLETED and r.pictures[0].data == b"person-bytes-done" for r in records)
     assert store.counts()["completed"] == 20
 
 
@@ -157,12 +157,12 @@ def test_a_job_is_never_completed_twice(make_redis_store) -> None:
     time.sleep(0.3)  # replica 1 stalls past its lease
     record, _ = second.claim("replica-2")
     assert record.job_id == "job" and record.attempts == 2
-    assert second.complete("job", "replica-2", JobResult(png=b"from-replica-2"))
-    assert not first.complete("job", "replica-1", JobResult(png=b"from-replica-1"))  # its late answer is refused
+    assert second.complete("job", "replica-2", JobResult(pictures=(StoredPicture(b"from-replica-2"),)))
+    assert not first.complete("job", "replica-1", JobResult(pictures=(StoredPicture(b"from-replica-1"),)))  # its late answer is refused
     assert not first.fail("job", "replica-1", "too late")
-    assert not second.complete("job", "replica-2", JobResult(png=b"again"))
+    assert not second.complete("job", "replica-2", JobResult(pictures=(StoredPicture(b"again"),)))
     record = first.get("job")
-    assert record.status is JobStatus.COMPLETED and record.result == b"from-replica-2"
+    assert record.status is JobStatus.COMPLETED and record.pictures[0].data == b"from-replica-2"
     assert first.counts() == {"queued": 0, "processing": 0, "completed": 1, "failed": 0}
 
 
@@ -183,7 +183,7 @@ def test_inputs_are_dropped_and_keys_stay_in_the_namespace(
     for job_id in ("done", "failed", "waiting"):
         store.create(job_id, JobInputs(b"person", b"top", bottom_image=b"bottoms"))
     store.claim("w")
-    store.complete("done", "w", JobResult(png=b"png"))
+    store.complete("done", "w", JobResult(pictures=(StoredPicture(b"png"),)))
     store.claim("w")
     store.fail("failed", "w", "No person was found in the person photo.")
     raw = redis.Redis.from_url(redis_server.url)
@@ -208,9 +208,9 @@ def test_a_retried_call_is_applied_once(make_redis_store, monkeypatch) -> None:
     first, again = store.claim("w"), store.claim("w")
     assert first[0].job_id == again[0].job_id == "a" and again[0].attempts == 1
     assert store.get("b").status is JobStatus.QUEUED
-    assert store.complete("a", "w", JobResult(png=b"png")) and store.complete("a", "w", JobResult(png=b"png"))
+    assert store.complete("a", "w", JobResult(pictures=(StoredPicture(b"png"),))) and store.complete("a", "w", JobResult(pictures=(StoredPicture(b"png"),)))
     assert store.counts()["completed"] == 1
     monkeypatch.setattr(redis_store, "_token", lambda: "another-call")
     with pytest.raises(ValueError, match="already exists"):
         store.create("a", INPUTS)
-    assert not store.complete("a", "w", JobResult(png=b"png"))
+    assert not store.complete("a", "w", JobResult(pictures=(StoredPicture(b"png"),)))

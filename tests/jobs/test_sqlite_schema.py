@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from tryon.jobs import JobInputs, JobResult, JobStatus, SQLiteJobStore
+from tryon.jobs import JobInputs, JobResult, JobStatus, SQLiteJobStore, StoredPicture
 
 # The table as the first release made it (before a whole outfit's bottom_image).
 FIRST_SCHEMA = """
@@ -48,7 +48,7 @@ def test_a_finished_jobs_bottom_image_is_dropped(tmp_path: Path) -> None:
     store = SQLiteJobStore(path)
     store.create("outfit", JobInputs(b"p", b"c", bottom_image=b"b"))
     store.claim("w")
-    store.complete("outfit", "w", JobResult(png=b"png"))
+    store.complete("outfit", "w", JobResult(pictures=(StoredPicture(b"png"),)))
     assert store.get("outfit").status is JobStatus.COMPLETED
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT bottom_image FROM jobs").fetchall() == [(None,)]

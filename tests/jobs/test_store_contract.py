@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tryon.jobs import JobResult, JobInputs, JobStatus, QueueFull
+from tryon.jobs import JobResult, StoredPicture, JobInputs, JobStatus, QueueFull
 
 INPUTS = JobInputs(person_image=b"person-bytes", clothing_image=b"clothing-bytes")
 
@@ -65,10 +65,10 @@ def test_complete_keeps_result_and_drops_inputs(make_store) -> None:
     store = make_store()
     store.create("job", INPUTS)
     store.claim("w")
-    assert store.complete("job", "w", JobResult(png=b"png-bytes"))
+    assert store.complete("job", "w", JobResult(pictures=(StoredPicture(b"png-bytes"),)))
     record = store.get("job")
     assert record.status is JobStatus.COMPLETED and record.progress == 100
-    assert record.result == b"png-bytes" and record.result_key is None and record.warning is None
+    assert record.pictures == (StoredPicture(data=b"png-bytes"),) and record.warning is None
     assert store.claim("w") is None
 
 
@@ -78,11 +78,27 @@ def test_complete_can_keep_an_object_key_or_a_warning(make_store) -> None:
     store.create("fallback", INPUTS)
     store.claim("w")
     store.claim("w")
-    store.complete("uploaded", "w", JobResult(object_key="results/uploaded.png"))
-    store.complete("fallback", "w", JobResult(png=b"png", warning="S3 upload failed"))
+    store.complete("uploaded", "w", JobResult(pictures=(StoredPicture(key="results/uploaded.png"),)))
+    store.complete("fallback", "w", JobResult(pictures=(StoredPicture(b"png"),), warning="S3 upload failed"))
     uploaded, fallback = store.get("uploaded"), store.get("fallback")
-    assert (uploaded.result, uploaded.result_key) == (None, "results/uploaded.png")
-    assert (fallback.result, fallback.warning) == (b"png", "S3 upload failed")
+    assert uploaded.pictures == (StoredPicture(key="results/uploaded.png"),)
+    assert (fallback.pictures, fallback.warning) == ((StoredPicture(data=b"png"),), "S3 upload failed")
+
+
+def test_complete_keeps_every_picture_of_a_job_in_order(make_store) -> None:
+    store = make_store()
+    jobs = {
+        "kept": tuple(StoredPicture(data=bytes([index]) * 3 + b"\0jpeg") for index in range(4)),
+        "uploaded": tuple(StoredPicture(key=f"results/uploaded{suffix}.webp") for suffix in ("", "-1", "-2")),
+    }
+    for job_id, pictures in jobs.items():
+        store.create(job_id, INPUTS)
+        store.claim("w")
+        assert store.complete(job_id, "w", JobResult(pictures=pictures))
+    reader = make_store()  # another connection reads the same
+    assert {job_id: reader.get(job_id).pictures for job_id in jobs} == jobs
+    store.create("pending", INPUTS)
+    assert store.get("pending").pictures == ()
 
 
 def test_purge_removes_only_old_finished_jobs(make_store) -> None:
@@ -91,7 +107,7 @@ def test_purge_removes_only_old_finished_jobs(make_store) -> None:
         store.create(job_id, INPUTS)
     for _ in range(3):
         store.claim("w")
-    store.complete("done", "w", JobResult(png=b"png"))
+    store.complete("done", "w", JobResult(pictures=(StoredPicture(b"png"),)))
     store.fail("failed", "w", "reason")
     assert store.purge_finished(older_than_seconds=60) == 0
     time.sleep(0.05)
@@ -123,9 +139,9 @@ def test_expired_lease_lets_another_worker_take_over(make_store) -> None:
     assert record.job_id == "job" and record.attempts == 2 and inputs == INPUTS
     # The dead worker's late updates are refused: the record never goes backwards.
     assert not store.advance("job", "dead-worker", step="blend", progress=85)
-    assert not store.complete("job", "dead-worker", JobResult(png=b"stale"))
-    assert store.complete("job", "live-worker", JobResult(png=b"fresh"))
-    assert store.get("job").result == b"fresh"
+    assert not store.complete("job", "dead-worker", JobResult(pictures=(StoredPicture(b"stale"),)))
+    assert store.complete("job", "live-worker", JobResult(pictures=(StoredPicture(b"fresh"),)))
+    assert store.get("job").pictures[0].data == b"fresh"
 
 
 def test_rerun_does_not_move_progress_backwards(make_store) -> None:
@@ -191,7 +207,7 @@ def test_cancel_ends_queued_and_running_jobs_but_not_finished_ones(make_store) -
     store.cancel("queued", "Cancelled.")  # cancelled while queued: never claimed
     done = store.claim("w")[0].job_id
     assert done == "done"
-    store.complete("done", "w", JobResult(png=b"png"))
+    store.complete("done", "w", JobResult(pictures=(StoredPicture(b"png"),)))
 
     assert store.cancel("running", "Cancelled by the client.")
     assert not store.cancel("done", "too late") and not store.cancel("unknown", "x")
@@ -201,7 +217,7 @@ def test_cancel_ends_queued_and_running_jobs_but_not_finished_ones(make_store) -
     assert store.get("done").status is JobStatus.COMPLETED
     # The worker that was running it is refused from now on.
     assert not store.advance("running", "w", step="blend", progress=85)
-    assert not store.complete("running", "w", JobResult(png=b"late"))
+    assert not store.complete("running", "w", JobResult(pictures=(StoredPicture(b"late"),)))
     assert store.claim("w") is None
     assert store.counts() == {"queued": 0, "processing": 0, "completed": 1, "failed": 2}
 
@@ -213,7 +229,7 @@ def test_options_and_details_travel_with_the_job(make_store) -> None:
     record, inputs = store.claim("w")
     assert inputs.options == {"category": "lower_body"} and record.options == inputs.options
     details = {"category": "lower_body", "notes": ["category auto -> lower_body"]}
-    store.complete("job", "w", JobResult(png=b"png", details=details))
+    store.complete("job", "w", JobResult(pictures=(StoredPicture(b"png"),), details=details))
     record = store.get("job")
     assert record.details == details and record.options == {"category": "lower_body"}
 
@@ -225,7 +241,7 @@ def test_a_whole_outfits_bottom_image_travels_with_the_job(make_store) -> None:
     store.create("one-garment", INPUTS)
     assert store.claim("w") == (store.get("outfit"), outfit)
     assert store.claim("w")[1].bottom_image is None
-    assert store.complete("outfit", "w", JobResult(png=b"png"))
+    assert store.complete("outfit", "w", JobResult(pictures=(StoredPicture(b"png"),)))
     assert store.get("outfit").status is JobStatus.COMPLETED and store.claim("w") is None
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tryon.jobs import JobInputs, JobResult, JobStatus, JobStore, RedisJobStore, StoreFull, WorkerPool
+from tryon.jobs import JobInputs, JobResult, StoredPicture, JobStatus, JobStore, RedisJobStore, StoreFull, WorkerPool
 from tryon.jobs.sqlite_store import SQLiteJobStore
 
 INPUTS = JobInputs(person_image=b"person-bytes", clothing_image=b"clothing-bytes")
@@ -110,7 +110,7 @@ def test_workers_wait_quietly_while_the_store_is_full_and_resume_after(full_stor
     store, no_room = full_store
     store.create("waiting", INPUTS)
     pool = WorkerPool(
-        store, lambda job_id, inputs, report: JobResult(png=b"png"), concurrency=2, lease_seconds=LEASE, poll_seconds=0.05
+        store, lambda job_id, inputs, report: JobResult(pictures=(StoredPicture(b"png"),)), concurrency=2, lease_seconds=LEASE, poll_seconds=0.05
     )
     try:
         with no_room(), caplog.at_level(logging.INFO, logger="tryon"):
@@ -144,7 +144,7 @@ def test_a_result_with_no_room_fails_its_job_once_with_the_true_reason(tmp_path:
 
     def run_job(job_id, inputs, report) -> JobResult:
         runs.append(job_id)
-        return JobResult(png=os.urandom(2 * 1024 * 1024))
+        return JobResult(pictures=(StoredPicture(os.urandom(2 * 1024 * 1024)),))
 
     pool = WorkerPool(store, run_job, concurrency=1, lease_seconds=LEASE, poll_seconds=0.05)
     try:
@@ -169,4 +169,14 @@ def test_admission_leaves_room_for_the_result(tmp_path: Path) -> None:
         store.create("no-room-for-its-result", INPUTS)
     store._db.execute("PRAGMA max_page_count = 1073741823")
     store.create("room-again", INPUTS)
+    store.close()
+
+
+def test_admission_leaves_room_for_each_picture_a_job_asks_for(tmp_path: Path) -> None:
+    store = SQLiteJobStore(tmp_path / "jobs.sqlite3", lease_seconds=LEASE, result_reserve_bytes=256 * 1024)
+    store.create("first", INPUTS)
+    sqlite_with_room_for(store, 512 * 1024)  # room for one picture's reserve, not for four
+    with pytest.raises(StoreFull, match="no room left for a new job's photos and result"):
+        store.create("four-pictures", JobInputs(INPUTS.person_image, INPUTS.clothing_image, {"engine_options": {"num_samples": 4}}))
+    store.create("one-picture", INPUTS)
     store.close()

@@ -9,7 +9,7 @@ import pytest
 
 from tryon.engines.base import Step
 from tryon.errors import NoPersonFound
-from tryon.jobs import JobInputs, JobResult, JobStatus, WorkerPool
+from tryon.jobs import JobInputs, JobResult, StoredPicture, JobStatus, WorkerPool
 
 INPUTS = JobInputs(b"p", b"c")
 
@@ -54,13 +54,13 @@ def test_jobs_run_report_steps_and_complete(pool_factory) -> None:
             report(step)
             record = store.get(job_id)
             seen.append((record.step, record.progress))
-        return JobResult(png=inputs.person_image + b"-done")
+        return JobResult(pictures=(StoredPicture(inputs.person_image + b"-done"),))
 
     store, pool = pool_factory(run_job)
     store.create("a", INPUTS)
     pool.start()
     (record,) = wait_until_finished(store, ["a"])
-    assert record.status is JobStatus.COMPLETED and record.result == b"p-done"
+    assert record.status is JobStatus.COMPLETED and record.pictures[0].data == b"p-done"
     assert seen == [("segmentation", 10), ("pose", 25), ("blend", 85)]
 
 
@@ -102,7 +102,7 @@ def test_concurrency_runs_jobs_side_by_side(pool_factory) -> None:
         time.sleep(0.2)
         with lock:
             active -= 1
-        return JobResult(png=b"ok")
+        return JobResult(pictures=(StoredPicture(b"ok"),))
 
     store, pool = pool_factory(run_job, concurrency=3)
     job_ids = [f"j{index}" for index in range(6)]
@@ -117,7 +117,7 @@ def test_concurrency_runs_jobs_side_by_side(pool_factory) -> None:
 def test_lease_is_renewed_while_a_job_runs_long(pool_factory, make_store) -> None:
     def run_job(job_id, inputs, report):
         time.sleep(1.0)  # four times the lease
-        return JobResult(png=b"ok")
+        return JobResult(pictures=(StoredPicture(b"ok"),))
 
     store, pool = pool_factory(run_job, concurrency=1, lease_seconds=0.25)
     store.create("long", INPUTS)
@@ -130,7 +130,7 @@ def test_lease_is_renewed_while_a_job_runs_long(pool_factory, make_store) -> Non
 
 def test_wake_starts_a_new_job_without_waiting_for_the_poll(pool_factory) -> None:
     # With a 30 s poll, only a wake-up can start the job quickly.
-    store, pool = pool_factory(lambda job_id, inputs, report: JobResult(png=b"ok"), concurrency=1, poll_seconds=30)
+    store, pool = pool_factory(lambda job_id, inputs, report: JobResult(pictures=(StoredPicture(b"ok"),)), concurrency=1, poll_seconds=30)
     pool.start()
     time.sleep(0.1)
     started = time.monotonic()
@@ -147,7 +147,7 @@ def test_stuck_job_is_failed_at_its_time_limit(pool_factory) -> None:
         report(Step.WARP)
         release.wait(10)  # stuck until the test lets go
         report(Step.BLEND)  # refused: the job is no longer this worker's
-        return JobResult(png=b"too late")
+        return JobResult(pictures=(StoredPicture(b"too late"),))
 
     store, pool = pool_factory(run_job, concurrency=1, lease_seconds=0.4, job_timeout_seconds=0.5)
     store.create("stuck", INPUTS)
@@ -170,7 +170,7 @@ def test_cancelled_job_stops_at_the_next_step(pool_factory) -> None:
             steps.append(step)
             if step == "pose":
                 cancelled.wait(5)
-        return JobResult(png=b"never")
+        return JobResult(pictures=(StoredPicture(b"never"),))
 
     store, pool = pool_factory(run_job, concurrency=1)
     store.create("job", INPUTS)

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from .. import __version__
 from ..library_internals import keep_multipart_uploads_in_memory
 from ..engines.base import STEP_PROGRESS
-from ..errors import InvalidImage
+from ..errors import InvalidImage, InvalidOption
 from ..jobs import QueueFull, StoreFull
 from ..guarded_http import URLRefused
 from .demo import demo_router
@@ -50,6 +50,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.add_exception_handler(InvalidImage, _invalid_image)
     app.add_exception_handler(URLRefused, _invalid_image)
+    app.add_exception_handler(InvalidOption, _invalid_image)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(QueueFull, _queue_full)
     app.add_exception_handler(StoreFull, _store_full)

@@ -16,6 +16,8 @@ from .schemas import (
     CancelResponse,
     CategoryName,
     ErrorResponse,
+    OutputFormatField,
+    OutputQuality,
     FailedJobResponse,
     HealthResponse,
     JobStatusResponse,
@@ -23,6 +25,7 @@ from .schemas import (
     SubmitResponse,
 )
 from .admission import bearer_matches
+from .output_options import output_options
 from .health import public_health
 from .photo_inputs import BottomImageURL, ClothingImageURL, FormOrJSONRoute, PersonImageURL, PhotoSource, read_photos
 from .state import ServiceState
@@ -84,8 +87,11 @@ def submit_tryon(
         ),
     ] = None,
     bottom_image_url: BottomImageURL = None,
+    output_format: OutputFormatField = "png",
+    output_quality: OutputQuality = None,
 ) -> SubmitResponse:
     options = {"category": category, "engine_options": engine_options}
+    options.update(output_options(output_format, output_quality))
     if webhook_url:
         check_webhook_url(webhook_url, allow_private=state.allow_private_webhooks)  # refused -> 400
         options["webhook_url"] = webhook_url

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from fastapi import Form
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..engines.base import Category, Step
+from ..images import DEFAULT_OUTPUT_QUALITY, OUTPUT_FORMATS
 from ..models.devices import GpuInfo
 from ..models.licences import ModelInUse
 from .engine_options import with_engine_details
@@ -15,10 +17,35 @@ JobState = Literal["pending", "processing", "completed", "failed"]
 CategoryName = Literal[tuple(category.value for category in Category)]
 StepName = Literal[tuple(step.value for step in Step)]
 
+# How the result pictures are encoded, whatever the engine.
+OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]
+OutputFormatField = Annotated[
+    OutputFormatName,
+    Form(description="png (default, lossless), jpeg or webp: the format of result_b64, result_url and results."),
+]
+OutputQuality = Annotated[
+    int | None,
+    Form(
+        ge=1,
+        le=100,
+        description=f"JPEG or WebP quality, 1 to 100 (default {DEFAULT_OUTPUT_QUALITY}); refused with png.",
+    ),
+]
+
 
 class SubmitResponse(BaseModel):
     job_id: str = Field(description="Unguessable job id (UUID4) to poll at GET /api/tryon/{job_id}.")
     status: Literal["queued"] = "queued"
+
+
+class ResultPicture(BaseModel):
+    """One picture of a completed job, kept as the job's first picture is, and what the engine says of
+    it (FASHN VTON: the seed it was sampled with)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    result_url: str | None = Field(default=None, description="Presigned URL of the picture (S3 configured).")
+    result_b64: str | None = Field(default=None, description="The picture, base64-encoded (no S3).")
 
 
 class JobStatusResponseFields(BaseModel):
@@ -33,10 +60,18 @@ class JobStatusResponseFields(BaseModel):
         default=None, description="The step running now (processing only)."
     )
     result_url: str | None = Field(
-        default=None, description="Presigned URL of the result PNG (completed, S3 configured)."
+        default=None,
+        description="Presigned URL of the result (completed, S3 configured): a PNG, or the output_format asked "
+        "for; with num_samples, the first picture.",
     )
     result_b64: str | None = Field(
-        default=None, description="The result PNG, base64-encoded (completed, no S3)."
+        default=None,
+        description="The result, base64-encoded (completed, no S3): a PNG, or the output_format asked for; with "
+        "num_samples, the first picture.",
+    )
+    results: list[ResultPicture] | None = Field(
+        default=None,
+        description="Every picture, first one first (completed, when the request set num_samples).",
     )
     warning: str | None = Field(
         default=None,

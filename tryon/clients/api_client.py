@@ -1,11 +1,11 @@
-"""A small Python client of the try-on HTTP API: submit two photos, follow the job, get the PNG.
+"""A small Python client of the try-on HTTP API: submit two photos, follow the job, get the picture.
 
     from tryon.clients import TryOnClient, TryOnFailed
 
     client = TryOnClient("http://localhost:8000")
-    job_id = client.submit("examples/person.jpg", "examples/shirt.jpg")
+    job_id = client.submit("examples/person.jpg", "examples/shirt.jpg", output_format="jpeg")
     final = client.wait(job_id, on_progress=lambda s: print(s["status"], s.get("step"), s["progress"]))
-    Path("out.png").write_bytes(client.result_png(final))
+    Path("out.jpg").write_bytes(client.result_picture(final))
 
 A refused upload (HTTP 4xx) or a failed job raises ``TryOnFailed`` with the server's reason.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import os
 import time
 from contextlib import ExitStack
@@ -21,8 +22,11 @@ from pathlib import Path
 from typing import Callable
 
 import requests
+from PIL import Image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The output formats by the file suffixes that ask for them (anything else is a PNG).
+FORMAT_OF_SUFFIX = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 FINISHED = ("completed", "failed")
 
 ProgressCallback = Callable[[dict], None]
@@ -75,21 +79,30 @@ class TryOnClient:
         category: str | None = None,
         webhook_url: str | None = None,
         bottom_path: str | os.PathLike | None = None,
+        num_samples: int | None = None,
+        output_format: str | None = None,
+        output_quality: int | None = None,
     ) -> str:
         """Upload the photos; returns the job id. Raises ``TryOnFailed`` when they are refused.
 
         A photo given as an ``http://`` or ``https://`` string is sent as its URL, which the server
         fetches (``person_image_url``, ``clothing_image_url``). ``bottom_path``: a whole outfit's
-        bottoms (``garment_path`` is then the top).
+        bottoms (``garment_path`` is then the top). ``num_samples`` 1-4 pictures, ``output_format``
+        png, jpeg or webp, ``output_quality`` 1-100 (jpeg, webp): the server's defaults (1, png, 90)
+        when None.
         """
         photos = {"person_image": person_path, "clothing_image": garment_path}
         if bottom_path is not None:
             photos["bottom_image"] = bottom_path
-        data = {f"{field}_url": source for field, source in photos.items() if is_url(source)}
-        if category:
-            data["category"] = category
-        if webhook_url:
-            data["webhook_url"] = webhook_url
+        given = {
+            "category": category,
+            "webhook_url": webhook_url,
+            "num_samples": num_samples,
+            "output_format": output_format,
+            "output_quality": output_quality,
+        }
+        data = {name: str(value) for name, value in given.items() if value is not None}
+        data.update((f"{field}_url", str(source)) for field, source in photos.items() if is_url(source))
         for attempt in range(1, self.busy_retries + 2):
             with ExitStack() as files_open:
                 files = {
@@ -160,9 +173,15 @@ class TryOnClient:
                 )
             time.sleep(poll_seconds)
 
-    def result_png(self, final: dict) -> bytes:
-        """The PNG of a completed job: downloaded from ``result_url`` or decoded from ``result_b64``."""
+    def result_picture(self, final: dict, index: int = 0) -> bytes:
+        """Picture ``index`` of a completed job (PNG, JPEG or WebP; ``index`` > 0 from ``results``, a
+        ``num_samples`` job's): downloaded from ``result_url`` or decoded from ``result_b64``."""
         job_id = final.get("job_id")
+        if index:
+            pictures = final.get("results") or []
+            if index >= len(pictures):
+                raise TryOnFailed(f"The job has {max(len(pictures), 1)} picture(s), not {index + 1}.", job_id=job_id)
+            final = {"job_id": job_id, **pictures[index]}
         if final.get("result_url"):
             # A presigned URL carries its own credentials: send no Authorization header with it.
             response = requests.get(final["result_url"], timeout=self.timeout)
@@ -173,17 +192,17 @@ class TryOnClient:
                     job_id=job_id,
                     status_code=response.status_code,
                 )
-            png = response.content
+            picture = response.content
         elif final.get("result_b64"):
             try:
-                png = base64.b64decode(final["result_b64"], validate=True)
+                picture = base64.b64decode(final["result_b64"], validate=True)
             except (binascii.Error, ValueError) as error:
                 raise TryOnFailed(f"result_b64 is not valid base64 ({error}).", job_id=job_id) from None
         else:
             raise TryOnFailed("The job has no result_url or result_b64.", job_id=job_id)
-        if not png.startswith(PNG_SIGNATURE):
-            raise TryOnFailed("The result is not a PNG image.", job_id=job_id)
-        return png
+        if picture_format(picture) is None:
+            raise TryOnFailed("The result is not a PNG, JPEG or WebP image.", job_id=job_id)
+        return picture
 
     def run(
         self,
@@ -191,15 +210,18 @@ class TryOnClient:
         garment_path: str | os.PathLike,
         *,
         category: str | None = None,
+        output_format: str | None = None,
         on_progress: ProgressCallback | None = None,
         poll_seconds: float = 0.5,
         timeout: float = 600,
         bottom_path: str | os.PathLike | None = None,
     ) -> bytes:
-        """Submit, wait and return the result PNG in one call."""
-        job_id = self.submit(person_path, garment_path, category=category, bottom_path=bottom_path)
+        """Submit, wait and return the result picture (PNG, or ``output_format``) in one call."""
+        job_id = self.submit(
+            person_path, garment_path, category=category, bottom_path=bottom_path, output_format=output_format
+        )
         final = self.wait(job_id, on_progress=on_progress, poll_seconds=poll_seconds, timeout=timeout)
-        return self.result_png(final)
+        return self.result_picture(final)
 
     def health(self) -> dict:
         response = self._session.get(f"{self.base_url}/health", timeout=self.timeout)
@@ -216,11 +238,26 @@ class TryOnClient:
         self.close()
 
 
-def png_size(png: bytes) -> tuple[int, int]:
-    """(width, height) from a PNG's IHDR chunk."""
-    if not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR":
-        raise ValueError("not a PNG image")
-    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+def picture_format(picture: bytes) -> str | None:
+    """png, jpeg or webp from the picture's first bytes; None for anything else."""
+    if picture.startswith(PNG_SIGNATURE):
+        return "png"
+    if picture.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if picture[:4] == b"RIFF" and picture[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def picture_size(picture: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG, JPEG or WebP, from its header."""
+    with Image.open(io.BytesIO(picture)) as image:
+        return image.size
+
+
+def format_for_path(path: Path) -> str:
+    """The output format a file name asks for: jpeg for .jpg/.jpeg, webp for .webp, else png."""
+    return FORMAT_OF_SUFFIX.get(path.suffix.lower(), "png")
 
 
 def _retry_after(response: requests.Response, longest: float = 30) -> float:

@@ -1,9 +1,11 @@
 """``tryon``: the command-line client.
 
     tryon run PERSON GARMENT -o out.png [--bottom BOTTOMS] [--server URL] [--category upper_body] [--api-key KEY]
+              [--quality 1-100] [--num-samples 1-4]
     tryon doctor [--json FILE] [--device cuda] [--batches 1 4 8] [--steps 30] [--compile]
 
-``run`` shows the job's steps on a progress bar (stderr), writes the result PNG, and exits 0. Exits 1
+``run`` shows the job's steps on a progress bar (stderr), writes the result (a PNG, or JPEG for
+``-o out.jpg``, WebP for ``-o out.webp``; with ``--num-samples N`` also ``out-2.jpg`` ... ``out-N.jpg``), and exits 0. Exits 1
 with the server's reason when the photos are refused or the job fails, 2 for a usage or local file
 error, 3 when the server cannot be reached or the job does not finish in time, 130 on Ctrl-C
 (the job goes on on the server).
@@ -25,7 +27,7 @@ import requests
 from .. import __version__
 from ..doctor.report import SECTIONS, TABLE_HEADER, summary, table_line
 from ..engines.base import Category
-from .api_client import TryOnClient, TryOnFailed, TryOnTimeout, is_url, png_size
+from .api_client import TryOnClient, TryOnFailed, TryOnTimeout, format_for_path, is_url, picture_size
 
 DEFAULT_SERVER = "http://localhost:8000"  # the port the README serves on (`bentoml serve --port 8000`)
 CATEGORIES = tuple(category.value for category in Category)
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="dress the person in the garment and write the result PNG",
+        help="dress the person in the garment and write the result (PNG, JPEG or WebP)",
         description="Submit a person photo and a garment photo, follow the job, write the result.",
     )
     run.add_argument(
@@ -88,7 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "garment", type=photo_argument, metavar="GARMENT", help="photo of the garment (JPG/PNG/WEBP), or its http(s) URL"
     )
-    run.add_argument("-o", "--output", type=Path, required=True, help="where to write the result PNG")
+    run.add_argument(
+        "-o", "--output", type=Path, required=True,
+        help="where to write the result; its suffix picks the format: .jpg/.jpeg JPEG, .webp WebP, else PNG",
+    )
+    run.add_argument("--quality", type=int, choices=range(1, 101), metavar="1-100", help="JPEG or WebP quality (default 90)")
+    run.add_argument(
+        "--num-samples", type=int, choices=range(1, 5), metavar="1-4",
+        help="pictures to make (default 1): OUT, then OUT-2 ... beside it",
+    )
     run.add_argument(
         "--bottom",
         type=photo_argument,
@@ -184,14 +194,17 @@ def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:
     job_id = None
     with TryOnClient(args.server, api_key=args.api_key) as client:
         try:
-            job_id = client.submit(args.person, args.garment, category=args.category, bottom_path=args.bottom)
+            job_id = client.submit(
+                args.person, args.garment, category=args.category, bottom_path=args.bottom,
+                num_samples=args.num_samples, output_format=format_for_path(args.output), output_quality=args.quality,
+            )
             final = client.wait(
                 job_id,
                 on_progress=bar.update if bar else None,
                 poll_seconds=args.poll,
                 timeout=args.timeout,
             )
-            png = client.result_png(final)
+            pictures = [client.result_picture(final, index) for index in range(len(final.get("results") or [None]))]
         except TryOnTimeout as error:
             _end(bar)
             print(f"tryon: {error.reason}", file=stderr)
@@ -211,10 +224,16 @@ def run_command(args: argparse.Namespace, *, stderr: TextIO) -> int:
             print(f"tryon: interrupted{still}", file=stderr)
             return EXIT_INTERRUPTED
     _end(bar)
-    args.output.write_bytes(png)
-    width, height = png_size(png)
-    print(f"tryon: wrote {args.output} ({width}x{height}, job {job_id})", file=stderr)
+    for path, picture in zip(sample_paths(args.output, len(pictures)), pictures):
+        path.write_bytes(picture)
+        width, height = picture_size(picture)
+        print(f"tryon: wrote {path} ({width}x{height}, job {job_id})", file=stderr)
     return 0
+
+
+def sample_paths(output: Path, count: int) -> list[Path]:
+    """Where each picture goes: ``output`` for the first, ``{stem}-{n}{suffix}`` beside it for picture n > 1."""
+    return [output, *(output.with_name(f"{output.stem}-{number}{output.suffix}") for number in range(2, count + 1))]
 
 
 def _end(bar: ProgressBar | None) -> None:

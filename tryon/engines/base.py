@@ -1,4 +1,4 @@
-"""What every try-on engine is to the service: photos in, a PNG and a few details out.
+"""What every try-on engine is to the service: photos in, pictures (arrays) and a few details out.
 
 An engine is one folder under ``tryon/engines/`` holding its BentoML runner services, its model code,
 its request options and result details (``EngineOptions``, ``EngineDetails``: pydantic models in a
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..models.devices import GpuInfo
@@ -114,15 +115,25 @@ class EngineRequest:
 
 @dataclass(frozen=True)
 class EngineResult:
-    """The dressed person as a PNG of ``width`` x ``height`` pixels, the category used (never
-    ``AUTO``), what the engine decided on the way (``notes``, one sentence each) and its ``details``."""
+    """The dressed person: one ``HxWx3`` uint8 RGB picture, or one per sample of a ``num_samples``
+    job (same size, first one first; the service encodes them), the category used (never ``AUTO``),
+    what the engine decided on the way (``notes``, one sentence each) and its ``details``."""
 
-    png: bytes
-    width: int
-    height: int
+    pictures: tuple[np.ndarray, ...]
     category: Category
     notes: tuple[str, ...] = ()
     details: EngineDetails = EngineDetails()
+    # What the answer's ``results`` adds to each picture (FASHN VTON: its seed), one per picture, when
+    # the client asked for several; empty: the answer has no ``results``.
+    picture_details: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def width(self) -> int:
+        return self.pictures[0].shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.pictures[0].shape[0]
 
 
 class RunnerDescription(BaseModel):
@@ -178,7 +189,8 @@ class TryOnEngine(Protocol):
     name: str
 
     def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
-        """The person of ``request.person_image`` wearing the garment, as a PNG of the person photo's size.
+        """The person of ``request.person_image`` wearing the garment, as pictures of the person photo's
+        aspect (at least one; ``num_samples`` in ``request.options`` asks for more, where the engine can).
 
         Raises the ``tryon.errors`` domain errors (no person, no garment, bad image) for a failed job
         with a readable reason; ``on_progress`` is called with each ``Step`` and last with ``DONE``.

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from ..errors import TryOnError
+from ..images import encode_png
 from ..vision.garments import GarmentUndecidable
 from .base import Category, EngineRequest, EngineResult, ProgressCallback, Step, TryOnEngine
 
@@ -81,7 +82,7 @@ def dress_outfit(
         engine, bottoms_request, "bottom_image", Category.LOWER_BODY, progress.part(*BOTTOMS_PASS),
         failed="The bottoms (bottom_image) could not be dressed",
     )  # fmt: skip
-    top_request = replace(request, person_image=bottoms.png)
+    top_request = replace(request, person_image=encode_png(bottoms.pictures[0]))  # lossless, as an upload
     top, top_notes = _run_pass(
         engine, top_request, "clothing_image", Category.UPPER_BODY, progress.part(*TOP_PASS),
         failed="The top (clothing_image) could not be dressed over the bottoms' picture",

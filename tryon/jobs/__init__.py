@@ -3,7 +3,7 @@
 Nothing here knows about HTTP or about image science: a job's work is a function handed in.
 """
 
-from .records import JobInputs, JobRecord, JobResult, JobStatus
+from .records import JobInputs, JobRecord, JobResult, JobStatus, StoredPicture
 from .redis_store import RedisJobStore
 from .store import JobStore, QueueFull, StoreFull
 from .sqlite_store import SQLiteJobStore
@@ -19,6 +19,7 @@ __all__ = [
     "RedisJobStore",
     "SQLiteJobStore",
     "StoreFull",
+    "StoredPicture",
     "WorkerPool",
 ]
 

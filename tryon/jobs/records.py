@@ -31,19 +31,28 @@ class JobInputs:
 
 
 @dataclass(frozen=True)
-class JobResult:
-    """A completed job's output: the PNG itself, or the key of the object it was uploaded to."""
+class StoredPicture:
+    """One result picture, encoded (PNG, JPEG or WebP): its bytes kept in the job store, or the key
+    of the S3 object it was uploaded to."""
 
-    png: bytes | None = None
-    object_key: str | None = None
+    data: bytes | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A completed job's output: its pictures (the first is ``result_b64``/``result_url``), a warning
+    when something went wrong on the way, and what the pipeline decided."""
+
+    pictures: tuple[StoredPicture, ...] = ()
     warning: str | None = None
     details: dict = field(default_factory=dict)  # what the pipeline decided (category, notes)
 
 
 @dataclass(frozen=True)
 class JobRecord:
-    """One job's state. Once completed, ``result`` (PNG bytes) or ``result_key`` is set (and
-    ``warning`` when something went wrong on the way); once failed, ``error``."""
+    """One job's state. Once completed, ``pictures`` holds at least one (and ``warning`` is set
+    when something went wrong on the way); once failed, ``error``."""
 
     job_id: str
     status: JobStatus
@@ -53,8 +62,7 @@ class JobRecord:
     created_at: float
     updated_at: float
     error: str | None = None
-    result: bytes | None = None
-    result_key: str | None = None
+    pictures: tuple[StoredPicture, ...] = ()
     warning: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     details: dict = field(default_factory=dict)

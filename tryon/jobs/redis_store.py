@@ -7,8 +7,8 @@ when a lease runs out. Times are kept as integer microseconds.
 Keys, all under ``{namespace}:``:
 
 * ``job:{id}``   hash: status, step, progress, attempts, error, created, updated, lease_owner,
-  lease_expires, result, result_key, warning, and the inputs (person, clothing, and a whole
-  outfit's bottom) until the job ends.
+  lease_expires, result, result_key, more_results (``pictures.py``), warning, and the inputs (person,
+  clothing, and a whole outfit's bottom) until the job ends.
 * ``queued``     sorted set of queued job ids, scored by creation time (oldest first).
 * ``leases``     sorted set of processing job ids, scored by lease expiry.
 * ``finished``   hash of counters: completed, failed (so ``counts`` never scans keys).
@@ -31,13 +31,14 @@ from redis.exceptions import OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from .pictures import first_picture, more_pictures_json, pictures_of
 from .records import JobInputs, JobRecord, JobResult, JobStatus
 from .store import JobStore, QueueFull
 
 # The hash fields a JobRecord is read from, in the order every script and ``get`` returns them.
 _RECORD_FIELDS = (
     "status", "step", "progress", "attempts", "error", "created", "updated", "result", "result_key", "warning",
-    "options", "details",
+    "options", "details", "more_results",
 )
 
 _PRELUDE = """
@@ -82,7 +83,7 @@ local lease, max_attempts = tonumber(ARGV[3]), tonumber(ARGV[4])
 local function reply(id, key)
   local r = redis.call('HMGET', key, 'status', 'step', 'progress', 'attempts', 'error',
                        'created', 'updated', 'result', 'result_key', 'warning', 'options', 'details',
-                       'person', 'clothing', 'bottom')
+                       'more_results', 'person', 'clothing', 'bottom')
   table.insert(r, 1, id)
   return r
 end
@@ -173,7 +174,8 @@ return 0
 
 _FINISH = _PRELUDE + """
 -- KEYS: job, queued, leases, finished, ended.
--- ARGV: id, worker, status, result or error, token, result_key, warning, details (JSON).
+-- ARGV: id, worker, status, result or error, token, result_key, warning, details (JSON),
+--       more_results (JSON).
 local job = redis.call('HMGET', KEYS[1], 'status', 'lease_owner', 'finish_token')
 if job[1] ~= 'processing' or job[2] ~= ARGV[2] then
   -- Refused, unless this is the same call retried after its reply was lost.
@@ -189,7 +191,7 @@ if ARGV[3] == 'completed' then
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[4]) end
   if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'result_key', ARGV[6]) end
   if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'warning', ARGV[7]) end
-  redis.call('HSET', KEYS[1], 'details', ARGV[8])
+  redis.call('HSET', KEYS[1], 'details', ARGV[8], 'more_results', ARGV[9])
 else
   redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[4], 'updated', now,
              'finish_token', ARGV[5])
@@ -338,10 +340,11 @@ class RedisJobStore(JobStore):
             job_id,
             worker_id,
             JobStatus.COMPLETED,
-            result.png or b"",
-            result.object_key,
+            first_picture(result.pictures).data or b"",
+            first_picture(result.pictures).key,
             result.warning,
             result.details,
+            more_pictures_json(result.pictures),
         )
 
     def fail(self, job_id: str, worker_id: str, error: str) -> bool:
@@ -384,6 +387,7 @@ class RedisJobStore(JobStore):
         result_key: str | None = None,
         warning: str | None = None,
         details: dict | None = None,
+        more_results: str = "[]",
     ) -> bool:
         return 1 == self._finish(
             keys=[self._job_key(job_id), self._queued, self._leases, self._finished, self._ended],
@@ -396,6 +400,7 @@ class RedisJobStore(JobStore):
                 result_key or "",
                 warning or "",
                 json.dumps(details or {}),
+                more_results,
             ],
         )
 
@@ -443,7 +448,8 @@ def _text(value: bytes | None) -> str | None:
 
 
 def _record(job_id: str, values: list) -> JobRecord:
-    status, step, progress, attempts, error, created, updated, result, result_key, warning, options, details = values
+    (status, step, progress, attempts, error, created, updated, result, result_key, warning, options, details,
+     more_results) = values
     return JobRecord(
         job_id=job_id,
         status=JobStatus(status.decode()),
@@ -453,8 +459,7 @@ def _record(job_id: str, values: list) -> JobRecord:
         created_at=_seconds(created),
         updated_at=_seconds(updated),
         error=_text(error),
-        result=result,
-        result_key=_text(result_key),
+        pictures=pictures_of(result, _text(result_key), _text(more_results)),
         warning=_text(warning),
         options=json.loads(options or b"{}"),
         details=json.loads(details or b"{}"),

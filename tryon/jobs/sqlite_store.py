@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .pictures import first_picture, more_pictures_json, pictures_of
 from .records import JobInputs, JobRecord, JobResult, JobStatus
 from .store import JobStore, QueueFull
 
@@ -34,25 +35,27 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_key     TEXT,
     warning        TEXT,
     options        TEXT NOT NULL DEFAULT '{}',
-    details        TEXT NOT NULL DEFAULT '{}'
+    details        TEXT NOT NULL DEFAULT '{}',
+    more_results   TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_update ON jobs (status, updated_at);
 """
-# Columns added since the first schema: a database made before them gets them when opened.
-_ADDED_COLUMNS = {"bottom_image": "BLOB"}
 
 _RECORD_COLUMNS = (
     "job_id, status, step, progress, attempts, created_at, updated_at, error, result, result_key, warning,"
-    " options, details"
+    " options, details, more_results"
 )
+# Columns added since the first schema: a store file written before them gains them at start-up.
+_ADDED_COLUMNS = {"bottom_image": "BLOB", "more_results": "TEXT NOT NULL DEFAULT '[]'"}
 
 
 class SQLiteJobStore(JobStore):
     def __init__(
         self, path: Path, *, lease_seconds: float = 20, max_attempts: int = 3, result_reserve_bytes: int = 0
     ) -> None:
-        """``result_reserve_bytes``: the room a job is admitted with beyond its inputs, for its result."""
+        """``result_reserve_bytes``: the room a job is admitted with beyond its inputs, for each
+        picture of its result (``num_samples`` of them)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._result_reserve_bytes = result_reserve_bytes
@@ -69,7 +72,8 @@ class SQLiteJobStore(JobStore):
         now = time.time()
         with self._writing(), _immediate_transaction(self._db):
             photos = len(inputs.person_image) + len(inputs.clothing_image) + len(inputs.bottom_image or b"")
-            if self._room_bytes() < photos + self._result_reserve_bytes:
+            pictures = int(inputs.options.get("engine_options", {}).get("num_samples", 1))
+            if self._room_bytes() < photos + self._result_reserve_bytes * pictures:
                 raise self._refused_for_space(
                     "the job store (TRYON_DATA_DIR) has no room left for a new job's photos and result"
                 )
@@ -231,15 +235,17 @@ class SQLiteJobStore(JobStore):
         endable = (JobStatus.PROCESSING.value, JobStatus.QUEUED.value if from_queue else JobStatus.PROCESSING.value)
         return (
             self._db.execute(
-                "UPDATE jobs SET status = ?, result = ?, result_key = ?, warning = ?, details = ?, error = ?,"
+                "UPDATE jobs SET status = ?, result = ?, result_key = ?, more_results = ?, warning = ?, details = ?,"
+                " error = ?,"
                 " step = COALESCE(?, step),"
                 " progress = COALESCE(?, progress), updated_at = ?, lease_owner = NULL,"
                 " lease_expires = NULL, person_image = NULL, clothing_image = NULL, bottom_image = NULL"
                 f" WHERE job_id = ? AND status IN (?, ?){owner_clause}",
                 (
                     status.value,
-                    result.png,
-                    result.object_key,
+                    first_picture(result.pictures).data,
+                    first_picture(result.pictures).key,
+                    more_pictures_json(result.pictures),
                     result.warning,
                     json.dumps(result.details),
                     error,
@@ -289,7 +295,8 @@ def _is_disk_full(error: sqlite3.OperationalError | OSError) -> bool:
 
 
 def _record(row: tuple) -> JobRecord:
-    job_id, status, step, progress, attempts, created_at, updated_at, error, result, key, warning, options, details = row
+    (job_id, status, step, progress, attempts, created_at, updated_at, error, result, key, warning, options, details,
+     more_results) = row
     return JobRecord(
         job_id=job_id,
         status=JobStatus(status),
@@ -299,8 +306,7 @@ def _record(row: tuple) -> JobRecord:
         created_at=created_at,
         updated_at=updated_at,
         error=error,
-        result=result,
-        result_key=key,
+        pictures=pictures_of(result, key, more_results),
         warning=warning,
         options=json.loads(options),
         details=json.loads(details),

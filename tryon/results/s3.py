@@ -1,6 +1,7 @@
-"""Result storage in S3: the result PNG of a finished job is uploaded once; every poll gets a fresh link.
+"""Result storage in S3: each result picture of a finished job is uploaded once; every poll gets a fresh link.
 
-The job store keeps the object KEY (``{prefix}{job_id}.png``), never a URL: ``presigned_url(key)`` signs
+The job store keeps the object KEY (``{prefix}{job_id}.png``, ``.jpg`` or ``.webp`` after the
+output format; ``{prefix}{job_id}-{n}.png`` for the picture n > 0 of a job with several), never a URL: ``presigned_url(key)`` signs
 a new GET link on each poll (locally, no network), so a client that polls late still gets a working one.
 Configuration comes in as arguments; credentials and region follow boto3's standard chain
 (environment, shared config files, instance or task role).
@@ -42,7 +43,7 @@ class StorageError(Exception):
 
 
 class S3ResultStorage:
-    """Uploads result PNGs to ``s3://{bucket}/{prefix}{job_id}.png`` and signs GET links for them.
+    """Uploads result pictures to ``s3://{bucket}/{prefix}{job_id}{suffix}`` and signs GET links for them.
 
     Thread-safe: boto3 clients may be shared between threads. Network calls use short timeouts
     (3 s connect, 10 s read) and botocore makes a single try per call, so ``attempts`` and
@@ -112,18 +113,21 @@ class S3ResultStorage:
                 "cannot delete probe %r from bucket %r: %s", probe_key, self.bucket, self._reason(exc)
             )
 
-    def put_result(self, job_id: str, png: bytes) -> str:
-        """Upload the result PNG of ``job_id``; return its key. Retries transient failures with backoff.
+    def put_result(
+        self, job_id: str, picture: bytes, *, media_type: str = "image/png", suffix: str = ".png", index: int = 0
+    ) -> str:
+        """Upload the result picture ``index`` of ``job_id`` (``media_type``, its file ``suffix``);
+        return its key. Retries transient failures with backoff.
 
         Errors that retrying cannot fix (no such bucket, access denied, bad credentials) fail at once.
         Raises StorageError after the last attempt.
         """
         if not job_id or "/" in job_id or job_id.startswith("."):
             raise ValueError(f"job_id must be a plain name (no '/', no leading '.'), got {job_id!r}")
-        key = f"{self.prefix}{job_id}.png"
+        key = f"{self.prefix}{job_id}{f'-{index}' if index else ''}{suffix}"
         for attempt in range(1, self.attempts + 1):
             try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=png, ContentType="image/png")
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=picture, ContentType=media_type)
                 return key
             except (BotoCoreError, ClientError) as exc:
                 reason = self._reason(exc)
@@ -143,7 +147,7 @@ class S3ResultStorage:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def get_result(self, key: str) -> bytes:
-        """The stored PNG (for callers that want the bytes rather than a link)."""
+        """The stored picture (for callers that want the bytes rather than a link)."""
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except (BotoCoreError, ClientError) as exc:

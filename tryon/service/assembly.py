@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import io
 import logging
 from pathlib import Path
 from typing import Any
 
 from http import HTTPStatus
 
+from starlette.responses import Response
+
 from bentoml.exceptions import BentoMLException, InvalidArgument, ServiceUnavailable
-from PIL import Image
 
 from runners.calls import runner_api_from_threads
 from runners.gpus import gpu_services, share_gpus_when_too_few
@@ -25,7 +25,9 @@ from runners.gpus import gpu_services, share_gpus_when_too_few
 from ..api import attach_state, create_app, route_table
 from ..api.app import STORE_FULL
 from ..api.endpoint_labels import endpoint_label
-from ..errors import InvalidImage
+from ..api.output_options import output_options
+from ..errors import InvalidImage, InvalidOption
+from ..images import OutputFormat
 from ..jobs import JobStatus, QueueFull, StoreFull, metrics
 from ..library_internals import label_bentoml_request_metrics
 from ..settings import Settings
@@ -57,17 +59,29 @@ class TooManyJobs(BentoMLException):
     error_code = HTTPStatus.TOO_MANY_REQUESTS
 
 
-async def run_task(api: ApiSide, person_image: Path, clothing_image: Path, *, job_id: str | None) -> Image.Image:
+async def run_task(
+    api: ApiSide,
+    person_image: Path,
+    clothing_image: Path,
+    *,
+    job_id: str | None,
+    output_format: str = "png",
+    output_quality: int | None = None,
+) -> Response:
     """The task endpoint's try-on: a job like POST /api/tryon's, awaited; errors as BentoML's.
 
+    The answer is the result as encoded, with its content type: BentoML passes a ``Response`` through
+    as it is (a PIL image it would encode again, at its own quality; a ``Path`` its task store cannot
+    read back under Starlette 1, whose ``FileResponse`` needs the request's method).
     Called synchronously (``POST /tryon``) there is no task id (``job_id`` None): the job gets its own.
     """
     state = api.state
     try:
+        options = output_options(output_format, output_quality)
         job_id = await asyncio.to_thread(
-            state.submit, person_image.read_bytes(), clothing_image.read_bytes(), job_id=job_id
+            state.submit, person_image.read_bytes(), clothing_image.read_bytes(), options=options, job_id=job_id
         )
-    except InvalidImage as error:
+    except (InvalidImage, InvalidOption) as error:
         raise InvalidArgument(str(error)) from None
     except QueueFull as error:
         raise TooManyJobs(state.admission.queue_full(error.queued)[0]) from None
@@ -76,8 +90,8 @@ async def run_task(api: ApiSide, person_image: Path, clothing_image: Path, *, jo
     record = await state.wait(job_id)
     if record.status is JobStatus.FAILED:
         raise BentoMLException(record.error or "The try-on failed.")
-    png = await asyncio.to_thread(api.results.png_of, record)
-    return Image.open(io.BytesIO(png))
+    picture = await asyncio.to_thread(api.results.picture_of, record)
+    return Response(content=picture, media_type=OutputFormat(output_format).media_type)
 
 
 def finish_service_class(service: Any) -> None:

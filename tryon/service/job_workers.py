@@ -25,7 +25,7 @@ from ..engines.outfits import dress
 from ..engines.registry import AUTO, EngineUnavailable, choose_engine, engine_spec
 from ..jobs import JobInputs, JobResult, JobStore, WorkerPool
 from ..jobs.progress import JobProgress
-from ..results import ResultPublisher
+from ..results import ResultPublisher, output_format_of
 from ..results.webhooks import WebhookSender
 from ..settings import Settings
 
@@ -59,6 +59,7 @@ class JobWorkers:
         self.description: EngineDescription | None = None
         self.start_error: str | None = None
         self.results = results
+        self.png_compress_level = settings.png_compress_level
         self.store = store
         self.webhooks = WebhookSender(
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
@@ -127,7 +128,10 @@ class JobWorkers:
             "height": output.height,
             **output.details.model_dump(),
         }
-        return replace(self.results.publish(job_id, output.png), details=details)
+        if output.picture_details:
+            details["pictures"] = list(output.picture_details)
+        encoding = output_format_of(inputs.options, self.png_compress_level)
+        return replace(self.results.publish(job_id, output.pictures, encoding), details=details)
 
     def _send_webhook(self, job_id: str, inputs: JobInputs) -> None:
         url = inputs.options.get("webhook_url")

@@ -5,6 +5,13 @@
 (() => {
   const STEPS = ["segmentation", "pose", "warp", "inpainting", "blend", "done"];
   const ACCEPTED = ["image/jpeg", "image/png", "image/webp"];
+  // The output formats the service encodes results in (output_format), as the download names them.
+  const FORMATS = {
+    png: { type: "image/png", suffix: ".png", name: "PNG" },
+    jpeg: { type: "image/jpeg", suffix: ".jpg", name: "JPEG" },
+    webp: { type: "image/webp", suffix: ".webp", name: "WebP" },
+  };
+  let outputFormat = "png";
   const MAX_BYTES = 20 * 1024 * 1024;
   const POLL_MS = 400;
   const MAX_NETWORK_ERRORS = 20;
@@ -111,7 +118,7 @@
     let url = body.result_url;
     if (!url) {
       const bytes = Uint8Array.from(atob(body.result_b64), (c) => c.charCodeAt(0));
-      resultObjectUrl = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
+      resultObjectUrl = URL.createObjectURL(new Blob([bytes], { type: FORMATS[outputFormat].type }));
       url = resultObjectUrl;
     }
     const image = $("result-image");
@@ -121,7 +128,8 @@
     image.hidden = false;
     const link = $("download");
     link.href = url;
-    link.download = `tryon-${body.job_id}.png`;
+    link.download = `tryon-${body.job_id}${FORMATS[outputFormat].suffix}`;
+    link.textContent = `Download ${FORMATS[outputFormat].name}`;
     link.hidden = false;
   }
 
@@ -181,6 +189,8 @@
     form.append("category", $("category").value);
     const bottom = $("bottom-input").files[0]; // a whole outfit: the garment photo is then the top
     if (bottom) form.append("bottom_image", bottom, bottom.name);
+    outputFormat = $("output-format").value;
+    if (outputFormat !== "png") form.append("output_format", outputFormat); // png is the default
     try {
       const response = await fetch(SUBMIT_URL, { method: "POST", body: form, headers: authHeaders() });
       const body = await readJson(response);

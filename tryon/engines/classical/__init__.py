@@ -19,11 +19,7 @@ if TYPE_CHECKING:
 
 
 def build(settings: "Settings", runner_api: RunnerAPI) -> ClassicalEngine:
-    return ClassicalEngine(
-        runner_api,
-        limits=settings.image_limits,
-        png_compress_level=settings.png_compress_level,
-    )
+    return ClassicalEngine(runner_api, limits=settings.image_limits)
 
 
 CLASSICAL = EngineSpec(

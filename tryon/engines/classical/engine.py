@@ -1,10 +1,10 @@
-"""The classical engine's adapter: uploaded bytes to PNG bytes through the pipeline and its runners."""
+"""The classical engine's adapter: uploaded bytes to a picture through the pipeline and its runners."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...images import ImageLimits, decode_image, encode_png
+from ...images import ImageLimits, decode_image
 from ...models.clothes_parser import CanvasClothesParser
 from ..base import (
     EngineDescription,
@@ -38,7 +38,6 @@ class ClassicalEngine:
         runner_api: RunnerAPI,
         *,
         limits: ImageLimits,
-        png_compress_level: int = 1,
         garment_cache_size: int = 64,
     ) -> None:
         self._describe = {runner.name: runner_api(runner, "describe") for runner in RUNNERS}
@@ -49,7 +48,6 @@ class ClassicalEngine:
         self._runner_parser = CanvasClothesParser(runner_api(ParsingRunner, "parse"))
         self._parser: HumanParser | None = None  # set by warm_up, from what the runners serve
         self._limits = limits
-        self._png_compress_level = png_compress_level
         self._garments = GarmentCache(max_items=garment_cache_size)
 
     def run(self, request: EngineRequest, on_progress: ProgressCallback) -> EngineResult:
@@ -66,14 +64,7 @@ class ClassicalEngine:
             on_step=on_progress,
             parser=self._parser,
         )
-        height, width = result.image.shape[:2]
-        return EngineResult(
-            png=encode_png(result.image, self._png_compress_level),
-            width=width,
-            height=height,
-            category=result.category,
-            notes=tuple(result.notes),
-        )
+        return EngineResult(pictures=(result.image,), category=result.category, notes=tuple(result.notes))
 
     def warm_up(self) -> None:
         """Learn from the runners whether the parser is served, then call each model once."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def build(settings: "Settings", runner_api: RunnerAPI) -> FashnVtonEngine:
-    return FashnVtonEngine(runner_api, limits=settings.image_limits, png_compress_level=settings.png_compress_level)
+    return FashnVtonEngine(runner_api, limits=settings.image_limits)
 
 
 FASHN_VTON = EngineSpec(

@@ -1,4 +1,4 @@
-"""The FASHN VTON engine's adapter: uploaded bytes to PNG bytes through ``FashnVtonRunner``.
+"""The FASHN VTON engine's adapter: uploaded bytes to pictures through ``FashnVtonRunner``.
 
 Steps, as the service documents them:
 
@@ -12,13 +12,14 @@ Steps, as the service documents them:
   wearer's silhouette cut to the category's body zone, face and hands removed);
 - pose: the person's keypoints, from the runner (DWPose, or mediapipe);
 - warp: the four canvases (``inputs.prepare_canvases``);
-- inpainting: the runner samples; its denoising steps move the progress from 55 towards 85 (one
-  progress call per interval for all of the process's jobs); a job that ends meanwhile (cancelled,
-  timed out) has its request dropped by the runner at the next step;
-- blend: the picture unpadded to the person photo's aspect; with ``result_size`` ``original`` (the
+- inpainting: the runner samples (``num_samples`` pictures: one row per seed ``seed``, ``seed+1``,
+  ..., in one ``sample`` call, so they share a batch); its denoising steps move the progress from 55
+  towards 85 (one progress call per interval for all of the process's jobs); a job that ends
+  meanwhile (cancelled, timed out) has its rows dropped by the runner at the next step;
+- blend: each picture unpadded to the person photo's aspect; with ``result_size`` ``original`` (the
   default) composited onto the person photo at its own size where the model changed it (the
   garment's zone and what the model redrew around it; ``tryon.vision.composite``), with ``model``
-  as it is, at the model's resolution; as a PNG.
+  as it is, at the model's resolution (the service encodes them).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from ...errors import GarmentNotFound, NoPersonFound, TryOnError
-from ...images import ImageLimits, decode_image, encode_png
+from ...images import ImageLimits, decode_image
 from ...vision.agnostic import FashnLabel, GarmentCategory, fashn_labels_from_parse, garment_labels
 from ...vision.body import BodyPoints
 from ...vision.canvas import pre_resize, unpad
@@ -61,6 +62,7 @@ GARMENT_CATEGORY_OF_CATEGORY = {
     Category.LOWER_BODY: GarmentCategory.BOTTOMS,
     Category.DRESSES: GarmentCategory.ONE_PIECES,
 }
+SEED_RANGE = 2**63  # seeds are in [0, 2^63): seed + k wraps round to 0
 log = logging.getLogger(__name__)
 
 
@@ -87,7 +89,6 @@ class FashnVtonEngine:
         runner_api: RunnerAPI,
         *,
         limits: ImageLimits,
-        png_compress_level: int = 1,
         progress_poll_seconds: float = 0.2,
     ) -> None:
         self._sample = runner_api(FashnVtonRunner, "sample")
@@ -99,7 +100,6 @@ class FashnVtonEngine:
         self._mask_garment = runner_api(FashnVtonRunner, "mask_garment")
         self._describe = runner_api(FashnVtonRunner, "describe")
         self._limits = limits
-        self._png_compress_level = png_compress_level
         self._poll_seconds = progress_poll_seconds
         self._progress = ProgressPoller(runner_api(FashnVtonRunner, "progress"), progress_poll_seconds)
         self._sampling_calls = ThreadPoolExecutor(MAX_SAMPLING_CALLS, thread_name_prefix="fashn-sample")
@@ -137,28 +137,32 @@ class FashnVtonEngine:
         (canvas,) = prepare_canvases([tryon], CANVAS_HEIGHT, CANVAS_WIDTH)
 
         on_progress(Step.INPAINTING)
-        sampling = SamplingRequest(
-            # The job's id: a job run again (its worker lost) joins or reads its first sampling.
-            request_id=request.job_id or str(uuid.uuid4()),
-            category=fashn_category,
-            seed=seed,
-            num_steps=options.num_steps,
-            guidance_scale=options.guidance_scale,
-        )
-        picture = self.sample(sampling, pack_request(sampling, canvas), on_progress)
+        # Ids from the job's: a job run again (its worker lost) joins or reads its first sampling.
+        request_ids = sample_request_ids(request.job_id or str(uuid.uuid4()), options.num_samples)
+        seeds = sample_seeds(seed, options.num_samples)
+        samplings = [
+            SamplingRequest(
+                request_id=request_id,
+                category=fashn_category,
+                seed=row_seed,
+                num_steps=options.num_steps,
+                guidance_scale=options.guidance_scale,
+            )
+            for request_id, row_seed in zip(request_ids, seeds)
+        ]
+        rows = np.concatenate([pack_request(sampling, canvas) for sampling in samplings])
+        pictures = self.sample(samplings, rows, on_progress)
 
         on_progress(Step.BLEND)
-        image = unpad(picture, canvas.padding)
+        images = [unpad(picture, canvas.padding) for picture in pictures]
         size_notes: tuple[str, ...] = ()
         if options.result_size == "original":
-            image, note = at_photo_size(photo, unpad(canvas.person, canvas.padding), image, person_keypoints, category)
-            size_notes = (note,)
-        png = encode_png(np.ascontiguousarray(image), self._png_compress_level)
+            seen = unpad(canvas.person, canvas.padding)
+            composited = [at_photo_size(photo, seen, image, person_keypoints, category) for image in images]
+            images, size_notes = [image for image, _ in composited], (composited[0][1],)
         on_progress(Step.DONE)
         return EngineResult(
-            png=png,
-            width=image.shape[1],
-            height=image.shape[0],
+            pictures=tuple(np.ascontiguousarray(image) for image in images),
             category=category,
             notes=(*garment.notes, *steps_note(options), *size_notes),
             details=FashnVtonDetails(
@@ -168,6 +172,7 @@ class FashnVtonEngine:
                 garment_photo_type=garment.photo_type,
                 mode=options.mode,
             ),
+            picture_details=tuple({"seed": each} for each in seeds) if "num_samples" in options.model_fields_set else (),
         )
 
     def prepare_garment(self, photo: np.ndarray, requested: Category, options: FashnVtonOptions) -> PreparedGarment:
@@ -224,33 +229,40 @@ class FashnVtonEngine:
     def keypoints(self, image: np.ndarray) -> Keypoints:
         return Keypoints.from_array(np.asarray(self._estimate_pose(image)))
 
-    def sample(self, sampling: SamplingRequest, packed: np.ndarray, on_progress: ProgressCallback) -> np.ndarray:
-        """The runner's picture of the whole canvas, reporting its denoising steps while it samples.
+    def sample(
+        self, samplings: list[SamplingRequest], packed: np.ndarray, on_progress: ProgressCallback
+    ) -> list[np.ndarray]:
+        """The runner's pictures of the whole canvas, one per row of ``packed`` (one call: the rows
+        share a batch), reporting the denoising steps of the first while they sample.
 
         The call waits in a thread of its own. This (the job's) thread reports the progress the
         poller last heard; when the job ends first (``on_progress`` raises: cancelled, timed out), it
-        tells the runner to drop the request and returns at once.
+        tells the runner to drop the job's rows and returns at once.
         """
+        request_ids = [sampling.request_id for sampling in samplings]
         call: Future = self._sampling_calls.submit(self._sample, packed)
-        with self._progress.watch(sampling.request_id) as progress:
+        with self._progress.watch(request_ids[0]) as progress:
             try:
                 while not wait([call], timeout=self._poll_seconds).done:
                     done, total = progress()
                     on_progress(Step.INPAINTING, done / total if total else 0.0)
             except BaseException:
-                self.cancel_sampling(sampling.request_id)
+                self.cancel_sampling(request_ids)
                 raise
-        result = unpack_result(np.asarray(call.result())[0])
-        if isinstance(result, str):
-            raise TryOnError(result)
-        return result
+        results = [unpack_result(row) for row in np.asarray(call.result())]
+        failed = next((result for result in results if isinstance(result, str)), None)
+        if failed is not None:
+            raise TryOnError(failed)
+        return results
 
-    def cancel_sampling(self, request_id: str) -> None:
-        """Ask the runner to drop ``request_id`` from its batch; a failure is only logged (the job has ended)."""
+    def cancel_sampling(self, request_ids: list[str]) -> None:
+        """Ask the runner to drop these rows from their batch; a failure is only logged (the job has ended)."""
         try:
-            self._cancel([request_id])
+            self._cancel(request_ids)
         except Exception as error:
-            log.warning("could not cancel the sampling of %s: %s: %s", request_id, type(error).__name__, error)
+            log.warning(
+                "could not cancel the sampling of %s: %s: %s", ", ".join(request_ids), type(error).__name__, error
+            )
 
     def warm_up(self) -> None:
         """Ask the runner how it masks worn garments, then run the pose model and one denoising step."""
@@ -282,6 +294,17 @@ def steps_note(options: FashnVtonOptions) -> tuple[str, ...]:
     if options.steps is None or "mode" not in options.model_fields_set:
         return ()
     return (f"{options.steps} denoising steps as sent in steps (mode {options.mode} alone would run {MODE_STEPS[options.mode]})",)
+
+
+def sample_seeds(seed: int, num_samples: int) -> list[int]:
+    """One seed per picture: ``seed``, ``seed+1``, ... (modulo 2^63, the seeds' range)."""
+    return [(seed + index) % SEED_RANGE for index in range(num_samples)]
+
+
+def sample_request_ids(job_request_id: str, num_samples: int) -> list[str]:
+    """The runner's request id of each picture of a job: the job's own for the first (as for a
+    one-picture job), ``{id}#{n}`` for picture n > 0."""
+    return [job_request_id, *(f"{job_request_id}#{index}" for index in range(1, num_samples))]
 
 
 def decide_category(requested: Category, classify: Callable[[], GarmentClass]) -> tuple[Category, str]:

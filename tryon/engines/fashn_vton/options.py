@@ -15,6 +15,7 @@ from .batching import DEFAULT_GUIDANCE_SCALE, DEFAULT_NUM_STEPS
 
 MAX_SEED = 2**63 - 1
 MAX_STEPS = 50
+MAX_SAMPLES = 4
 Mode = Literal["performance", "balanced", "quality"]
 # Denoising steps of each preset: the reference's own figures (docs/fashn-vton.md).
 MODE_STEPS: dict[str, int] = {"performance": 20, "balanced": DEFAULT_NUM_STEPS, "quality": 50}
@@ -50,7 +51,13 @@ class FashnVtonOptions(EngineOptions):
         description="Speed and quality preset: performance (20 denoising steps), balanced (default, 30) or "
         "quality (50). An explicit steps wins.",
     )
-
+    num_samples: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_SAMPLES,
+        description=f"Pictures to make, 1 to {MAX_SAMPLES} (default 1), from the seeds seed, seed+1, ...: "
+        "sampled together in one batch. The answer adds results, one entry per picture.",
+    )
     result_size: Literal["original", "model"] = Field(
         default="original",
         description="original (default): the person photo's own size (up to TRYON_WORKING_SIDE_PX), the "
@@ -72,3 +79,4 @@ class FashnVtonDetails(EngineDetails):
         description="What the garment photo was taken as (FASHN VTON): as sent, or what auto decided."
     )
     mode: Mode = Field(description="The speed and quality preset asked for (FASHN VTON).")
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...images import ImageLimits, decode_image, encode_png
+from ...images import ImageLimits, decode_image
 from ..base import EngineDescription, EngineRequest, EngineResult, ProgressCallback, RunnerAPI, RunnerDescription, Step
 from .options import MirrorOptions
 from .runner import MirrorRunner
@@ -27,9 +27,7 @@ class MirrorEngine:
         picture = np.asarray(self._mirror(person[None])[0], np.uint8) if options.flip else person
         on_progress(Step.DONE)
         return EngineResult(
-            png=encode_png(picture, 1),
-            width=picture.shape[1],
-            height=picture.shape[0],
+            pictures=(picture,),
             category=request.category,
             notes=("mirrored" if options.flip else "not mirrored (flip is false)",),
         )
