@@ -64,8 +64,8 @@ def test_demo_page_runs_a_try_on_and_shows_the_result(
         DROP_FILE, [garment.name, "image/jpeg", base64.b64encode(garment.read_bytes()).decode()]
     )
     page.dispatch_event("#garment-drop", "drop", {"dataTransfer": transfer})
-    page.wait_for_function("document.getElementById('person-preview').naturalWidth > 0")
-    page.wait_for_function("document.getElementById('garment-preview').naturalWidth > 0")
+    page.wait_for_function("() => document.getElementById('person-preview').naturalWidth > 0")
+    page.wait_for_function("() => document.getElementById('garment-preview').naturalWidth > 0")
     assert page.is_enabled("#submit")
 
     page.click("#submit")
@@ -202,8 +202,8 @@ def test_demo_page_runs_a_job_from_photo_urls(service, browser, data_dir: Path) 
         page.press("#person-url", "Tab")  # typed: the page previews it
         page.fill("#garment-url", photos.url(f"files/{GARMENT}"))
         page.press("#garment-url", "Tab")
-        page.wait_for_function("document.getElementById('person-preview').naturalWidth > 0")
-        page.wait_for_function("document.getElementById('garment-preview').naturalWidth > 0")
+        page.wait_for_function("() => document.getElementById('person-preview').naturalWidth > 0")
+        page.wait_for_function("() => document.getElementById('garment-preview').naturalWidth > 0")
         assert page.is_enabled("#submit")
         fetched_by_the_browser = len(photos.requests)  # the previews
 
@@ -295,7 +295,7 @@ def test_demo_page_shows_every_picture_of_num_samples(service, browser, data_dir
 
     assert ("num_samples", "3") in multipart_fields(sent[0])
     assert page.eval_on_selector("#result-image", "img => img.naturalWidth") == 64  # the first, in the panel
-    page.wait_for_function("[...document.querySelectorAll('#results img')].every((img) => img.naturalWidth > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('#results img')].every((img) => img.naturalWidth > 0)")
     shown = page.eval_on_selector_all("#results img", "images => images.map((img) => img.naturalWidth)")
     assert shown == [64, 65, 66]
     captions = page.eval_on_selector_all("#results figcaption span", "spans => spans.map((s) => s.textContent)")
@@ -350,7 +350,7 @@ def test_demo_page_sends_a_bottom_garment_and_shows_the_notes(service, browser, 
     page.set_input_files("#garment-input", str(data_dir / GARMENT))
     page.click("#more > summary")  # the options are folded away until asked for
     page.set_input_files("#bottom-input", str(data_dir / BOTTOM))
-    page.wait_for_function("document.getElementById('bottom-preview').naturalWidth > 0")
+    page.wait_for_function("() => document.getElementById('bottom-preview').naturalWidth > 0")
     page.click("#submit")
     page.wait_for_selector("body[data-state='completed']")
 
