@@ -106,6 +106,13 @@ class Settings(ModelSettings):
     image_url_timeout_seconds: float = Field(
         default=10, gt=0, le=120, description="Time limit of fetching one photo by URL (lookup, redirects, body)."
     )
+    image_url_max_fetches: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Submissions fetching their photos by URL at once in the API process (each holds one of "
+        "its request threads for up to the time limit): one more is answered 429 with Retry-After.",
+    )
 
     redis_url: str | None = Field(
         default=None, description="Share jobs between replicas through this Redis (else SQLite)."

@@ -4,6 +4,8 @@ Each photo field ``X`` (``person_image``, ``clothing_image``, and a whole outfit
 ``bottom_image``) has a sibling ``X_url``: exactly one of the two is given. A URL is fetched through the SSRF guard that webhooks use
 (``tryon.guarded_http``), within the upload size limit and ``TRYON_IMAGE_URL_TIMEOUT_SECONDS``,
 and its bytes are queued like an upload's: the job, and any retry of it, never fetches again.
+At most ``TRYON_IMAGE_URL_MAX_FETCHES`` submissions fetch at once (a 429 beyond), so slow URLs
+cannot take every request thread and delay polls.
 
 Clients that send no files may send the form's fields as a JSON object instead
 (``FormOrJSONRoute``): the same names, the same checks, the same answers.
@@ -12,8 +14,10 @@ Clients that send no files may send the form's fields as a JSON object instead
 from __future__ import annotations
 
 import json
+import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Coroutine
+from typing import Annotated, Any, Callable, Coroutine, Iterator
 
 from fastapi import Form, HTTPException, Request, Response, UploadFile, params
 from fastapi.routing import APIRoute
@@ -68,7 +72,31 @@ def read_photos(state: ServiceState, *sources: PhotoSource) -> list[bytes]:
     problems = [problem for source in sources if (problem := _source_problem(source))]
     if problems:
         raise InvalidImage("; ".join(problems) + ".")
-    return [_photo_bytes(state, source) for source in sources]
+    with _fetch_slot(state, [source.url_field for source in sources if source.upload is None]):
+        return [_photo_bytes(state, source) for source in sources]
+
+
+@contextmanager
+def _fetch_slot(state: ServiceState, url_fields: list[str]) -> Iterator[None]:
+    """One of the ``TRYON_IMAGE_URL_MAX_FETCHES`` slots while a submission fetches its photos (one
+    after the other, on its request thread); none for uploads only. With every slot taken the
+    answer is a 429 at once: waiting for a slot would hold a request thread too."""
+    if not url_fields:
+        yield
+        return
+    if not state.image_url_fetches.acquire(blocking=False):
+        wait = math.ceil(state.image_url_limits.timeout_seconds)
+        raise HTTPException(
+            429,
+            f"{' and '.join(url_fields)}: the service is already fetching photos by URL for "
+            f"{state.image_url_max_fetches} submissions, its limit; try again in about {wait} s, or "
+            "upload the photos as files.",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        yield
+    finally:
+        state.image_url_fetches.release()
 
 
 def read_upload(field: str, upload: UploadFile, max_bytes: int) -> bytes:

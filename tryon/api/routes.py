@@ -51,7 +51,10 @@ health_router = APIRouter(tags=["operations"])
     responses={
         400: {"model": ErrorResponse, "description": "Invalid file type, size or content"},
         **UNAUTHORIZED,
-        429: {"model": ErrorResponse, "description": "Queue full; retry after the Retry-After header"},
+        429: {
+            "model": ErrorResponse,
+            "description": "Queue full, or too many photos by URL being fetched; retry after the Retry-After header",
+        },
     },
 )
 def submit_tryon(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -27,6 +28,10 @@ class ServiceState:
     allow_private_webhooks: bool = False
     allow_private_image_urls: bool = False
     image_url_limits: FetchLimits = FetchLimits()
+    image_url_max_fetches: int = 4  # submissions fetching photos by URL at once (429 beyond)
+
+    def __post_init__(self) -> None:
+        self.image_url_fetches = threading.BoundedSemaphore(self.image_url_max_fetches)
 
     def submit(
         self,

@@ -52,6 +52,7 @@ class ApiSide:
             allow_private_webhooks=settings.webhook_allow_private,
             allow_private_image_urls=settings.image_url_allow_private,
             image_url_limits=FetchLimits(timeout_seconds=settings.image_url_timeout_seconds),
+            image_url_max_fetches=settings.image_url_max_fetches,
             admission=AdmissionPolicy(
                 api_key=settings.api_key.get_secret_value() if settings.api_key else None,
                 max_queue=settings.max_queue,
