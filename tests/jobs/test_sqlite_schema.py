@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tryon.jobs import JobInputs, JobResult, JobStatus, SQLiteJobStore, StoredPicture
 
-# The table as the first release made it (before a whole outfit's bottom_image).
+# The table as the first release made it (before a whole outfit's bottom_image and several pictures).
 FIRST_SCHEMA = """
 CREATE TABLE jobs (
     job_id TEXT PRIMARY KEY, status TEXT NOT NULL, step TEXT, progress INTEGER NOT NULL DEFAULT 0,
@@ -53,3 +53,22 @@ def test_a_finished_jobs_bottom_image_is_dropped(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT bottom_image FROM jobs").fetchall() == [(None,)]
     store.close()
+
+
+def test_a_database_from_before_several_pictures_reads_and_stores_them(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(FIRST_SCHEMA)
+        db.execute(
+            "INSERT INTO jobs (job_id, status, step, progress, created_at, updated_at, result)"
+            " VALUES ('old', 'completed', 'done', 100, 1.0, 1.0, x'89504e47')"
+        )
+    store = SQLiteJobStore(path)
+    old = store.get("old")
+    assert old.status is JobStatus.COMPLETED and old.pictures == (StoredPicture(data=b"\x89PNG"),)
+    store.create("new", JobInputs(b"p", b"c"))
+    store.claim("w")
+    pictures = (StoredPicture(data=b"one"), StoredPicture(data=b"two"))
+    assert store.complete("new", "w", JobResult(pictures=pictures))
+    store.close()
+    assert SQLiteJobStore(path).get("new").pictures == pictures  # and once more, the column already there
