@@ -29,7 +29,7 @@ def batches_since(url: str, before: dict[str, dict[str, float]], runner: str) ->
     return {kind: after.get(runner, {}).get(kind, 0.0) - before.get(runner, {}).get(kind, 0.0) for kind in ("sum", "count")}
 
 
-JOBS = 16
+JOBS = 8
 
 
 def test_concurrent_jobs_go_through_the_batching_runners(service, person_bytes, garment_bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from pathlib import Path
@@ -11,6 +12,10 @@ import requests
 from PIL import Image
 
 from tests.s3_server import SeaweedS3
+from tryon.service.api_side import ApiSide
+from tryon.service.job_workers import WorkerStatus
+from tryon.service.parts import build_job_store, build_result_publisher
+from tryon.settings import Settings
 
 from .helpers import decode_result, poll_until_finished, submit
 from .served import ServedService
@@ -102,17 +107,23 @@ def test_s3_down_keeps_the_result_as_base64_with_a_warning(
     assert requests.get(f"{s3_service.url}/health", timeout=10).json()["status"] == "ok"
 
 
-def test_missing_bucket_is_reported_at_start_up(tmp_path: Path, s3_server: SeaweedS3) -> None:
-    served = ServedService(tmp_path, **s3_settings(s3_server, "no-such-bucket")).start()
-    try:
-        health = requests.get(f"{served.url}/health", timeout=10).json()
-        assert health["status"] == "degraded"
-        assert health["storage"] == {
-            "backend": "s3",
-            "bucket": "no-such-bucket",
-            "error": health["storage"]["error"],
-        }
-        assert "bucket 'no-such-bucket' does not exist" in health["storage"]["error"]
-        assert "bucket 'no-such-bucket' does not exist" in served.log(20_000)
-    finally:
-        served.stop()
+def test_missing_bucket_is_reported_at_start_up(
+    tmp_path: Path, s3_server: SeaweedS3, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In process, as the service wires it: the start-up check of the job workers' publisher, and
+    /health from the API side sharing it (the S3 server is real)."""
+    for name, value in s3_settings(s3_server, "no-such-bucket").items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(data_dir=tmp_path)
+    results = build_result_publisher(settings)
+    results.check()  # what JobWorkers.start does first
+
+    async def workers_ready() -> WorkerStatus:
+        return WorkerStatus(models_loaded=True, running=0, workers=1)
+
+    api = ApiSide(settings, store=build_job_store(settings), results=results, wake=lambda: None, worker_status=workers_ready)
+    health = asyncio.run(api.health()).model_dump()
+    assert health["status"] == "degraded"
+    assert health["storage"] == {"backend": "s3", "bucket": "no-such-bucket", "error": health["storage"]["error"]}
+    assert "bucket 'no-such-bucket' does not exist" in health["storage"]["error"]
+    assert "bucket 'no-such-bucket' does not exist" in caplog.text

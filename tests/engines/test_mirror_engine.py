@@ -12,6 +12,11 @@ import requests
 
 from tests.e2e.helpers import decode_result, poll_until_finished
 from tests.e2e.served import ServedService
+from tests.engines.test_registry import Described
+from tryon.engines.mirror import MIRROR
+from tryon.engines.mirror.runner import MirrorRunner
+from tryon.engines.registry import choose_engine
+from tryon.settings import Settings
 from tryon.images import ImageLimits, decode_image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,11 +89,13 @@ def test_its_option_is_documented_and_validated_and_another_engines_option_is_no
     assert "steps" not in final  # a FASHN VTON detail: not this engine's
 
 
-@pytest.mark.e2e
-def test_auto_never_picks_an_engine_that_serves_no_real_try_on(tmp_path) -> None:
-    served = ServedService(tmp_path, target="tests.engines.mirror_service:TryOnService", TRYON_ENGINE="auto")
-    try:
-        health = requests.get(f"{served.start(timeout=180).url}/health", timeout=10).json()
-    finally:
-        served.stop()
-    assert health["engine"] == "classical", health
+def test_auto_never_picks_an_engine_that_serves_no_real_try_on() -> None:
+    """Its runner says it serves a test model, so ``auto`` passes it over for the next engine (in
+    process: the choice reads only what the runners say of themselves)."""
+    runner = MirrorRunner()
+    mirror = MIRROR.build(Settings(), lambda service, api: getattr(runner, api))
+    classical = Described("classical")
+
+    chosen, description = choose_engine("auto", {"mirror": mirror, "classical": classical})
+
+    assert chosen is classical and description.passed_over["mirror"].startswith("test model"), description

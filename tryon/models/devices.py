@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+
 from pydantic import BaseModel, Field
 
 _GB = 1024**3
@@ -17,8 +20,21 @@ class GpuInfo(BaseModel):
     memory_used_gb: float = Field(description="In use on the device by all processes.")
 
 
+@functools.cache
+def cuda_driver_loadable() -> bool:
+    """The CUDA driver library loads in this process. Without it no device is visible, and torch
+    (seconds of CPU to import) need not be asked: every runner process asks at start-up."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
 def cuda_available() -> bool:
-    """This process sees a CUDA device (torch)."""
+    """This process sees a CUDA device (torch, where the driver is there to ask)."""
+    if not cuda_driver_loadable():
+        return False
     import torch
 
     return torch.cuda.is_available()
@@ -26,10 +42,10 @@ def cuda_available() -> bool:
 
 def gpu_info(index: int = 0) -> GpuInfo | None:
     """CUDA device ``index`` as torch sees it in this process, or None without one."""
-    import torch
-
     if not cuda_available():
         return None
+    import torch
+
     free, total = torch.cuda.mem_get_info(index)
     return GpuInfo(
         gpu_name=torch.cuda.get_device_name(index),
