@@ -23,14 +23,20 @@ def columns(path: Path) -> list[str]:
         return [row[1] for row in db.execute("PRAGMA table_info(jobs)")]
 
 
-def test_a_database_from_before_bottom_image_gets_the_column_and_keeps_its_jobs(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
+def first_release_database(path: Path, insert_job: str) -> Path:
+    """A database as the first release made it, holding the job ``insert_job`` (SQL) writes."""
     with sqlite3.connect(path) as db:
         db.executescript(FIRST_SCHEMA)
-        db.execute(
-            "INSERT INTO jobs (job_id, status, created_at, updated_at, person_image, clothing_image, options)"
-            " VALUES ('queued-before', 'queued', 1.0, 1.0, x'01', x'02', '{\"category\": \"auto\"}')"
-        )
+        db.execute(insert_job)
+    return path
+
+
+def test_a_database_from_before_bottom_image_gets_the_column_and_keeps_its_jobs(tmp_path: Path) -> None:
+    path = first_release_database(
+        tmp_path / "jobs.sqlite3",
+        "INSERT INTO jobs (job_id, status, created_at, updated_at, person_image, clothing_image, options)"
+        " VALUES ('queued-before', 'queued', 1.0, 1.0, x'01', x'02', '{\"category\": \"auto\"}')",
+    )
     assert "bottom_image" not in columns(path)
 
     store = SQLiteJobStore(path)
@@ -56,13 +62,11 @@ def test_a_finished_jobs_bottom_image_is_dropped(tmp_path: Path) -> None:
 
 
 def test_a_database_from_before_several_pictures_reads_and_stores_them(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.executescript(FIRST_SCHEMA)
-        db.execute(
-            "INSERT INTO jobs (job_id, status, step, progress, created_at, updated_at, result)"
-            " VALUES ('old', 'completed', 'done', 100, 1.0, 1.0, x'89504e47')"
-        )
+    path = first_release_database(
+        tmp_path / "jobs.sqlite3",
+        "INSERT INTO jobs (job_id, status, step, progress, created_at, updated_at, result)"
+        " VALUES ('old', 'completed', 'done', 100, 1.0, 1.0, x'89504e47')",
+    )
     store = SQLiteJobStore(path)
     old = store.get("old")
     assert old.status is JobStatus.COMPLETED and old.pictures == (StoredPicture(data=b"\x89PNG"),)
