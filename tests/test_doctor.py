@@ -17,7 +17,6 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.e2e.served import REPO
 from tests.models.conftest import temporary_model_store
 from tryon.clients import cli
 from tryon.doctor import batches, environment, example_tryon, numerics

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ from ..engines.fashn_vton.inputs import PRE_RESIZE_SIDE, TryOnRequest, prepare_c
 from ..engines.fashn_vton.pipeline import FashnVtonPipeline
 from ..engines.fashn_vton.pose_source import DWPOSE, PoseSource
 from ..vision.canvas import pre_resize, unpad
-from ..vision.keypoints import Keypoints
 from ..images import ImageLimits, decode_image, encode_png
 from .report import Check, Status, plural
 

@@ -11,7 +11,7 @@ and reports progress by the documented step names. Neither fastapi nor bentoml i
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
